@@ -1,0 +1,31 @@
+//! The SpreadPolicy API (`kubespread.io/v1alpha1`): the types users write and the status the
+//! controller reports. Plain data with serde and schema derives; no client calls live here.
+
+pub mod conditions;
+mod duration;
+mod policy;
+mod status;
+
+pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
+pub use policy::{
+    MoveStrategy, NodeInclusionPolicy, Rebalance, RebalanceMode, RebalanceTrigger, Rollout, Scope,
+    SelectorOperator, SelectorRequirement, SpreadConstraint, SpreadPolicy, SpreadPolicySpec,
+    WhenUnsatisfiable, WorkloadKind, WorkloadSelector,
+};
+pub use status::{
+    ConstraintDistribution, DomainPods, MoveRecord, RebalancePhase, RebalanceStatus,
+    SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
+};
+
+/// The field manager every write of ours is made under.
+pub const FIELD_MANAGER: &str = "kube-spread";
+/// The pod-template label that puts a workload's pods in a Policy-scope group.
+pub const GROUP_LABEL: &str = "kubespread.io/group";
+/// A workload annotated `kubespread.io/ignore: "true"` is left alone.
+pub const IGNORE_ANNOTATION: &str = "kubespread.io/ignore";
+/// The label Deployments put on their pods to tell ReplicaSets apart.
+pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+/// The well-known node hostname label.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// The well-known node zone label.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";

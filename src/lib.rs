@@ -1,0 +1,14 @@
+//! kube-spread keeps pods evenly spread across nodes and zones.
+//!
+//! ```text
+//!  watch nodes/pods/PDBs/workloads ─► stores ─► snapshot ─► planner (pure) ─► Plan
+//!  SpreadPolicy ─► reconcile ─► inject (SSA patch, paced) ─► act (leader only, budgets, Eviction API)
+//!                            └─► status + Events + metrics
+//! ```
+//!
+//! - [`api`]: the SpreadPolicy types and the CRD they generate.
+//! - [`planner`]: the pure core: topology domains, counts and skew exactly as kube-scheduler
+//!   computes them, protections, and the minimal set of moves.
+
+pub mod api;
+pub mod planner;

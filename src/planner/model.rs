@@ -1,0 +1,491 @@
+//! The cluster as the planner sees it: nodes, pods, workloads, budgets and volumes, reduced to
+//! the fields that decide where pods may run. Plain data; pods of one template share their
+//! scheduling spec through an `Arc`, so a pod costs a few hundred bytes.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::selector::{LabelSelector, NodeSelector};
+use crate::api::{SpreadPolicySpec, WorkloadKind};
+
+/// Labels or annotations, in key order.
+pub type Labels = BTreeMap<String, String>;
+
+/// CPU in millicores, memory in bytes, and a pod count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    /// CPU in millicores.
+    pub cpu_millis: i64,
+    /// Memory in bytes.
+    pub memory_bytes: i64,
+    /// Pods (only meaningful for a node's allocatable).
+    pub pods: i64,
+}
+
+impl Resources {
+    /// The sum of two amounts.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            cpu_millis: self.cpu_millis.saturating_add(other.cpu_millis),
+            memory_bytes: self.memory_bytes.saturating_add(other.memory_bytes),
+            pods: self.pods.saturating_add(other.pods),
+        }
+    }
+
+    /// The difference of two amounts.
+    pub fn minus(self, other: Self) -> Self {
+        Self {
+            cpu_millis: self.cpu_millis.saturating_sub(other.cpu_millis),
+            memory_bytes: self.memory_bytes.saturating_sub(other.memory_bytes),
+            pods: self.pods.saturating_sub(other.pods),
+        }
+    }
+}
+
+/// The effect of a node taint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum TaintEffect {
+    /// New pods that do not tolerate it are not scheduled.
+    NoSchedule,
+    /// The scheduler avoids the node.
+    PreferNoSchedule,
+    /// Running pods that do not tolerate it are evicted.
+    NoExecute,
+}
+
+/// A node taint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Taint {
+    /// The taint's key.
+    pub key: String,
+    /// The taint's value, empty when unset.
+    pub value: String,
+    /// The taint's effect.
+    pub effect: TaintEffect,
+}
+
+/// How a toleration compares values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum TolerationOperator {
+    /// Key and value must equal (the default).
+    Equal,
+    /// The key must exist; the value is ignored.
+    Exists,
+}
+
+/// A pod toleration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Toleration {
+    /// The taint key it tolerates; empty with Exists tolerates every taint.
+    pub key: String,
+    /// Equal or Exists.
+    pub operator: TolerationOperator,
+    /// The value for Equal.
+    pub value: String,
+    /// The effect it tolerates; None tolerates every effect.
+    pub effect: Option<TaintEffect>,
+    /// For NoExecute: how long the pod stays bound after the taint appears; None is forever.
+    pub toleration_seconds: Option<i64>,
+}
+
+impl Toleration {
+    /// Whether this toleration tolerates the taint, as `v1.Toleration.ToleratesTaint` decides.
+    pub fn tolerates(&self, taint: &Taint) -> bool {
+        if self.effect.is_some_and(|effect| effect != taint.effect) {
+            return false;
+        }
+        if !self.key.is_empty() && self.key != taint.key {
+            return false;
+        }
+        match self.operator {
+            TolerationOperator::Exists => true,
+            TolerationOperator::Equal => self.value == taint.value,
+        }
+    }
+}
+
+/// A node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    /// The node's name.
+    pub name: String,
+    /// The node's labels; topology domains are their values.
+    pub labels: Labels,
+    /// The node's taints.
+    pub taints: Vec<Taint>,
+    /// `spec.unschedulable` (cordoned).
+    pub unschedulable: bool,
+    /// Whether the Ready condition is True.
+    pub ready: bool,
+    /// When the Ready condition last changed.
+    pub ready_since: Option<Timestamp>,
+    /// When the node object was created.
+    pub created: Option<Timestamp>,
+    /// What pods may request on it.
+    pub allocatable: Resources,
+}
+
+/// A pod's lifecycle phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum PodPhase {
+    /// Accepted, not running yet.
+    #[default]
+    Pending,
+    /// Bound and at least one container running.
+    Running,
+    /// All containers exited successfully.
+    Succeeded,
+    /// All containers exited, at least one failed.
+    Failed,
+    /// The state could not be obtained.
+    Unknown,
+}
+
+impl PodPhase {
+    /// Succeeded or Failed: the scheduler does not count such pods.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+/// A pod topology spread constraint as written in a pod spec.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpreadConstraint {
+    /// The largest allowed skew.
+    pub max_skew: i32,
+    /// The node label whose values are the domains.
+    pub topology_key: String,
+    /// DoNotSchedule or ScheduleAnyway.
+    pub when_unsatisfiable: crate::api::WhenUnsatisfiable,
+    /// The pods counted; None matches nothing.
+    pub label_selector: Option<LabelSelector>,
+    /// See the Pod API.
+    pub min_domains: Option<i32>,
+    /// See the Pod API; None means Honor.
+    pub node_affinity_policy: Option<crate::api::NodeInclusionPolicy>,
+    /// See the Pod API; None means Ignore.
+    pub node_taints_policy: Option<crate::api::NodeInclusionPolicy>,
+    /// Pod label keys whose values narrow the selector.
+    pub match_label_keys: Vec<String>,
+}
+
+/// A volume of a pod, as far as moving the pod is concerned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase", tag = "type", content = "name")]
+pub enum PodVolume {
+    /// emptyDir: data on the node, lost when the pod moves.
+    EmptyDir,
+    /// hostPath: data on the node.
+    HostPath,
+    /// A PersistentVolumeClaim by name.
+    Claim(String),
+    /// Anything that does not tie the pod to a node (configMap, secret, projected, ...).
+    Portable,
+}
+
+/// A container port bound on the node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostPort {
+    /// The host port.
+    pub port: i32,
+    /// TCP, UDP or SCTP.
+    pub protocol: String,
+    /// The host IP, empty or 0.0.0.0 for all.
+    pub ip: String,
+}
+
+/// What decides where a pod may run; shared by the pods of one template.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingSpec {
+    /// `spec.nodeName` of the template (pods always have one once bound; templates rarely).
+    pub node_name: Option<String>,
+    /// `spec.nodeSelector`.
+    pub node_selector: Labels,
+    /// `spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`.
+    pub required_affinity: Option<NodeSelector>,
+    /// `spec.tolerations`.
+    pub tolerations: Vec<Toleration>,
+    /// `spec.topologySpreadConstraints`.
+    pub spread_constraints: Vec<PodSpreadConstraint>,
+    /// The pod's effective requests, as the scheduler computes them.
+    pub requests: Resources,
+    /// The same with the scheduler's defaults (100m, 200Mi) for containers that request nothing.
+    pub nonzero_requests: Resources,
+    /// Host ports the pod binds.
+    pub host_ports: Vec<HostPort>,
+    /// `spec.hostNetwork`.
+    pub host_network: bool,
+    /// `spec.priorityClassName`.
+    pub priority_class: Option<String>,
+    /// `spec.priority`.
+    pub priority: Option<i32>,
+    /// The pod's volumes.
+    pub volumes: Vec<PodVolume>,
+}
+
+/// A pod's controlling owner.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    /// The owner's kind (ReplicaSet, StatefulSet, DaemonSet, Job, Node, ...).
+    pub kind: String,
+    /// The owner's name.
+    pub name: String,
+    /// The owner's uid.
+    pub uid: String,
+}
+
+/// A pod.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    /// The pod's namespace.
+    pub namespace: Arc<str>,
+    /// The pod's name.
+    pub name: String,
+    /// The pod's uid.
+    pub uid: String,
+    /// The pod's labels.
+    pub labels: Arc<Labels>,
+    /// The node the pod is bound to.
+    pub node_name: Option<Arc<str>>,
+    /// The controlling owner reference.
+    pub owner: Option<Owner>,
+    /// `status.phase`.
+    pub phase: PodPhase,
+    /// Whether the Ready condition is True.
+    pub ready: bool,
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub terminating: bool,
+    /// `metadata.creationTimestamp`.
+    pub created: Option<Timestamp>,
+    /// `status.startTime`.
+    pub started: Option<Timestamp>,
+    /// A mirror pod (the API copy of a static pod).
+    pub mirror: bool,
+    /// A static pod (from a file on the node).
+    pub static_pod: bool,
+    /// What decides where it may run.
+    pub spec: Arc<SchedulingSpec>,
+}
+
+impl Pod {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// When the pod started running, or was created.
+    pub fn age_origin(&self) -> Option<Timestamp> {
+        self.started.or(self.created)
+    }
+}
+
+/// How a workload replaces its pods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum UpdateStrategy {
+    /// Deployment RollingUpdate: surge and unavailability as written (int or percent).
+    RollingUpdate {
+        /// `maxSurge`, e.g. `25%` or `1`.
+        max_surge: String,
+        /// `maxUnavailable`, e.g. `25%` or `0`.
+        max_unavailable: String,
+    },
+    /// Deployment Recreate.
+    Recreate,
+    /// StatefulSet RollingUpdate.
+    StatefulRollingUpdate,
+    /// StatefulSet OnDelete.
+    OnDelete,
+}
+
+/// A volume claim template of a StatefulSet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimTemplate {
+    /// The template's name; claims are `<name>-<statefulset>-<ordinal>`.
+    pub name: String,
+    /// Its access modes.
+    pub access_modes: Vec<String>,
+}
+
+/// A Deployment or StatefulSet.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workload {
+    /// Deployment or StatefulSet.
+    pub kind: WorkloadKind,
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its name.
+    pub name: String,
+    /// Its uid.
+    pub uid: String,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// Its labels (policies select on them).
+    pub labels: Labels,
+    /// Annotated `kubespread.io/ignore: "true"`.
+    pub ignored: bool,
+    /// `spec.selector`.
+    pub selector: LabelSelector,
+    /// `spec.replicas` (default 1).
+    pub replicas: i32,
+    /// The pod template's labels.
+    pub template_labels: Labels,
+    /// The pod template's scheduling spec.
+    pub template: Arc<SchedulingSpec>,
+    /// How it replaces pods.
+    pub strategy: UpdateStrategy,
+    /// StatefulSet volume claim templates.
+    pub claim_templates: Vec<ClaimTemplate>,
+    /// What its controller reports.
+    pub status: WorkloadStatus,
+}
+
+impl Workload {
+    /// `Kind/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.kind.as_str(), self.name)
+    }
+}
+
+/// A workload's reported status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadStatus {
+    /// `status.observedGeneration`.
+    pub observed_generation: i64,
+    /// `status.replicas`.
+    pub replicas: i32,
+    /// `status.readyReplicas`.
+    pub ready_replicas: i32,
+    /// `status.availableReplicas` (StatefulSets report it too).
+    pub available_replicas: i32,
+    /// `status.updatedReplicas`.
+    pub updated_replicas: i32,
+}
+
+/// A ReplicaSet: the link from a Deployment's pods to the Deployment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaSet {
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its name.
+    pub name: String,
+    /// Its uid.
+    pub uid: String,
+    /// Its controlling owner (a Deployment), if any.
+    pub owner: Option<Owner>,
+    /// The `pod-template-hash` label of its template.
+    pub template_hash: Option<String>,
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// The `deployment.kubernetes.io/revision` annotation.
+    pub revision: i64,
+}
+
+/// A PodDisruptionBudget.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pdb {
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its name.
+    pub name: String,
+    /// `spec.selector`; None matches no pod, an empty selector every pod of the namespace.
+    pub selector: Option<LabelSelector>,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// `status.observedGeneration`.
+    pub observed_generation: i64,
+    /// `status.disruptionsAllowed`.
+    pub disruptions_allowed: i32,
+    /// `status.currentHealthy`.
+    pub current_healthy: i32,
+    /// `status.desiredHealthy`.
+    pub desired_healthy: i32,
+}
+
+impl Pdb {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A PersistentVolumeClaim.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Claim {
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its name.
+    pub name: String,
+    /// The PersistentVolume it is bound to.
+    pub volume_name: Option<String>,
+    /// Its access modes.
+    pub access_modes: Vec<String>,
+}
+
+/// A PersistentVolume.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    /// Its name.
+    pub name: String,
+    /// `spec.nodeAffinity.required`: the nodes that can reach it.
+    pub node_affinity: Option<NodeSelector>,
+    /// A `local` or `hostPath` volume: its data lives on one node.
+    pub node_local: bool,
+    /// Its access modes.
+    pub access_modes: Vec<String>,
+}
+
+/// A SpreadPolicy.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its name.
+    pub name: String,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// `metadata.creationTimestamp`.
+    pub created: Option<Timestamp>,
+    /// The (defaulted, validated) spec.
+    pub spec: SpreadPolicySpec,
+}
+
+/// Everything the planner reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cluster {
+    /// All nodes.
+    pub nodes: Vec<Node>,
+    /// All pods.
+    pub pods: Vec<Pod>,
+    /// Deployments and StatefulSets.
+    pub workloads: Vec<Workload>,
+    /// ReplicaSets.
+    pub replica_sets: Vec<ReplicaSet>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<Pdb>,
+    /// PersistentVolumeClaims.
+    pub claims: Vec<Claim>,
+    /// PersistentVolumes.
+    pub volumes: Vec<Volume>,
+    /// SpreadPolicies.
+    pub policies: Vec<Policy>,
+}
