@@ -151,7 +151,13 @@ mod tests {
 
     #[test]
     fn durations_print_in_their_shortest_form_and_read_back() {
-        for (secs, text) in [(0, "0s"), (30, "30s"), (300, "5m"), (5400, "1h30m"), (3601, "1h1s")] {
+        for (secs, text) in [
+            (0, "0s"),
+            (30, "30s"),
+            (300, "5m"),
+            (5400, "1h30m"),
+            (3601, "1h1s"),
+        ] {
             let duration = Duration::from_secs(secs);
             assert_eq!(duration.to_string(), text);
             assert_eq!(text.parse::<Duration>(), Ok(duration));

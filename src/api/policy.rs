@@ -55,7 +55,9 @@ pub enum SelectorOperator {
 }
 
 /// A workload kind a policy can govern. DaemonSets are never touched.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum WorkloadKind {
     /// apps/v1 Deployment.
     Deployment,
@@ -84,7 +86,9 @@ pub enum Scope {
 }
 
 /// What the scheduler does with a pod when a constraint cannot be met.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum WhenUnsatisfiable {
     /// A hard constraint: the pod stays Pending rather than raise skew above maxSkew.
     DoNotSchedule,
@@ -103,7 +107,9 @@ impl WhenUnsatisfiable {
 }
 
 /// Whether a node-inclusion rule is honoured when counting domains.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum NodeInclusionPolicy {
     /// Only nodes that pass the rule are counted.
     Honor,
@@ -162,12 +168,14 @@ pub struct SpreadConstraint {
 impl SpreadConstraint {
     /// The nodeAffinityPolicy in force (Honor unless set).
     pub fn affinity_policy(&self) -> NodeInclusionPolicy {
-        self.node_affinity_policy.unwrap_or(NodeInclusionPolicy::Honor)
+        self.node_affinity_policy
+            .unwrap_or(NodeInclusionPolicy::Honor)
     }
 
     /// The nodeTaintsPolicy in force (Ignore unless set).
     pub fn taints_policy(&self) -> NodeInclusionPolicy {
-        self.node_taints_policy.unwrap_or(NodeInclusionPolicy::Ignore)
+        self.node_taints_policy
+            .unwrap_or(NodeInclusionPolicy::Ignore)
     }
 }
 
@@ -330,11 +338,35 @@ impl Default for Rebalance {
     status = "SpreadPolicyStatus",
     derive = "PartialEq",
     doc = "Keeps the pods of the selected workloads evenly spread over nodes and zones.",
-    printcolumn(name = "Scope", type_ = "string", json_path = ".spec.scope", description = "Workload or Policy"),
-    printcolumn(name = "Skew", type_ = "integer", json_path = ".status.skew", description = "Largest actionable skew"),
-    printcolumn(name = "Balanced", type_ = "string", json_path = ".status.conditions[?(@.type==\"Balanced\")].status", description = "Whether every group is within maxSkew"),
-    printcolumn(name = "Workloads", type_ = "integer", json_path = ".status.workloads.matched", description = "Workloads the policy governs"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Scope",
+        type_ = "string",
+        json_path = ".spec.scope",
+        description = "Workload or Policy"
+    ),
+    printcolumn(
+        name = "Skew",
+        type_ = "integer",
+        json_path = ".status.skew",
+        description = "Largest actionable skew"
+    ),
+    printcolumn(
+        name = "Balanced",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Balanced\")].status",
+        description = "Whether every group is within maxSkew"
+    ),
+    printcolumn(
+        name = "Workloads",
+        type_ = "integer",
+        json_path = ".status.workloads.matched",
+        description = "Workloads the policy governs"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(

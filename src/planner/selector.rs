@@ -171,7 +171,9 @@ impl NodeSelectorTerm {
         if self.match_expressions.is_empty() && self.match_fields.is_empty() {
             return false;
         }
-        self.match_expressions.iter().all(|r| r.matches(&node.labels))
+        self.match_expressions
+            .iter()
+            .all(|r| r.matches(&node.labels))
             && self.match_fields.iter().all(|r| {
                 let fields = Labels::from([("metadata.name".to_owned(), node.name.clone())]);
                 r.key == "metadata.name" && r.matches(&fields)
@@ -223,17 +225,38 @@ mod tests {
         let web = labels(&[("app", "web"), ("size", "5")]);
         let values = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let cases = [
-            (Requirement::new("app", Operator::In, values(&["web", "db"])), true),
-            (Requirement::new("app", Operator::In, values(&["db"])), false),
-            (Requirement::new("app", Operator::NotIn, values(&["db"])), true),
-            (Requirement::new("tier", Operator::NotIn, values(&["db"])), true),
+            (
+                Requirement::new("app", Operator::In, values(&["web", "db"])),
+                true,
+            ),
+            (
+                Requirement::new("app", Operator::In, values(&["db"])),
+                false,
+            ),
+            (
+                Requirement::new("app", Operator::NotIn, values(&["db"])),
+                true,
+            ),
+            (
+                Requirement::new("tier", Operator::NotIn, values(&["db"])),
+                true,
+            ),
             (Requirement::new("app", Operator::Exists, vec![]), true),
             (Requirement::new("tier", Operator::Exists, vec![]), false),
-            (Requirement::new("tier", Operator::DoesNotExist, vec![]), true),
+            (
+                Requirement::new("tier", Operator::DoesNotExist, vec![]),
+                true,
+            ),
             (Requirement::new("size", Operator::Gt, values(&["4"])), true),
-            (Requirement::new("size", Operator::Lt, values(&["5"])), false),
+            (
+                Requirement::new("size", Operator::Lt, values(&["5"])),
+                false,
+            ),
             (Requirement::new("app", Operator::Gt, values(&["4"])), false),
-            (Requirement::new("tier", Operator::Lt, values(&["9"])), false),
+            (
+                Requirement::new("tier", Operator::Lt, values(&["9"])),
+                false,
+            ),
         ];
         for (requirement, expected) in cases {
             assert_eq!(requirement.matches(&web), expected, "{requirement:?}");
@@ -259,7 +282,11 @@ mod tests {
             LabelSelector::Nothing.with_labels(&labels(&[("a", "b")])),
             LabelSelector::Nothing
         );
-        assert!(!LabelSelector::everything().with_labels(&labels(&[("a", "b")])).is_empty());
+        assert!(
+            !LabelSelector::everything()
+                .with_labels(&labels(&[("a", "b")]))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -277,8 +304,18 @@ mod tests {
             match_expressions: vec![],
             match_fields: vec![],
         };
-        assert!(NodeSelector { terms: vec![named_n2.clone(), zone_a] }.matches(&n1));
-        assert!(!NodeSelector { terms: vec![named_n2] }.matches(&n1));
+        assert!(
+            NodeSelector {
+                terms: vec![named_n2.clone(), zone_a]
+            }
+            .matches(&n1)
+        );
+        assert!(
+            !NodeSelector {
+                terms: vec![named_n2]
+            }
+            .matches(&n1)
+        );
         assert!(!NodeSelector { terms: vec![empty] }.matches(&n1));
         assert!(!NodeSelector { terms: vec![] }.matches(&n1));
     }
