@@ -326,6 +326,8 @@ impl Default for Rebalance {
 
 /// Keeps the pods of the selected Deployments and StatefulSets evenly spread: injects
 /// topologySpreadConstraints and moves pods back after a node recovers.
+// clippy reads the repeated `type_ = ...` of separate printer columns as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "kubespread.io",
