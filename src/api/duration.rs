@@ -65,7 +65,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         if total.subsec_nanos() != 0 {
-            if total.as_secs() == 0 && total.subsec_nanos() % 1_000_000 == 0 {
+            if total.as_secs() == 0 && total.subsec_nanos().is_multiple_of(1_000_000) {
                 return write!(f, "{}ms", total.subsec_millis());
             }
             return write!(f, "{}s", total.as_secs_f64());
