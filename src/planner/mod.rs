@@ -2,5 +2,17 @@
 //! kube-scheduler's PodTopologySpread computes them, protections, and the fewest moves.
 //! No kube client, no async, no clock reads, no logging: the caller passes `now`.
 
+pub mod bound;
+pub mod budget;
+pub mod eligibility;
+pub mod group;
+pub mod index;
 pub mod model;
+mod plan;
+pub mod protection;
+pub mod report;
 pub mod selector;
+pub mod topology;
+
+pub use plan::{PlanOptions, Source, plan};
+pub use report::Plan;

@@ -1,0 +1,225 @@
+//! What a plan says, as values: per group its constraints (domains, counts, skew), its moves
+//! and its skipped pods with reasons, and a one-line outcome; and a cluster summary. These
+//! serialize to the JSON `kube-spread plan -o json` prints.
+
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer, ser::SerializeSeq};
+
+use super::{budget::BudgetVerdict, topology::DomainSet};
+use crate::api::WhenUnsatisfiable;
+
+/// The plan for a whole cluster.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Every group of every policy (or pod constraint), in namespace and name order.
+    pub groups: Vec<GroupPlan>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+/// Totals over a plan.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Moves over all groups.
+    pub moves: usize,
+    /// Moves whose budget allows them now.
+    pub moves_allowed_now: usize,
+    /// Pods per node now and once the plan is carried out.
+    pub nodes: Vec<NodePods>,
+}
+
+/// Pods on a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePods {
+    /// The node.
+    pub name: String,
+    /// Pods on it now (bound, not Succeeded or Failed).
+    pub pods: u32,
+    /// Pods on it once the plan's moves are made.
+    pub pods_after: u32,
+    /// Whether it can take pods now (Ready and not cordoned).
+    pub schedulable: bool,
+}
+
+/// How a group's plan ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Every constraint is within maxSkew on the domains that can take pods.
+    Balanced,
+    /// The moves bring every constraint within maxSkew.
+    Rebalanced,
+    /// The moves lower the skew, but movable pods run out before maxSkew is reached.
+    Partial,
+    /// Skew is above maxSkew and no move can lower it.
+    Stuck,
+    /// No domain can take the group's pods now.
+    NoAcceptingDomain,
+    /// The group's workloads are left alone (pinned, ignored, claimed by another policy).
+    LeftAlone,
+    /// The group has nothing to spread by.
+    Unplannable,
+}
+
+/// The plan for one group.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupPlan {
+    /// The namespace.
+    pub namespace: String,
+    /// The SpreadPolicy; null in pod-constraints mode.
+    pub policy: Option<String>,
+    /// `Kind/name` of the workload, `SpreadPolicy/name` for scope Policy, or the constraint.
+    pub group: String,
+    /// The group's constraints as observed.
+    pub constraints: Vec<ConstraintReport>,
+    /// The moves, in the order they should be made.
+    pub moves: Vec<Move>,
+    /// The group's pods that will not be moved, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Matched workloads left alone, with the reason.
+    pub left_alone: Vec<LeftAloneWorkload>,
+    /// The fewest moves any plan needs (the largest `E*` over the constraints).
+    pub lower_bound_moves: u32,
+    /// How the plan ends.
+    pub outcome: Outcome,
+    /// One line for people: why it moves, or why nothing moves.
+    pub message: String,
+}
+
+/// A workload a policy matched but leaves alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftAloneWorkload {
+    /// `Kind/name`.
+    pub workload: String,
+    /// Pinned, Ignored or ClaimedByOtherPolicy.
+    pub reason: String,
+}
+
+/// One constraint of a group.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConstraintReport {
+    /// The topology key.
+    pub topology_key: String,
+    /// maxSkew.
+    pub max_skew: i32,
+    /// DoNotSchedule or ScheduleAnyway.
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// minDomains, when set above 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_domains: Option<i32>,
+    /// The pods counted, as a selector.
+    pub selector: String,
+    /// Every eligible domain with its pods and whether it can take the group's pods now.
+    pub domains: Domains,
+    /// The scheduler's global minimum (0 below minDomains); null without any domain.
+    pub global_min: Option<u32>,
+    /// The fullest domain minus the global minimum, over all eligible domains.
+    pub skew: u32,
+    /// The same over the domains that can take pods now (what drives moves).
+    pub actionable_skew: u32,
+    /// The actionable skew once the plan's moves are made.
+    pub actionable_skew_after: u32,
+    /// `E*` for this constraint alone; null when no distribution within maxSkew exists.
+    pub lower_bound_moves: Option<u32>,
+}
+
+/// Eligible domains with counts; serialized as a list, computed from shared domain data.
+#[derive(Clone, Debug)]
+pub struct Domains {
+    /// The domains.
+    pub set: Arc<DomainSet>,
+    /// The domains holding pods now, with their pods, in domain order.
+    pub pods: Vec<(u32, u32)>,
+    /// The same once the plan's moves are made.
+    pub pods_after: Vec<(u32, u32)>,
+    /// Per domain, whether it can take the group's pods now.
+    pub accepting: Arc<Vec<bool>>,
+}
+
+/// One domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainReport {
+    /// The label value.
+    pub name: String,
+    /// Pods counted in it.
+    pub pods: u32,
+    /// Pods counted in it once the plan's moves are made.
+    pub pods_after: u32,
+    /// Whether it can take the group's pods now.
+    pub accepting: bool,
+}
+
+impl Domains {
+    /// The domains, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = DomainReport> + '_ {
+        let count = |counts: &[(u32, u32)], domain: u32| {
+            counts
+                .binary_search_by_key(&domain, |(d, _)| *d)
+                .map_or(0, |found| counts[found].1)
+        };
+        self.set.domains().map(move |domain| DomainReport {
+            name: self.set.name(domain).to_owned(),
+            pods: count(&self.pods, domain),
+            pods_after: count(&self.pods_after, domain),
+            accepting: self
+                .accepting
+                .get(domain as usize)
+                .copied()
+                .unwrap_or(false),
+        })
+    }
+}
+
+impl Serialize for Domains {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.set.len()))?;
+        for domain in self.iter() {
+            seq.serialize_element(&domain)?;
+        }
+        seq.end()
+    }
+}
+
+/// One pod to move.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Move {
+    /// `namespace/name`.
+    pub pod: String,
+    /// The pod's uid (for the eviction's precondition).
+    pub uid: String,
+    /// `Kind/name` of its workload, if any.
+    pub workload: Option<String>,
+    /// The node it runs on.
+    pub from_node: String,
+    /// Its domain under the group's first constraint.
+    pub from_domain: String,
+    /// The node its replacement is expected on.
+    pub to_node: String,
+    /// That node's domain under the group's first constraint.
+    pub to_domain: String,
+    /// Whether its PodDisruptionBudget allows the eviction now.
+    pub pdb_allows: bool,
+    /// What the budgets say.
+    pub budget: BudgetVerdict,
+}
+
+/// A group pod that will not be moved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    /// `namespace/name`.
+    pub pod: String,
+    /// The protection's name (Pinned, LocalStorage, TooYoung, ...).
+    pub reason: String,
+    /// The node it runs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}

@@ -1,0 +1,453 @@
+//! Topology domains, pod counts, the global minimum and skew, exactly as kube-scheduler's
+//! PodTopologySpread plugin computes them (PreFilter and Filter), plus the actionable view:
+//! the same counts restricted to domains that can take the group's pods now.
+
+use std::{collections::HashMap, sync::Arc};
+
+use serde::Serialize;
+
+use super::{
+    eligibility::{Placement, Refusal},
+    index::{Index, NodeId, PodId},
+    model::{Labels, Node, PodSpreadConstraint},
+    selector::LabelSelector,
+};
+use crate::api::{NodeInclusionPolicy, WhenUnsatisfiable};
+
+/// A spread constraint resolved for the pods it places: its selector already carries the
+/// `matchLabelKeys` values, and the inclusion policies their defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Constraint {
+    /// The largest allowed skew.
+    pub max_skew: i32,
+    /// The node label whose values are the domains.
+    pub topology_key: String,
+    /// DoNotSchedule or ScheduleAnyway.
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// `minDomains`, 1 when unset (it only matters for DoNotSchedule).
+    pub min_domains: i32,
+    /// Honor (default) or Ignore.
+    pub node_affinity_policy: NodeInclusionPolicy,
+    /// Ignore (default) or Honor.
+    pub node_taints_policy: NodeInclusionPolicy,
+    /// The pods counted, `matchLabelKeys` merged in.
+    pub selector: LabelSelector,
+}
+
+impl Constraint {
+    /// `filterTopologySpreadConstraints`: a pod's constraint as the scheduler uses it to place
+    /// that pod, with the pod's own values of `matchLabelKeys` merged into the selector.
+    pub fn of_pod(constraint: &PodSpreadConstraint, pod_labels: &Labels) -> Self {
+        let selector = match &constraint.label_selector {
+            None => LabelSelector::Nothing,
+            Some(selector) => {
+                let values: Labels = constraint
+                    .match_label_keys
+                    .iter()
+                    .filter_map(|key| pod_labels.get_key_value(key))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if values.is_empty() {
+                    selector.clone()
+                } else {
+                    selector.with_labels(&values)
+                }
+            }
+        };
+        Self {
+            max_skew: constraint.max_skew,
+            topology_key: constraint.topology_key.clone(),
+            when_unsatisfiable: constraint.when_unsatisfiable,
+            min_domains: constraint.min_domains.unwrap_or(1),
+            node_affinity_policy: constraint
+                .node_affinity_policy
+                .unwrap_or(NodeInclusionPolicy::Honor),
+            node_taints_policy: constraint
+                .node_taints_policy
+                .unwrap_or(NodeInclusionPolicy::Ignore),
+            selector,
+        }
+    }
+
+    /// `matchNodeInclusionPolicies`: whether a node counts for this constraint, for pods placed
+    /// as `placements` place them (any of them, for a group of several workloads).
+    fn includes(&self, placements: &[Placement], node: &Node) -> bool {
+        let honor_affinity = self.node_affinity_policy == NodeInclusionPolicy::Honor;
+        let honor_taints = self.node_taints_policy == NodeInclusionPolicy::Honor;
+        placements.iter().any(|placement| {
+            (!honor_affinity || placement.admits(node))
+                && (!honor_taints || placement.tolerates(node))
+        })
+    }
+}
+
+/// The eligible domains of one constraint for one placement: which node counts in which
+/// domain, and which domains have a node that can take such pods now.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DomainSet {
+    /// The topology key.
+    pub topology_key: String,
+    names: Vec<String>,
+    node_domain: Vec<Option<u32>>,
+    live: Vec<bool>,
+    live_nodes: Vec<Vec<NodeId>>,
+}
+
+impl DomainSet {
+    /// PreFilter's domains: every node that carries all `keys` (the topology keys of the pod's
+    /// constraints of this kind) and passes the constraint's inclusion policies; a domain is a
+    /// label value, however many nodes share it. NotReady and cordoned nodes count.
+    pub fn build(
+        index: &Index<'_>,
+        placements: &[Placement],
+        constraint: &Constraint,
+        keys: &[&str],
+    ) -> Self {
+        let nodes = &index.cluster.nodes;
+        let mut eligible: Vec<(&str, NodeId)> = Vec::new();
+        for (id, node) in nodes.iter().enumerate() {
+            if !keys.iter().all(|key| node.labels.contains_key(*key)) {
+                continue;
+            }
+            if !constraint.includes(placements, node) {
+                continue;
+            }
+            if let Some(value) = node.labels.get(&constraint.topology_key) {
+                eligible.push((value, id));
+            }
+        }
+        let mut names: Vec<String> = eligible
+            .iter()
+            .map(|(value, _)| (*value).to_owned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut node_domain = vec![None; nodes.len()];
+        let mut live = vec![false; names.len()];
+        let mut live_nodes = vec![Vec::new(); names.len()];
+        for (value, id) in eligible {
+            let Ok(domain) = names.binary_search_by(|name| name.as_str().cmp(value)) else {
+                continue;
+            };
+            node_domain[id] = u32::try_from(domain).ok();
+            if placements
+                .iter()
+                .any(|placement| placement.is_live_on(&nodes[id]))
+            {
+                live[domain] = true;
+                live_nodes[domain].push(id);
+            }
+        }
+        Self {
+            topology_key: constraint.topology_key.clone(),
+            names,
+            node_domain,
+            live,
+            live_nodes,
+        }
+    }
+
+    /// How many eligible domains there are.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there is no eligible domain.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// A domain's name (the label value).
+    pub fn name(&self, domain: u32) -> &str {
+        self.names.get(domain as usize).map_or("", String::as_str)
+    }
+
+    /// The domain a node counts in, if it is eligible.
+    pub fn domain_of(&self, node: NodeId) -> Option<u32> {
+        self.node_domain.get(node).copied().flatten()
+    }
+
+    /// The domain with this label value, if eligible.
+    pub fn domain_named(&self, value: &str) -> Option<u32> {
+        self.names
+            .binary_search_by(|name| name.as_str().cmp(value))
+            .ok()
+            .and_then(|domain| u32::try_from(domain).ok())
+    }
+
+    /// Whether a domain has a node that can take such pods now (Ready, schedulable, taints
+    /// tolerated, affinity admits it; load aside).
+    pub fn is_live(&self, domain: u32) -> bool {
+        self.live.get(domain as usize).copied().unwrap_or(false)
+    }
+
+    /// The live nodes of a domain.
+    pub fn live_nodes(&self, domain: u32) -> &[NodeId] {
+        self.live_nodes
+            .get(domain as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every domain, in name order.
+    pub fn domains(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.names.len()).filter_map(|domain| u32::try_from(domain).ok())
+    }
+
+    /// How many domains are live.
+    pub fn live_count(&self) -> usize {
+        self.live.iter().filter(|live| **live).count()
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DomainKey {
+    placements: Vec<Placement>,
+    topology_key: String,
+    keys: Vec<String>,
+    node_affinity_policy: NodeInclusionPolicy,
+    node_taints_policy: NodeInclusionPolicy,
+}
+
+/// Domain sets already built, shared by every group with the same placement and constraint
+/// shape (a cluster of a thousand namespaces typically has a handful).
+#[derive(Debug, Default)]
+pub struct DomainCache {
+    sets: HashMap<DomainKey, Arc<DomainSet>>,
+}
+
+impl DomainCache {
+    /// The domain set for a constraint and placement, built on first use.
+    pub fn get(
+        &mut self,
+        index: &Index<'_>,
+        placements: &[Placement],
+        constraint: &Constraint,
+        keys: &[&str],
+    ) -> Arc<DomainSet> {
+        let key = DomainKey {
+            placements: placements.to_vec(),
+            topology_key: constraint.topology_key.clone(),
+            keys: keys.iter().map(|key| (*key).to_owned()).collect(),
+            node_affinity_policy: constraint.node_affinity_policy,
+            node_taints_policy: constraint.node_taints_policy,
+        };
+        Arc::clone(
+            self.sets
+                .entry(key)
+                .or_insert_with(|| Arc::new(DomainSet::build(index, placements, constraint, keys))),
+        )
+    }
+}
+
+/// The topology keys of the constraints of one kind: a node must carry all of them to count
+/// (`nodeLabelsMatchSpreadConstraints`).
+pub fn keys_of_kind(constraints: &[Constraint], kind: WhenUnsatisfiable) -> Vec<&str> {
+    let mut keys: Vec<&str> = constraints
+        .iter()
+        .filter(|constraint| constraint.when_unsatisfiable == kind)
+        .map(|constraint| constraint.topology_key.as_str())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Matching pods per domain for one constraint: what PreFilter's `TpPairToMatchNum` holds.
+#[derive(Clone, Debug)]
+pub struct Counts {
+    /// The domains counted over.
+    pub domains: Arc<DomainSet>,
+    counts: HashMap<u32, u32>,
+}
+
+impl Counts {
+    /// No pods counted yet.
+    pub fn new(domains: Arc<DomainSet>) -> Self {
+        Self {
+            domains,
+            counts: HashMap::new(),
+        }
+    }
+
+    /// Counts `pods` that the scheduler would count on the eligible nodes: bound to one, not
+    /// terminating, not Succeeded or Failed. Which pods match is the caller's decision.
+    pub fn count<'p>(
+        domains: Arc<DomainSet>,
+        index: &Index<'_>,
+        pods: impl IntoIterator<Item = &'p PodId>,
+    ) -> Self {
+        let mut counts = Self::new(domains);
+        for &pod_id in pods {
+            let pod = index.pod(pod_id);
+            if pod.terminating || pod.phase.is_terminal() {
+                continue;
+            }
+            if let Some(node) = index.pod_node[pod_id] {
+                counts.add(node, 1);
+            }
+        }
+        counts
+    }
+
+    /// Adds (or with a negative delta removes) pods on a node, if the node is eligible.
+    pub fn add(&mut self, node: NodeId, delta: i32) {
+        let Some(domain) = self.domains.domain_of(node) else {
+            return;
+        };
+        let entry = self.counts.entry(domain).or_insert(0);
+        *entry = entry.saturating_add_signed(delta);
+        if *entry == 0 {
+            self.counts.remove(&domain);
+        }
+    }
+
+    /// Matching pods in a domain.
+    pub fn get(&self, domain: u32) -> u32 {
+        self.counts.get(&domain).copied().unwrap_or(0)
+    }
+
+    /// The domains holding matching pods, with their counts, in domain order.
+    pub fn nonzero(&self) -> Vec<(u32, u32)> {
+        let mut nonzero: Vec<(u32, u32)> = self.counts.iter().map(|(d, c)| (*d, *c)).collect();
+        nonzero.sort_unstable();
+        nonzero
+    }
+
+    /// Matching pods over all eligible domains.
+    pub fn total(&self) -> u32 {
+        self.counts.values().sum()
+    }
+
+    /// `minMatchNum`: the smallest count over the eligible domains, or 0 while there are fewer
+    /// eligible domains than `min_domains`; None when there is no eligible domain at all (the
+    /// filter then lets every node through).
+    pub fn global_min(&self, min_domains: i32) -> Option<u32> {
+        let domains = self.domains.len();
+        if domains == 0 {
+            return None;
+        }
+        if i64::try_from(domains).unwrap_or(i64::MAX) < i64::from(min_domains)
+            || self.counts.len() < domains
+        {
+            return Some(0);
+        }
+        self.counts.values().copied().min()
+    }
+
+    /// The largest count over the eligible domains.
+    pub fn max(&self) -> u32 {
+        self.counts.values().copied().max().unwrap_or(0)
+    }
+
+    /// Skew: the fullest domain's count minus the global minimum.
+    pub fn skew(&self, min_domains: i32) -> u32 {
+        self.global_min(min_domains)
+            .map_or(0, |min| self.max().saturating_sub(min))
+    }
+}
+
+/// The pods of a namespace the scheduler counts for a selector (`countPodsMatchSelector`
+/// counts nothing at all for an empty selector).
+pub fn matching_pods(index: &Index<'_>, namespace: &str, selector: &LabelSelector) -> Vec<PodId> {
+    if selector.is_empty() {
+        return Vec::new();
+    }
+    index
+        .pods_in(namespace)
+        .iter()
+        .copied()
+        .filter(|&id| selector.matches(&index.pod(id).labels))
+        .collect()
+}
+
+/// PreFilter's state for an incoming pod: its constraints of one kind, resolved, each with
+/// the counts over its eligible domains.
+#[derive(Clone, Debug)]
+pub struct PreFilter {
+    /// The pod's constraints of the kind, in order.
+    pub constraints: Vec<Constraint>,
+    /// Their counts, in the same order.
+    pub counts: Vec<Counts>,
+}
+
+impl PreFilter {
+    /// Computes the state as kube-scheduler does for a pod with these labels and spec.
+    pub fn new(
+        index: &Index<'_>,
+        cache: &mut DomainCache,
+        namespace: &str,
+        pod_labels: &Labels,
+        spec: &super::model::SchedulingSpec,
+        kind: WhenUnsatisfiable,
+    ) -> Self {
+        let constraints: Vec<Constraint> = spec
+            .spread_constraints
+            .iter()
+            .filter(|constraint| constraint.when_unsatisfiable == kind)
+            .map(|constraint| Constraint::of_pod(constraint, pod_labels))
+            .collect();
+        let keys = keys_of_kind(&constraints, kind);
+        let placements = [Placement::of(spec)];
+        let counts = constraints
+            .iter()
+            .map(|constraint| {
+                let domains = cache.get(index, &placements, constraint, &keys);
+                Counts::count(
+                    domains,
+                    index,
+                    &matching_pods(index, namespace, &constraint.selector),
+                )
+            })
+            .collect();
+        Self {
+            constraints,
+            counts,
+        }
+    }
+
+    /// The Filter's verdict for a node.
+    pub fn filter(&self, node: &Node, pod_labels: &Labels) -> Result<(), Refusal> {
+        spread_filter(node, self.constraints.iter().zip(&self.counts), pod_labels)
+    }
+}
+
+/// PodTopologySpread's Filter for one node: for each DoNotSchedule constraint, the node must
+/// carry the topology key, and `matching + self_match - global_min` must not exceed maxSkew.
+/// Each constraint comes with its PreFilter counts.
+pub fn spread_filter<'c>(
+    node: &Node,
+    constraints: impl IntoIterator<Item = (&'c Constraint, &'c Counts)>,
+    pod_labels: &Labels,
+) -> Result<(), Refusal> {
+    for (constraint, counts) in constraints {
+        if constraint.when_unsatisfiable != WhenUnsatisfiable::DoNotSchedule {
+            continue;
+        }
+        let Some(value) = node.labels.get(&constraint.topology_key) else {
+            return Err(Refusal::MissingTopologyKey {
+                key: constraint.topology_key.clone(),
+            });
+        };
+        let Some(global_min) = counts.global_min(constraint.min_domains) else {
+            continue;
+        };
+        let matching = counts
+            .domains
+            .domain_named(value)
+            .map_or(0, |domain| counts.get(domain));
+        // Upstream tests the pod itself with Matches, not with the Empty() short-cut.
+        let self_match = u32::from(constraint.selector.matches(pod_labels));
+        let skew = i64::from(matching) + i64::from(self_match) - i64::from(global_min);
+        if skew > i64::from(constraint.max_skew) {
+            return Err(Refusal::SkewExceeded {
+                key: constraint.topology_key.clone(),
+                matching,
+                self_match,
+                global_min,
+                max_skew: constraint.max_skew,
+            });
+        }
+    }
+    Ok(())
+}
