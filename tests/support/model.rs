@@ -458,7 +458,7 @@ impl ClusterBuilder {
     }
     /// The workload (and, for a Deployment, its ReplicaSet) with `count` pods on each node.
     pub fn workload_on(mut self, workload: &Workload, placement: &[(&str, usize)]) -> Self {
-        let mut ordinal = 0;
+        let mut ordinal: usize = 0;
         for (node, count) in placement {
             for _ in 0..*count {
                 let name = format!("{}-{ordinal}", workload.name);
