@@ -2,10 +2,12 @@
 //! controller reports. Plain data with serde and schema derives; no client calls live here.
 
 pub mod conditions;
+mod crd;
 mod duration;
 mod policy;
 mod status;
 
+pub use crd::{RenderCrd, crd, crd_yaml};
 pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
 pub use policy::{
     MoveStrategy, NodeInclusionPolicy, Rebalance, RebalanceMode, RebalanceTrigger, Rollout, Scope,
