@@ -6,6 +6,7 @@ mod crd;
 mod duration;
 mod policy;
 mod status;
+pub mod validation;
 
 pub use crd::{RenderCrd, crd, crd_yaml};
 pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
@@ -18,6 +19,7 @@ pub use status::{
     ConstraintDistribution, DomainPods, MoveRecord, RebalancePhase, RebalanceStatus,
     SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
 };
+pub use validation::{CrdSchema, Invalid, validate_policy};
 
 /// The field manager every write of ours is made under.
 pub const FIELD_MANAGER: &str = "kube-spread";
