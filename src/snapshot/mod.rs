@@ -1,17 +1,31 @@
 //! Reads Kubernetes objects into the planner's cluster model: what `kubectl get -o json` prints
-//! (a `v1 List`) or multi-document YAML. Each malformed item gives one error that names it.
-//! No I/O beyond the text it is handed, and no panics on any input.
+//! (a `v1 List`), a single object, or multi-document YAML. Each malformed item gives one error
+//! that names it. No I/O beyond the text it is handed, and no panics on any input.
 
+pub mod convert;
+pub mod quantity;
 pub mod selector;
+
+use std::fmt;
 
 /// A field of an object that could not be read, with the JSON path to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
 pub struct FieldError {
-    /// The path to the field, e.g. `spec.containers[0].resources.requests.cpu`.
+    /// The path to the field, e.g. `spec.containers[0].resources.requests.cpu`; empty for the
+    /// object as a whole.
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
 }
 
 impl FieldError {
