@@ -69,7 +69,8 @@ pub struct Snapshot {
 /// the document's index when the text holds several YAML documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
-    /// The YAML document, when there are several.
+    /// The YAML document, when there are several, counting from 0 and skipping empty ones
+    /// (a `---` followed by nothing or only comments).
     pub document: Option<usize>,
     /// The index within the list, or 0 for a document that is a single object.
     pub index: usize,
