@@ -2,10 +2,13 @@
 //! controller reports. Plain data with serde and schema derives; no client calls live here.
 
 pub mod conditions;
+mod crd;
 mod duration;
 mod policy;
 mod status;
+pub mod validation;
 
+pub use crd::{RenderCrd, crd, crd_yaml};
 pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
 pub use policy::{
     MoveStrategy, NodeInclusionPolicy, Rebalance, RebalanceMode, RebalanceTrigger, Rollout, Scope,
@@ -16,6 +19,7 @@ pub use status::{
     ConstraintDistribution, DomainPods, MoveRecord, RebalancePhase, RebalanceStatus,
     SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
 };
+pub use validation::{CrdSchema, Invalid, validate_policy};
 
 /// The field manager every write of ours is made under.
 pub const FIELD_MANAGER: &str = "kube-spread";

@@ -1,0 +1,55 @@
+//! Shares equal label sets, scheduling specs, namespaces and node names between pods, so that
+//! the pods of one template cost one `SchedulingSpec` between them. Holds no other state.
+
+use std::{collections::HashSet, hash::Hash, sync::Arc};
+
+use crate::planner::model::{Labels, SchedulingSpec};
+
+/// The shared values handed out so far; equal inputs come back as the same `Arc`.
+#[derive(Debug, Default)]
+pub struct Interner {
+    labels: HashSet<Arc<Labels>>,
+    specs: HashSet<Arc<SchedulingSpec>>,
+    strings: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    /// An empty interner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The shared copy of a label set.
+    pub fn labels(&mut self, labels: Labels) -> Arc<Labels> {
+        share(&mut self.labels, labels)
+    }
+
+    /// The shared copy of a scheduling spec.
+    pub fn spec(&mut self, spec: SchedulingSpec) -> Arc<SchedulingSpec> {
+        share(&mut self.specs, spec)
+    }
+
+    /// The shared copy of a short string that many objects repeat (a namespace, a node name).
+    pub fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(name) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.strings.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// How many distinct scheduling specs are held (one per template, in a healthy cluster).
+    pub fn spec_count(&self) -> usize {
+        self.specs.len()
+    }
+}
+
+fn share<T: Eq + Hash>(set: &mut HashSet<Arc<T>>, value: T) -> Arc<T> {
+    if let Some(shared) = set.get(&value) {
+        return Arc::clone(shared);
+    }
+    let shared = Arc::new(value);
+    set.insert(Arc::clone(&shared));
+    shared
+}

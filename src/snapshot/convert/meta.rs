@@ -1,0 +1,57 @@
+//! Reads the object metadata every conversion needs: names, labels, the controlling owner,
+//! timestamps. Missing names and namespaces are errors; nothing here allocates shared values.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+use crate::{
+    planner::model::{Labels, Owner},
+    snapshot::FieldError,
+};
+
+/// `metadata.name`, which every object has.
+pub(super) fn name(meta: &ObjectMeta) -> Result<String, FieldError> {
+    match meta.name.as_deref() {
+        Some(name) if !name.is_empty() => Ok(name.to_owned()),
+        _ => Err(FieldError::new("metadata.name", "is required")),
+    }
+}
+
+/// `metadata.namespace`, which every namespaced object has once stored.
+pub(super) fn namespace(meta: &ObjectMeta) -> Result<&str, FieldError> {
+    match meta.namespace.as_deref() {
+        Some(namespace) if !namespace.is_empty() => Ok(namespace),
+        _ => Err(FieldError::new("metadata.namespace", "is required")),
+    }
+}
+
+/// `metadata.labels`, empty when unset.
+pub(super) fn labels(meta: &ObjectMeta) -> Labels {
+    meta.labels.clone().unwrap_or_default()
+}
+
+/// An annotation's value.
+pub(super) fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(key))
+        .map(String::as_str)
+}
+
+/// The owner reference with `controller: true`, as `metav1.GetControllerOf` finds it.
+pub(super) fn controller(meta: &ObjectMeta) -> Option<Owner> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|owner| owner.controller == Some(true))
+        .map(|owner| Owner {
+            kind: owner.kind.clone(),
+            name: owner.name.clone(),
+            uid: owner.uid.clone(),
+        })
+}
+
+/// A Kubernetes time as a timestamp.
+pub(super) fn timestamp(time: Option<&Time>) -> Option<Timestamp> {
+    time.map(|time| time.0)
+}
