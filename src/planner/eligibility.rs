@@ -95,8 +95,6 @@ fn tolerates_unschedulable(tolerations: &[Toleration]) -> bool {
 pub enum Refusal {
     /// The pod names another node.
     NodeName,
-    /// The node is not Ready.
-    NodeNotReady,
     /// The node is cordoned.
     Unschedulable,
     /// The nodeSelector or required affinity does not admit the node.
@@ -144,7 +142,6 @@ impl fmt::Display for Refusal {
             Self::NodeName => {
                 f.write_str("NodeName: the pod is bound to another node by spec.nodeName")
             }
-            Self::NodeNotReady => f.write_str("NodeNotReady"),
             Self::Unschedulable => f.write_str("Unschedulable: the node is cordoned"),
             Self::NodeAffinity => {
                 f.write_str("NodeAffinity: nodeSelector or required affinity does not match")

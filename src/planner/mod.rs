@@ -5,6 +5,7 @@
 pub mod bound;
 pub mod budget;
 pub mod eligibility;
+pub mod explain;
 pub mod group;
 pub mod index;
 pub mod model;
@@ -14,5 +15,6 @@ pub mod report;
 pub mod selector;
 pub mod topology;
 
+pub use explain::{Explanation, explain};
 pub use plan::{PlanOptions, Source, plan};
 pub use report::Plan;

@@ -5,6 +5,7 @@
 pub mod convert;
 mod document;
 mod kinds;
+pub mod live;
 pub mod quantity;
 pub mod selector;
 

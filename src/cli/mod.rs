@@ -1,0 +1,234 @@
+//! The command line: `plan`, `explain` and `crd` (and the commands that run things). Each
+//! command writes to the writer it is given and returns an error that says in one line what
+//! went wrong; `main` alone decides exit codes.
+
+mod render;
+
+use std::{io::Write, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{
+    api::Duration as GoDuration,
+    clock::Clock,
+    planner::{self, PlanOptions, Source},
+    snapshot::{self, Snapshot},
+};
+
+/// Keeps pods evenly spread across nodes and zones.
+#[derive(Debug, Parser)]
+#[command(name = "kube-spread", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `kube_spread=debug`.
+    #[arg(long, global = true, env = "KUBE_SPREAD_LOG", default_value = "warn")]
+    pub log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// What would be moved and why, for a snapshot file or the live cluster (read-only).
+    Plan(PlanArgs),
+    /// Where a pod may go, and why not elsewhere.
+    Explain(ExplainArgs),
+    /// Prints the SpreadPolicy CustomResourceDefinition.
+    Crd,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Where the cluster comes from.
+#[derive(Clone, Debug, Args)]
+pub struct ClusterSource {
+    /// A file of what `kubectl get nodes,pods,pdb,deploy,sts,rs,ds,pvc,pv,spreadpolicies -A -o json`
+    /// prints (or multi-document YAML); without it, the live cluster of the current kubeconfig.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Judge pod ages as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<jiff::Timestamp>,
+}
+
+/// `kube-spread plan`.
+#[derive(Clone, Debug, Args)]
+pub struct PlanArgs {
+    /// The cluster.
+    #[command(flatten)]
+    pub source: ClusterSource,
+    /// Only this namespace.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Only this SpreadPolicy.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Plan for the topology spread constraints pods already carry instead of for SpreadPolicies.
+    #[arg(long)]
+    pub pod_constraints: bool,
+    /// With --pod-constraints: never move pods younger than this.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub min_pod_age: GoDuration,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `kube-spread explain`.
+#[derive(Clone, Debug, Args)]
+pub struct ExplainArgs {
+    /// The pod, as NAMESPACE/NAME.
+    #[arg(value_name = "NAMESPACE/POD")]
+    pub pod: String,
+    /// The cluster.
+    #[command(flatten)]
+    pub source: ClusterSource,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// What a command could not do, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The snapshot file could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadSnapshot {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The snapshot is malformed.
+    #[error("{path}: {source}")]
+    ParseSnapshot {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Box<snapshot::SnapshotError>,
+    },
+    /// The live cluster could not be read.
+    #[error("cannot read the cluster: {0}")]
+    Cluster(#[from] snapshot::live::ListCluster),
+    /// The pod argument is not NAMESPACE/NAME.
+    #[error("{0:?} is not NAMESPACE/POD")]
+    PodArgument(String),
+    /// The pod is not in the cluster.
+    #[error(transparent)]
+    Explain(#[from] planner::explain::Explain),
+    /// The CRD could not be rendered.
+    #[error("cannot render the CRD: {0}")]
+    Crd(String),
+    /// Output could not be written.
+    #[error("cannot write output: {0}")]
+    Write(#[from] std::io::Error),
+    /// JSON output could not be produced.
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl CommandError {
+    /// A fixed label per variant, for logs and metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::ReadSnapshot { .. } => "read_snapshot",
+            Self::ParseSnapshot { .. } => "parse_snapshot",
+            Self::Cluster(_) => "cluster",
+            Self::PodArgument(_) => "pod_argument",
+            Self::Explain(_) => "explain",
+            Self::Crd(_) => "crd",
+            Self::Write(_) => "write",
+            Self::Json(_) => "json",
+        }
+    }
+}
+
+async fn load(source: &ClusterSource) -> Result<Snapshot, CommandError> {
+    match &source.snapshot {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| CommandError::ReadSnapshot {
+                    path: path.clone(),
+                    source,
+                })?;
+            snapshot::read(&text).map_err(|source| CommandError::ParseSnapshot {
+                path: path.clone(),
+                source: Box::new(source),
+            })
+        }
+        None => Ok(snapshot::live::list().await?),
+    }
+}
+
+fn now(source: &ClusterSource) -> jiff::Timestamp {
+    source.now.unwrap_or_else(|| Clock::system().now())
+}
+
+/// `kube-spread plan`.
+pub async fn plan(args: &PlanArgs, out: &mut dyn Write) -> Result<(), CommandError> {
+    let snapshot = load(&args.source).await?;
+    let source = if args.pod_constraints {
+        Source::PodConstraints {
+            min_pod_age: args.min_pod_age.get(),
+        }
+    } else {
+        Source::Policies
+    };
+    let plan = planner::plan(
+        &snapshot.cluster,
+        &PlanOptions {
+            now: now(&args.source),
+            namespace: args.namespace.clone(),
+            policy: args.policy.clone(),
+            source,
+        },
+    );
+    match args.output {
+        Output::Table => render::plan_table(&plan, out)?,
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, &plan)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `kube-spread explain`.
+pub async fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<(), CommandError> {
+    let Some((namespace, name)) = args
+        .pod
+        .split_once('/')
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+    else {
+        return Err(CommandError::PodArgument(args.pod.clone()));
+    };
+    let snapshot = load(&args.source).await?;
+    let explanation = planner::explain(&snapshot.cluster, namespace, name)?;
+    match args.output {
+        Output::Table => render::explain_table(&explanation, out)?,
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, &explanation)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `kube-spread crd`.
+pub fn crd(out: &mut dyn Write) -> Result<(), CommandError> {
+    let yaml = crate::api::crd_yaml().map_err(|error| CommandError::Crd(error.to_string()))?;
+    out.write_all(yaml.as_bytes())?;
+    Ok(())
+}
