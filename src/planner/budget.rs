@@ -2,7 +2,7 @@
 //! (policy/v1: a null selector selects nothing, `{}` every pod of the namespace), and whether
 //! the one budget allows a disruption now, counting the moves already planned against it.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
@@ -69,7 +69,7 @@ impl<'i, 'a> Budgets<'i, 'a> {
     pub fn new(index: &'i Index<'a>) -> Self {
         Self {
             index,
-            spent: HashMap::new(),
+            spent: HashMap::default(),
         }
     }
 

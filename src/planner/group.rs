@@ -3,11 +3,9 @@
 //! in pod-constraints mode pods are grouped per namespace and constraint as the scheduler
 //! groups them.
 
-use std::{
-    collections::{BTreeMap, HashSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use rustc_hash::FxHashSet as HashSet;
 
 use serde::Serialize;
 
@@ -166,6 +164,30 @@ pub fn group_selector(policy: &str) -> LabelSelector {
     LabelSelector::from_labels(&Labels::from([(GROUP_LABEL.to_owned(), policy.to_owned())]))
 }
 
+/// Per constraint, the pods it counts; constraints with the same selector share one list.
+fn shared_members(
+    index: &Index<'_>,
+    namespace: &str,
+    constraints: &[Constraint],
+) -> Vec<Arc<[PodId]>> {
+    let mut members: Vec<Arc<[PodId]>> = Vec::with_capacity(constraints.len());
+    for (position, constraint) in constraints.iter().enumerate() {
+        let same = constraints[..position]
+            .iter()
+            .position(|earlier| earlier.selector == constraint.selector);
+        let pods = match same {
+            Some(earlier) => Arc::clone(&members[earlier]),
+            None => Arc::from(topology::matching_pods(
+                index,
+                namespace,
+                &constraint.selector,
+            )),
+        };
+        members.push(pods);
+    }
+    members
+}
+
 /// The groups of the given policies. Each workload belongs to at most one policy: the oldest
 /// (then first by name) of its namespace that matches it.
 pub fn policy_groups(index: &Index<'_>, policies: &[&Policy]) -> Vec<Group> {
@@ -259,24 +281,12 @@ fn workload_group(index: &Index<'_>, policy: &Policy, matched: MatchedWorkload) 
         .iter()
         .map(|constraint| Constraint::of_pod(constraint, &pod_labels))
         .collect();
-    let members: Vec<Arc<[PodId]>> = constraints
-        .iter()
-        .map(|constraint| {
-            Arc::from(topology::matching_pods(
-                index,
-                &workload.namespace,
-                &constraint.selector,
-            ))
-        })
-        .collect();
+    let members = shared_members(index, &workload.namespace, &constraints);
     let candidates = index
-        .pods_in(&workload.namespace)
+        .pods_of(matched.id)
         .iter()
         .copied()
-        .filter(|&id| {
-            index.pod_workload[id] == Some(matched.id)
-                && is_current(index, matched.id, index.pod(id))
-        })
+        .filter(|&id| is_current(index, matched.id, index.pod(id)))
         .collect();
     let unplannable = constraints
         .is_empty()
@@ -426,16 +436,7 @@ pub fn pod_constraint_groups(
     let mut groups: Vec<Group> = grouped
         .into_values()
         .map(|((namespace, constraints, placement), pods)| {
-            let members = constraints
-                .iter()
-                .map(|constraint| {
-                    Arc::from(topology::matching_pods(
-                        index,
-                        &namespace,
-                        &constraint.selector,
-                    ))
-                })
-                .collect();
+            let members = shared_members(index, &namespace, &constraints);
             let first = index.pod(pods[0]);
             let owners: HashSet<Option<WorkloadId>> =
                 pods.iter().map(|&id| index.pod_workload[id]).collect();

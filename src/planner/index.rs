@@ -1,7 +1,9 @@
 //! Lookups over a [`Cluster`] built once per plan: pods per node and namespace, owners,
 //! claims, budgets, and what each node has committed. Read-only; the plan keeps its own overlay.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::model::{Cluster, Node, Pod, Resources, Workload};
 use crate::api::WorkloadKind;
@@ -12,6 +14,41 @@ pub type NodeId = usize;
 pub type PodId = usize;
 /// Position of a workload in `Cluster::workloads`.
 pub type WorkloadId = usize;
+
+/// Pods of one namespace that share one set of labels (pods of one template share theirs).
+#[derive(Debug)]
+pub struct LabelSet<'a> {
+    /// The labels.
+    pub labels: &'a super::model::Labels,
+    /// The pods carrying exactly these labels.
+    pub pods: Vec<PodId>,
+}
+
+/// The pods of one namespace, also grouped by shared labels.
+#[derive(Debug, Default)]
+struct NamespacePods<'a> {
+    pods: Vec<PodId>,
+    label_sets: Vec<LabelSet<'a>>,
+    label_set_ids: HashMap<usize, usize>,
+}
+
+impl<'a> NamespacePods<'a> {
+    fn add(&mut self, pod: PodId, labels: &'a Arc<super::model::Labels>) {
+        self.pods.push(pod);
+        let sets = &mut self.label_sets;
+        let position = *self
+            .label_set_ids
+            .entry(Arc::as_ptr(labels) as usize)
+            .or_insert_with(|| {
+                sets.push(LabelSet {
+                    labels,
+                    pods: Vec::new(),
+                });
+                sets.len() - 1
+            });
+        sets[position].pods.push(pod);
+    }
+}
 
 /// Lookups over one cluster.
 #[derive(Debug)]
@@ -27,7 +64,10 @@ pub struct Index<'a> {
     pub pod_node: Vec<Option<NodeId>>,
     /// Per pod: the Deployment or StatefulSet that controls it (through its ReplicaSet).
     pub pod_workload: Vec<Option<WorkloadId>>,
-    pods_by_namespace: HashMap<&'a str, Vec<PodId>>,
+    /// Per workload: its pods.
+    pods_by_workload: Vec<Vec<PodId>>,
+    namespaces: Vec<NamespacePods<'a>>,
+    namespace_ids: HashMap<&'a str, usize>,
     workloads_by_namespace: HashMap<&'a str, Vec<WorkloadId>>,
     workload_ids: HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
     current_hash: HashMap<WorkloadId, &'a str>,
@@ -46,8 +86,9 @@ impl<'a> Index<'a> {
             .map(|(id, node)| (node.name.as_str(), id))
             .collect();
 
-        let mut workload_ids = HashMap::with_capacity(cluster.workloads.len());
-        let mut workloads_by_namespace: HashMap<&str, Vec<WorkloadId>> = HashMap::new();
+        let mut workload_ids =
+            HashMap::with_capacity_and_hasher(cluster.workloads.len(), Default::default());
+        let mut workloads_by_namespace: HashMap<&str, Vec<WorkloadId>> = HashMap::default();
         for (id, workload) in cluster.workloads.iter().enumerate() {
             workload_ids.insert(
                 (&*workload.namespace, workload.kind, workload.name.as_str()),
@@ -60,8 +101,8 @@ impl<'a> Index<'a> {
         }
 
         // ReplicaSet name -> the Deployment that controls it; and each Deployment's newest hash.
-        let mut replica_set_owner: HashMap<(&str, &str), WorkloadId> = HashMap::new();
-        let mut newest: HashMap<WorkloadId, (i64, &str)> = HashMap::new();
+        let mut replica_set_owner: HashMap<(&str, &str), WorkloadId> = HashMap::default();
+        let mut newest: HashMap<WorkloadId, (i64, &str)> = HashMap::default();
         for replica_set in &cluster.replica_sets {
             let Some(owner) = &replica_set.owner else {
                 continue;
@@ -102,12 +143,20 @@ impl<'a> Index<'a> {
         let mut node_requested = vec![Resources::default(); cluster.nodes.len()];
         let mut pod_node = Vec::with_capacity(cluster.pods.len());
         let mut pod_workload = Vec::with_capacity(cluster.pods.len());
-        let mut pods_by_namespace: HashMap<&str, Vec<PodId>> = HashMap::new();
+        let mut pods_by_workload = vec![Vec::new(); cluster.workloads.len()];
+        let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
+        let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
+        // Pods come in runs of one namespace, one owner and one node name object (shared by
+        // the snapshot's interner), so the last lookups are remembered.
+        let mut last_namespace: Option<(*const u8, usize)> = None;
+        let mut last_owner: Option<(&str, &str, Option<WorkloadId>)> = None;
+        let mut node_by_name_object: HashMap<usize, Option<NodeId>> = HashMap::default();
         for (id, pod) in cluster.pods.iter().enumerate() {
-            let node = pod
-                .node_name
-                .as_deref()
-                .and_then(|name| node_ids.get(name).copied());
+            let node = pod.node_name.as_ref().and_then(|name| {
+                *node_by_name_object
+                    .entry(Arc::as_ptr(name).cast::<u8>() as usize)
+                    .or_insert_with(|| node_ids.get(&**name).copied())
+            });
             // The scheduler's cache holds bound pods that are not Succeeded or Failed;
             // terminating ones still hold their resources.
             if let Some(node) = node.filter(|_| !pod.phase.is_terminal()) {
@@ -118,16 +167,41 @@ impl<'a> Index<'a> {
                 });
             }
             pod_node.push(node);
-            pod_workload.push(Self::owning_workload(
-                pod,
-                &workload_ids,
-                &replica_set_owner,
-                cluster,
-            ));
-            pods_by_namespace
-                .entry(&pod.namespace)
-                .or_default()
-                .push(id);
+
+            let workload = match (&pod.owner, last_owner) {
+                (Some(owner), Some((namespace, name, workload)))
+                    if namespace == &*pod.namespace && name == owner.name =>
+                {
+                    workload
+                }
+                _ => {
+                    let workload =
+                        Self::owning_workload(pod, &workload_ids, &replica_set_owner, cluster);
+                    last_owner = pod
+                        .owner
+                        .as_ref()
+                        .map(|owner| (&*pod.namespace, owner.name.as_str(), workload));
+                    workload
+                }
+            };
+            if let Some(workload) = workload {
+                pods_by_workload[workload].push(id);
+            }
+            pod_workload.push(workload);
+
+            let namespace_ptr = pod.namespace.as_ptr();
+            let position = match last_namespace {
+                Some((ptr, position)) if ptr == namespace_ptr => position,
+                _ => {
+                    let position = *namespace_ids.entry(&pod.namespace).or_insert_with(|| {
+                        namespaces.push(NamespacePods::default());
+                        namespaces.len() - 1
+                    });
+                    last_namespace = Some((namespace_ptr, position));
+                    position
+                }
+            };
+            namespaces[position].add(id, &pod.labels);
         }
 
         let claims = cluster
@@ -142,7 +216,7 @@ impl<'a> Index<'a> {
             .enumerate()
             .map(|(id, volume)| (volume.name.as_str(), id))
             .collect();
-        let mut pdbs_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut pdbs_by_namespace: HashMap<&str, Vec<usize>> = HashMap::default();
         for (id, pdb) in cluster.pdbs.iter().enumerate() {
             pdbs_by_namespace
                 .entry(&pdb.namespace)
@@ -157,7 +231,9 @@ impl<'a> Index<'a> {
             node_requested,
             pod_node,
             pod_workload,
-            pods_by_namespace,
+            pods_by_workload,
+            namespaces,
+            namespace_ids,
             workloads_by_namespace,
             workload_ids,
             current_hash,
@@ -213,11 +289,27 @@ impl<'a> Index<'a> {
         &self.cluster.workloads[id]
     }
 
+    fn namespace(&self, namespace: &str) -> Option<&NamespacePods<'a>> {
+        self.namespaces.get(*self.namespace_ids.get(namespace)?)
+    }
+
     /// The pods of a namespace (all phases).
     pub fn pods_in(&self, namespace: &str) -> &[PodId] {
-        self.pods_by_namespace
-            .get(namespace)
+        self.namespace(namespace)
+            .map_or(&[], |pods| pods.pods.as_slice())
+    }
+
+    /// The pods a workload controls.
+    pub fn pods_of(&self, workload: WorkloadId) -> &[PodId] {
+        self.pods_by_workload
+            .get(workload)
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The pods of a namespace, by the set of labels they share.
+    pub fn label_sets_in(&self, namespace: &str) -> &[LabelSet<'a>] {
+        self.namespace(namespace)
+            .map_or(&[], |pods| pods.label_sets.as_slice())
     }
 
     /// The Deployments and StatefulSets of a namespace.

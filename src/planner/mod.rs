@@ -12,6 +12,7 @@ pub mod model;
 mod plan;
 pub mod protection;
 pub mod report;
+mod search;
 pub mod selector;
 pub mod topology;
 

@@ -2,7 +2,9 @@
 //! users' data and availability safe: a pod that loses data, cannot run elsewhere, or is not
 //! yet settled is never a candidate.
 
-use std::{collections::HashMap, fmt, time::Duration};
+use std::{fmt, time::Duration};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -97,7 +99,7 @@ impl<'i, 'a> Protections<'i, 'a> {
         Self {
             index,
             now,
-            live_admitting: HashMap::new(),
+            live_admitting: HashMap::default(),
         }
     }
 
@@ -157,10 +159,10 @@ impl<'i, 'a> Protections<'i, 'a> {
             return true;
         }
         // A pod free to go anywhere is not pinned, even when no other node is live now.
-        let placement = Placement::of(&pod.spec);
-        if placement.node_selector.is_empty() && placement.required_affinity.is_none() {
+        if pod.spec.node_selector.is_empty() && pod.spec.required_affinity.is_none() {
             return false;
         }
+        let placement = Placement::of(&pod.spec);
         !self
             .live_admitting(&placement)
             .iter()

@@ -2,7 +2,9 @@
 //! PodTopologySpread plugin computes them (PreFilter and Filter), plus the actionable view:
 //! the same counts restricted to domains that can take the group's pods now.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
@@ -266,7 +268,7 @@ impl Counts {
     pub fn new(domains: Arc<DomainSet>) -> Self {
         Self {
             domains,
-            counts: HashMap::new(),
+            counts: HashMap::default(),
         }
     }
 
@@ -353,12 +355,14 @@ pub fn matching_pods(index: &Index<'_>, namespace: &str, selector: &LabelSelecto
     if selector.is_empty() {
         return Vec::new();
     }
-    index
-        .pods_in(namespace)
+    let mut pods: Vec<PodId> = index
+        .label_sets_in(namespace)
         .iter()
-        .copied()
-        .filter(|&id| selector.matches(&index.pod(id).labels))
-        .collect()
+        .filter(|set| selector.matches(set.labels))
+        .flat_map(|set| set.pods.iter().copied())
+        .collect();
+    pods.sort_unstable();
+    pods
 }
 
 /// PreFilter's state for an incoming pod: its constraints of one kind, resolved, each with

@@ -1,0 +1,464 @@
+//! The greedy search for moves. Each step takes the move that lowers the sum of the
+//! constraints' bounds (`E*`) the most, never one that raises a constraint's actionable skew,
+//! preferring a pod its budget lets go, the fullest source, then the emptiest destination
+//! domain and the least-loaded node. A bound depends on a domain only through its count, so a
+//! move's effect is computed once per destination count, not once per node.
+
+use std::{cmp::Reverse, sync::Arc};
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{
+    bound::LiveCounts,
+    eligibility::{self, Placement, Refusal},
+    group::Group,
+    index::{NodeId, PodId},
+    model::{Pod, Resources},
+    plan::Planner,
+    protection,
+    report::Move,
+    topology::{self, Constraint, Counts, DomainSet},
+};
+
+/// One constraint of the group being planned, with its counts as the plan changes them.
+pub(super) struct ConstraintState {
+    pub(super) constraint: Constraint,
+    pub(super) counts: Counts,
+    pub(super) accepting: Arc<Vec<bool>>,
+    pub(super) accepting_total: u32,
+    pub(super) live_total: usize,
+    pub(super) members: Members,
+}
+
+/// The pods a constraint counts, sorted.
+pub(super) struct Members(pub(super) Arc<[PodId]>);
+
+impl Members {
+    /// Whether the constraint counts this pod.
+    pub(super) fn contains(&self, pod: &PodId) -> bool {
+        self.0.binary_search(pod).is_ok()
+    }
+}
+
+impl ConstraintState {
+    /// The counts of the live domains, as the bound reads them.
+    pub(super) fn live_counts(&self) -> LiveCounts {
+        let set = &self.counts.domains;
+        let mut nonzero = Vec::new();
+        let mut accepting_nonzero = 0;
+        for (domain, count) in self.counts.nonzero() {
+            if !set.is_live(domain) {
+                continue;
+            }
+            let accepting = self.is_accepting(domain);
+            accepting_nonzero += u32::from(accepting);
+            nonzero.push((count, accepting));
+        }
+        LiveCounts {
+            nonzero,
+            empty_accepting: self.accepting_total.saturating_sub(accepting_nonzero),
+            max_skew: u32::try_from(self.constraint.max_skew).unwrap_or(1),
+            min_forced_to_zero: i64::try_from(self.live_total).unwrap_or(i64::MAX)
+                < i64::from(self.constraint.min_domains),
+        }
+    }
+
+    fn is_accepting(&self, domain: u32) -> bool {
+        self.accepting
+            .get(domain as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether the actionable skew is within maxSkew (or there is nowhere to move to).
+    pub(super) fn within_max_skew(&self) -> bool {
+        self.live_counts()
+            .skew()
+            .is_none_or(|skew| i64::from(skew) <= i64::from(self.constraint.max_skew))
+    }
+}
+
+/// A move under consideration.
+struct Candidate<'a> {
+    pod: PodId,
+    to: NodeId,
+    phi_change: i64,
+    pdb_allows: bool,
+    source_fullness: u32,
+    destination: Destination<'a>,
+}
+
+/// What ranks destinations for one source, best first.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Destination<'a> {
+    phi_change: i64,
+    /// The destination's domain counts, summed over the constraints.
+    fullness: u32,
+    /// The group's pods on the node.
+    group_pods: u32,
+    /// All pods on the node.
+    pods: i64,
+    name: &'a str,
+}
+
+impl<'a> Candidate<'a> {
+    fn rank(&self, pod_name: &'a str) -> impl Ord + 'a {
+        (
+            self.phi_change,
+            !self.pdb_allows,
+            Reverse(self.source_fullness),
+            self.destination,
+            pod_name,
+        )
+    }
+}
+
+/// The effect of adding one pod to a domain of a given count, for one constraint.
+type Effect = Option<i64>;
+
+impl Planner<'_, '_> {
+    /// Greedy moves, each lowering the summed bounds as much as any move can.
+    pub(super) fn search(
+        &mut self,
+        group: &Group,
+        states: &mut [ConstraintState],
+        movable: &[PodId],
+    ) -> Vec<Move> {
+        let index = self.index;
+        let mut moves = Vec::new();
+        let mut remaining: Vec<PodId> = movable.to_vec();
+        while !remaining.is_empty() && !states.iter().all(ConstraintState::within_max_skew) {
+            let lives: Vec<LiveCounts> = states.iter().map(ConstraintState::live_counts).collect();
+            let phis: Vec<u32> = lives
+                .iter()
+                .map(|live| live.lower_bound().unwrap_or(0))
+                .collect();
+            let Some((pod, to)) = self.best_move(group, states, &lives, &phis, &remaining) else {
+                break;
+            };
+            let from = self.node_of(pod);
+            let verdict = self.budgets.check(index.pod(pod));
+            self.budgets.spend(index.pod(pod));
+            let first = &states[0].counts.domains;
+            let domain_name = |set: &DomainSet, node: Option<NodeId>| {
+                node.and_then(|n| set.domain_of(n))
+                    .map(|d| set.name(d).to_owned())
+                    .unwrap_or_default()
+            };
+            moves.push(Move {
+                pod: index.pod(pod).key(),
+                uid: index.pod(pod).uid.clone(),
+                workload: index.pod_workload[pod].map(|w| index.workload(w).key()),
+                from_node: from.map(|n| index.node(n).name.clone()).unwrap_or_default(),
+                from_domain: domain_name(first, from),
+                to_node: index.node(to).name.clone(),
+                to_domain: domain_name(first, Some(to)),
+                pdb_allows: verdict.allows(),
+                budget: verdict,
+            });
+            self.apply(states, pod, from, to);
+            remaining.retain(|&p| p != pod);
+        }
+        moves
+    }
+
+    fn apply(
+        &mut self,
+        states: &mut [ConstraintState],
+        pod: PodId,
+        from: Option<NodeId>,
+        to: NodeId,
+    ) {
+        let requests = Resources {
+            pods: 1,
+            ..self.index.pod(pod).spec.requests
+        };
+        for state in states
+            .iter_mut()
+            .filter(|state| state.members.contains(&pod))
+        {
+            if let Some(from) = from {
+                state.counts.add(from, -1);
+            }
+            state.counts.add(to, 1);
+        }
+        if let Some(from) = from {
+            self.usage[from] = self.usage[from].minus(requests);
+            self.arrived[from].retain(|&p| p != pod);
+        }
+        self.usage[to] = self.usage[to].plus(requests);
+        self.arrived[to].push(pod);
+        self.placed.insert(pod, to);
+    }
+
+    /// A pod's place among the pods of its node and template: the one its budget lets go,
+    /// of the lowest priority, the most recently started, then by name.
+    fn pod_preference(&self, pod: PodId) -> impl Ord + '_ {
+        let p = self.index.pod(pod);
+        (
+            !self.budgets.check(p).allows(),
+            p.spec.priority.unwrap_or(0),
+            Reverse(p.age_origin()),
+            p.name.as_str(),
+        )
+    }
+
+    fn best_move(
+        &self,
+        group: &Group,
+        states: &mut [ConstraintState],
+        lives: &[LiveCounts],
+        phis: &[u32],
+        remaining: &[PodId],
+    ) -> Option<(PodId, NodeId)> {
+        let index = self.index;
+        // Pods of one template on one node are interchangeable: keep one of each.
+        let mut classes: HashMap<(NodeId, usize), PodId> = HashMap::default();
+        for &pod in remaining {
+            let Some(node) = self.node_of(pod) else {
+                continue;
+            };
+            let key = (node, Arc::as_ptr(&index.pod(pod).spec) as usize);
+            let better = classes
+                .get(&key)
+                .is_none_or(|&current| self.pod_preference(pod) < self.pod_preference(current));
+            if better {
+                classes.insert(key, pod);
+            }
+        }
+        let mut sources: Vec<(bool, u32, PodId, NodeId)> = classes
+            .into_iter()
+            .map(|((node, _), pod)| {
+                let fullness = states
+                    .iter()
+                    .filter(|state| state.members.contains(&pod))
+                    .map(|state| {
+                        state
+                            .counts
+                            .domains
+                            .domain_of(node)
+                            .map_or(0, |d| state.counts.get(d))
+                    })
+                    .sum();
+                (
+                    self.budgets.check(index.pod(pod)).allows(),
+                    fullness,
+                    pod,
+                    node,
+                )
+            })
+            .collect();
+        sources.sort_by_key(|&(allows, fullness, pod, _)| {
+            (!allows, Reverse(fullness), index.pod(pod).name.as_str())
+        });
+
+        // The group's pods per node, for choosing the least-loaded destination.
+        let mut group_pods: HashMap<NodeId, u32> = HashMap::default();
+        if let Some(first) = states.first() {
+            for &member in first.members.0.iter() {
+                if let Some(node) = self.node_of(member) {
+                    *group_pods.entry(node).or_insert(0) += 1;
+                }
+            }
+        }
+
+        let mut best: Option<Candidate<'_>> = None;
+        for (pdb_allows, source_fullness, pod, from) in sources {
+            let most = states
+                .iter()
+                .zip(phis)
+                .filter(|(state, phi)| state.members.contains(&pod) && **phi > 0)
+                .count();
+            if most == 0 {
+                continue;
+            }
+            let Some(destination) =
+                self.best_destination(group, states, lives, phis, &group_pods, pod, from)
+            else {
+                continue;
+            };
+            let candidate = Candidate {
+                pod,
+                to: destination.0,
+                phi_change: destination.1.phi_change,
+                pdb_allows,
+                source_fullness,
+                destination: destination.1,
+            };
+            let improves = best.as_ref().is_none_or(|current| {
+                candidate.rank(&index.pod(candidate.pod).name)
+                    < current.rank(&index.pod(current.pod).name)
+            });
+            let lowers_every_bound =
+                candidate.phi_change == -i64::try_from(most).unwrap_or(i64::MAX);
+            if improves {
+                best = Some(candidate);
+            }
+            // Later sources are no better placed, so none beats a move that lowers every bound.
+            if lowers_every_bound {
+                break;
+            }
+        }
+        best.map(|candidate| (candidate.pod, candidate.to))
+    }
+
+    /// The best node for a pod leaving `from`: the destinations that lower the summed bounds,
+    /// best ranked first, and the first of them every filter admits.
+    #[allow(clippy::too_many_arguments)]
+    fn best_destination<'s>(
+        &'s self,
+        group: &Group,
+        states: &mut [ConstraintState],
+        lives: &[LiveCounts],
+        phis: &[u32],
+        group_pods: &HashMap<NodeId, u32>,
+        pod: PodId,
+        from: NodeId,
+    ) -> Option<(NodeId, Destination<'s>)> {
+        let index = self.index;
+        let p = index.pod(pod);
+        let member: Vec<bool> = states
+            .iter()
+            .map(|state| state.members.contains(&pod))
+            .collect();
+        let sources: Vec<Option<u32>> = states
+            .iter()
+            .map(|state| state.counts.domains.domain_of(from))
+            .collect();
+        if member
+            .iter()
+            .zip(&sources)
+            .any(|(member, source)| *member && source.is_none())
+        {
+            return None;
+        }
+        // The replacement is judged with the evicted pod gone.
+        for (state, _) in states
+            .iter_mut()
+            .zip(&member)
+            .filter(|(_, member)| **member)
+        {
+            state.counts.add(from, -1);
+        }
+        // Per constraint, the effect of a destination by its count and whether it accepts.
+        let mut effects: Vec<Vec<[Option<Effect>; 2]>> = vec![Vec::new(); states.len()];
+        let mut ranked: Vec<(Destination<'s>, NodeId)> = Vec::new();
+        'nodes: for to in 0..index.cluster.nodes.len() {
+            if to == from {
+                continue;
+            }
+            let mut phi_change = 0i64;
+            let mut fullness = 0u32;
+            let mut moves_domain = false;
+            for (c, state) in states.iter_mut().enumerate() {
+                if !member[c] {
+                    continue;
+                }
+                let set = &state.counts.domains;
+                let Some(target) = set.domain_of(to).filter(|&domain| set.is_live(domain)) else {
+                    continue 'nodes;
+                };
+                let count = state.counts.get(target);
+                fullness += count;
+                if Some(target) == sources[c] {
+                    continue;
+                }
+                moves_domain = true;
+                let accepting = usize::from(state.is_accepting(target));
+                let slot = usize::try_from(count).unwrap_or(usize::MAX);
+                if effects[c].len() <= slot {
+                    effects[c].resize(slot + 1, [None, None]);
+                }
+                let effect = match effects[c][slot][accepting] {
+                    Some(effect) => effect,
+                    None => {
+                        state.counts.add(to, 1);
+                        let after = state.live_counts();
+                        state.counts.add(to, -1);
+                        let raises = matches!((lives[c].skew(), after.skew()), (Some(before), Some(after)) if after > before);
+                        let effect = (!raises).then(|| {
+                            i64::from(after.lower_bound().unwrap_or(0)) - i64::from(phis[c])
+                        });
+                        effects[c][slot][accepting] = Some(effect);
+                        effect
+                    }
+                };
+                match effect {
+                    Some(change) => phi_change += change,
+                    None => continue 'nodes,
+                }
+            }
+            if !moves_domain || phi_change >= 0 {
+                continue;
+            }
+            ranked.push((
+                Destination {
+                    phi_change,
+                    fullness,
+                    group_pods: group_pods.get(&to).copied().unwrap_or(0),
+                    pods: self.usage[to].pods,
+                    name: &index.node(to).name,
+                },
+                to,
+            ));
+        }
+        // Take the best-ranked destination every filter admits; the first usually is.
+        let placement = Placement::of(&p.spec);
+        let mut found = None;
+        while let Some(position) = ranked
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, candidate)| *candidate)
+            .map(|(position, _)| position)
+        {
+            let (destination, to) = ranked.swap_remove(position);
+            let node = index.node(to);
+            let admitted = placement.is_live_on(node)
+                && self.refuses(p, to).is_none()
+                && topology::spread_filter(
+                    node,
+                    states
+                        .iter()
+                        .map(|state| (&state.constraint, &state.counts)),
+                    &group.pod_labels,
+                )
+                .is_ok();
+            if admitted {
+                found = Some((destination, to));
+                break;
+            }
+        }
+        for (state, _) in states
+            .iter_mut()
+            .zip(&member)
+            .filter(|(_, member)| **member)
+        {
+            state.counts.add(from, 1);
+        }
+        found.map(|(destination, to)| (to, destination))
+    }
+
+    /// Node filters against the planner's picture: resources, host ports, volumes.
+    fn refuses(&self, pod: &Pod, to: NodeId) -> Option<Refusal> {
+        let index = self.index;
+        let node = index.node(to);
+        if let Err(refusal) = eligibility::fits(node, self.usage[to], pod.spec.requests) {
+            return Some(refusal);
+        }
+        if !pod.spec.host_ports.is_empty() {
+            let on_node: Vec<&Pod> = index.pods_on_node[to]
+                .iter()
+                .filter(|&&other| !self.placed.contains_key(&other))
+                .chain(&self.arrived[to])
+                .map(|&other| index.pod(other))
+                .collect();
+            if let Some(port) = eligibility::host_port_conflict(&pod.spec, &on_node) {
+                return Some(Refusal::HostPortTaken { port });
+            }
+        }
+        if !protection::volumes_reach(index, pod, node) {
+            return Some(Refusal::VolumeNodeAffinity);
+        }
+        None
+    }
+}
