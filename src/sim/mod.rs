@@ -1,0 +1,164 @@
+//! The simulated cluster's Kubernetes-compatible API: a store built for 150,000 pods, served as
+//! an axum Router that kube-rs clients use in-process and kubectl over loopback, with
+//! kube-apiserver's semantics where clients rely on them, fault injection and optional RBAC.
+//! The control plane (scheduler, controllers, kubelet) builds on [`Store`]'s in-process API.
+//!
+//! - [`catalog`]: the resource types served and how each prints.
+//! - [`object`]: one stored object: JSON bytes plus a parsed header.
+//! - [`store`]: objects, the global resourceVersion, history, and write semantics.
+//! - [`query`]: label and field selectors, list and watch options.
+//! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`managed`]: managedFields and server-side apply.
+//! - [`shape`]: which lists merge by which keys, which fields are atomic.
+//! - [`eviction`]: the `pods/eviction` rules and PodDisruptionBudgets.
+//! - [`rejection`]: kube-apiserver's error Status bodies.
+//! - [`fault`]: injected errors, latency, watch cuts and 410s.
+//! - [`rbac`]: rules per identity and the Forbidden answer.
+//! - [`server`]: the HTTP router: discovery, Tables, watch streams.
+
+pub mod catalog;
+pub mod eviction;
+pub mod fault;
+pub mod managed;
+pub mod object;
+pub mod patch;
+pub mod prng;
+pub mod query;
+pub mod rbac;
+pub mod rejection;
+pub mod server;
+pub mod shape;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use catalog::{Catalog, ResourceId, ResourceType};
+pub use fault::{Fault, FaultRule, Faults};
+pub use object::{Header, Object};
+pub use patch::PatchBody;
+pub use query::{FieldQuery, LabelQuery, ListOptions};
+pub use rbac::{Identity, Rbac};
+pub use rejection::{Cause, FieldCause, Rejection};
+pub use store::{
+    Admission, Change, ChangeKind, Cursor, DeleteOptions, Deletion, Page, Store, StoreConfig,
+    Subresource, WriteOptions,
+};
+
+use crate::clock::Clock;
+
+/// Why serving the API on a socket failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Serve {
+    /// The listener could not bind.
+    #[error("binding {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bound address could not be read.
+    #[error("reading the bound address: {0}")]
+    LocalAddress(std::io::Error),
+}
+
+/// The simulated API: a store, its faults and grants, and the router in front of them.
+#[derive(Clone, Debug)]
+pub struct SimApi {
+    shared: server::Shared,
+}
+
+impl SimApi {
+    /// An API with default history size, seeded deterministically, timed by `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self::with_config(clock, StoreConfig::default())
+    }
+
+    /// An API with a given history size and seed.
+    pub fn with_config(clock: Clock, config: StoreConfig) -> Self {
+        Self {
+            shared: server::Shared {
+                store: Store::new(clock, config),
+                faults: Faults::new(config.seed),
+                rbac: Arc::new(Rbac::default()),
+            },
+        }
+    }
+
+    /// The in-process store (the control plane's API).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The fault rules, switchable at runtime.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The RBAC grants.
+    pub fn rbac(&self) -> &Rbac {
+        &self.shared.rbac
+    }
+
+    /// Installs the admission hook of the resource type of `K` (validation and defaulting).
+    pub fn set_admission<K: k8s_openapi::Resource>(&self, hook: Admission) -> bool {
+        match self.store().catalog().of::<K>() {
+            Some(id) => {
+                self.store().set_admission(id, hook);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The router; requests without an identity act as the admin (or the default identity).
+    pub fn router(&self) -> axum::Router {
+        server::router(self.shared.clone())
+    }
+
+    /// A kube client talking to the router in-process, as the admin.
+    pub fn client(&self) -> kube::Client {
+        kube::Client::new(self.router(), "default")
+    }
+
+    /// A kube client whose requests act as `user` (checked against RBAC grants).
+    pub fn client_as(&self, user: &str) -> kube::Client {
+        let router = self
+            .router()
+            .layer(axum::Extension(Identity(user.to_owned())));
+        kube::Client::new(router, "default")
+    }
+
+    /// Serves the router on `address` (use port 0 for any) until the task is dropped or
+    /// aborted; returns the bound address and the serving task.
+    pub async fn serve(
+        &self,
+        address: SocketAddr,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Serve> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| Serve::Bind { address, source })?;
+        let bound = listener.local_addr().map_err(Serve::LocalAddress)?;
+        let router = self.router();
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::warn!(error = %error, "Simulated API server stopped.");
+            }
+        });
+        Ok((bound, task))
+    }
+}
+
+/// The kubeconfig text for a simulated API served at `address` (plain HTTP, no credentials).
+pub fn kubeconfig(address: SocketAddr) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-spread-sim\n  cluster:\n    server: http://{address}\ncontexts:\n- name: kube-spread-sim\n  context:\n    cluster: kube-spread-sim\n    user: kube-spread-sim\n    namespace: default\ncurrent-context: kube-spread-sim\nusers:\n- name: kube-spread-sim\n  user: {{}}\npreferences: {{}}\n"
+    )
+}
+
+/// Writes [`kubeconfig`] to a file.
+pub fn write_kubeconfig(path: &Path, address: SocketAddr) -> std::io::Result<()> {
+    std::fs::write(path, kubeconfig(address))
+}
