@@ -265,8 +265,8 @@ impl Catalog {
     }
 
     /// The type of a k8s-openapi or kube-derived resource.
-    pub fn of<K: k8s_openapi::Resource>(&self) -> Option<ResourceId> {
-        self.find(K::GROUP, K::VERSION, K::URL_PATH_SEGMENT)
+    pub fn of<K: kube::Resource<DynamicType = ()>>(&self) -> Option<ResourceId> {
+        self.find(&K::group(&()), &K::version(&()), &K::plural(&()))
     }
 
     /// The API groups in discovery order, each with its one version.

@@ -103,7 +103,7 @@ impl SimApi {
     }
 
     /// Installs the admission hook of the resource type of `K` (validation and defaulting).
-    pub fn set_admission<K: k8s_openapi::Resource>(&self, hook: Admission) -> bool {
+    pub fn set_admission<K: kube::Resource<DynamicType = ()>>(&self, hook: Admission) -> bool {
         match self.store().catalog().of::<K>() {
             Some(id) => {
                 self.store().set_admission(id, hook);
