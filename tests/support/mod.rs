@@ -4,3 +4,4 @@
 
 pub mod answers;
 pub mod objects;
+pub mod reflection;
