@@ -3,5 +3,6 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod answers;
+pub mod kubectl;
 pub mod objects;
 pub mod reflection;

@@ -1,0 +1,184 @@
+//! The real kubectl (v1.32, on PATH) against the simulated API served on a loopback port with a
+//! generated kubeconfig. kubectl is a separate process on the wall clock, so this test runs on
+//! real time; everything it waits for is an answer, never a timer.
+
+mod support;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube_spread::api::SpreadPolicy;
+use serde_json::json;
+use support::kubectl::{Kubectl, manifest};
+use support::objects::{node, pod, running_pod, sim};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
+    let sim = sim();
+    let client = sim.client();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let mut worker = node("n1");
+    worker
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .insert("node-role.kubernetes.io/worker".into(), String::new());
+    nodes
+        .create(&PostParams::default(), &worker)
+        .await
+        .expect("n1");
+    let mut down = node("n2");
+    down.status
+        .as_mut()
+        .and_then(|s| s.conditions.as_mut())
+        .expect("conditions")[0]
+        .status = "False".into();
+    down.spec.get_or_insert_default().unschedulable = Some(true);
+    nodes
+        .create(&PostParams::default(), &down)
+        .await
+        .expect("n2");
+    let default_pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    running_pod(&default_pods, "web-1", "n1", &[("app", "web")], true).await;
+    let system_pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    system_pods
+        .create(&PostParams::default(), &pod("db-0", &[]))
+        .await
+        .expect("pending pod");
+
+    let (address, server) = sim
+        .serve("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("serve");
+    let kubectl = Kubectl::new(address);
+
+    let run = kubectl.ok(&["get", "nodes"]).await;
+    let table = run.columns();
+    assert!(
+        table.starts_with("NAME STATUS ROLES AGE VERSION\n"),
+        "{table}"
+    );
+    assert!(table.contains("\nn1 Ready worker "), "{table}");
+    assert!(
+        table.contains("\nn2 NotReady,SchedulingDisabled <none> "),
+        "{table}"
+    );
+    assert!(table.contains(" v1.33.1"), "{table}");
+
+    let run = kubectl.ok(&["get", "pods", "-A", "-o", "wide"]).await;
+    let table = run.columns();
+    assert!(
+        table.starts_with(
+            "NAMESPACE NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES\n"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("\ndefault web-1 1/1 Running 0 "), "{table}");
+    assert!(table.contains(" 10.0.0.1 n1 <none> <none>"), "{table}");
+    assert!(
+        table.contains("\nkube-system db-0 0/1 Pending 0 "),
+        "{table}"
+    );
+
+    let dir = kubectl.kubeconfig.parent().expect("dir").to_path_buf();
+    let applied = kubectl
+        .ok(&[
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "-f",
+            manifest(&dir, 1).to_str().expect("path"),
+        ])
+        .await;
+    assert_eq!(
+        applied.stdout.trim(),
+        "spreadpolicy.kubespread.io/apps serverside-applied"
+    );
+
+    // Another manager changing kubectl's field is refused; kubectl prints the conflict.
+    let conflict = kubectl
+        .run(&[
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "--field-manager=gitops",
+            "-f",
+            manifest(&dir, 2).to_str().expect("path"),
+        ])
+        .await;
+    assert!(!conflict.success);
+    assert!(
+        conflict.stderr.contains("conflict with \"kubectl\""),
+        "{}",
+        conflict.stderr
+    );
+    assert!(
+        conflict.stderr.contains(".spec.constraints"),
+        "{}",
+        conflict.stderr
+    );
+
+    // What the controller would report, so the printer columns have values.
+    let resource = ApiResource::erase::<SpreadPolicy>(&());
+    let policies: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let status = json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy", "metadata": {"name": "apps"}, "status": {"skew": 1, "workloads": {"matched": 3},
+        "conditions": [{"type": "Balanced", "status": "True", "reason": "WithinMaxSkew", "message": "", "lastTransitionTime": "2025-10-20T08:00:00Z"}]}});
+    policies
+        .patch_status(
+            "apps",
+            &PatchParams::apply("kube-spread").force(),
+            &Patch::Apply(status),
+        )
+        .await
+        .expect("status");
+
+    let run = kubectl.ok(&["get", "spreadpolicies", "-A"]).await;
+    let table = run.columns();
+    assert!(
+        table.starts_with("NAMESPACE NAME SCOPE SKEW BALANCED WORKLOADS AGE\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("\ndefault apps Workload 1 True 3 "),
+        "{table}"
+    );
+    let short = kubectl.ok(&["get", "spol"]).await;
+    assert!(
+        short.columns().contains("\napps Workload 1 True 3 "),
+        "{}",
+        short.stdout
+    );
+
+    let described = kubectl.ok(&["describe", "pod", "web-1"]).await;
+    let text = described.columns();
+    for expected in [
+        "Name: web-1",
+        "Namespace: default",
+        "Node: n1/",
+        "Status: Running",
+        "IP: 10.0.0.1",
+        "Image: nginx:1.27",
+        "QoS Class: BestEffort",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let deleted = kubectl.ok(&["delete", "spreadpolicy", "apps"]).await;
+    assert_eq!(
+        deleted.stdout.trim(),
+        "spreadpolicy.kubespread.io \"apps\" deleted"
+    );
+    let empty = kubectl.ok(&["get", "spreadpolicies", "-A"]).await;
+    assert!(
+        empty.stderr.contains("No resources found"),
+        "{}",
+        empty.stderr
+    );
+
+    let deleted = kubectl
+        .ok(&["delete", "pod", "db-0", "-n", "kube-system"])
+        .await;
+    assert_eq!(deleted.stdout.trim(), "pod \"db-0\" deleted");
+    assert!(system_pods.get_opt("db-0").await.expect("get").is_none());
+
+    server.abort();
+}
