@@ -368,3 +368,76 @@ async fn rbac_rules_honour_wildcards_and_resource_names() {
         .await
         .expect("wildcard resources");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_with_a_label_selector_sees_objects_enter_and_leave_the_selection() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let start = pods
+        .create(&PostParams::default(), &pod("a", &[("app", "db")]))
+        .await
+        .expect("a");
+    let version = start.metadata.resource_version.expect("rv");
+    let mut stream = pods
+        .watch(&WatchParams::default().labels("app=web"), &version)
+        .await
+        .expect("watch")
+        .boxed();
+    let relabel = |app: &str| Patch::Merge(json!({"metadata": {"labels": {"app": app}}}));
+    pods.patch("a", &PatchParams::default(), &relabel("web"))
+        .await
+        .expect("enter");
+    pods.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"x": "y"}}})),
+    )
+    .await
+    .expect("stay");
+    pods.patch("a", &PatchParams::default(), &relabel("db"))
+        .await
+        .expect("leave");
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        match stream.try_next().await.expect("event") {
+            Some(WatchEvent::Added(_)) => kinds.push("ADDED"),
+            Some(WatchEvent::Modified(_)) => kinds.push("MODIFIED"),
+            Some(WatchEvent::Deleted(_)) => kinds.push("DELETED"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_continue_token_older_than_the_history_is_refused_with_410() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    for i in 0..5 {
+        pods.create(&PostParams::default(), &pod(&format!("p{i}"), &[]))
+            .await
+            .expect("create");
+    }
+    let first = pods
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("first page");
+    let token = first.metadata.continue_.expect("continue");
+    pods.create(&PostParams::default(), &pod("late", &[]))
+        .await
+        .expect("create");
+    sim.store().compact();
+    let error = api_error(
+        pods.list(&ListParams::default().limit(2).continue_token(&token))
+            .await
+            .expect_err("expired"),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (410, "Expired"));
+    assert!(
+        error
+            .message
+            .starts_with("The provided continue parameter is too old"),
+        "{}",
+        error.message
+    );
+}

@@ -236,20 +236,69 @@ fn set_of(schema: &Schema<'_>, value: &Value, names: &mut Vec<String>, out: &mut
 }
 
 fn set_of_field(schema: &Schema<'_>, value: &Value, names: &mut Vec<String>, node: &mut FieldSet) {
+    fields_of(schema, value, names, node, false);
+}
+
+/// The paths a value sets; `added` also marks each non-empty map (as a Compare of an added
+/// subtree does), except those Go always serializes.
+fn fields_of(
+    schema: &Schema<'_>,
+    value: &Value,
+    names: &mut Vec<String>,
+    node: &mut FieldSet,
+    added: bool,
+) {
     let shape = schema.shape(names, value);
     match (&shape, value) {
+        (Shape::Granular, Value::Object(map)) if added => {
+            if !always_present(names) {
+                node.member = true;
+            }
+            if map.is_empty() {
+                node.member = true;
+            }
+            for (key, child) in map {
+                if child.is_null() {
+                    continue;
+                }
+                names.push(key.clone());
+                fields_of(schema, child, names, node.child(format!("f:{key}")), true);
+                names.pop();
+            }
+        }
         (Shape::Granular, _) => set_of(schema, value, names, node),
         (Shape::ListMap(_) | Shape::ListSet, Value::Array(items)) if !items.is_empty() => {
+            if added {
+                node.member = true;
+            }
             for item in items {
                 let item_node = node.child(item_key(&shape, item));
                 item_node.member = true;
                 if matches!(shape, Shape::ListMap(_)) {
-                    set_of(schema, item, names, item_node);
-                    item_node.member = true;
+                    item_fields(schema, item, names, item_node, added);
                 }
             }
         }
         _ => node.member = true,
+    }
+}
+
+/// The fields of one list-map item.
+fn item_fields(
+    schema: &Schema<'_>,
+    item: &Value,
+    names: &mut Vec<String>,
+    node: &mut FieldSet,
+    added: bool,
+) {
+    let Value::Object(fields) = item else { return };
+    for (key, child) in fields {
+        if child.is_null() {
+            continue;
+        }
+        names.push(key.clone());
+        fields_of(schema, child, names, node.child(format!("f:{key}")), added);
+        names.pop();
     }
 }
 
@@ -319,10 +368,7 @@ fn compare_values(
         (Some(_), None) => node_at(&mut out.removed, path).member = true,
         (None, Some(n)) => {
             let node = node_at(&mut out.added, path);
-            set_of_field(schema, n, names, node);
-            if n.is_object() && !always_present(names) {
-                node.member = true;
-            }
+            fields_of(schema, n, names, node, true);
             if !n.is_object() {
                 node.member = true;
             }
@@ -355,8 +401,7 @@ fn compare_values(
                                 let node = node_at(&mut out.added, &item_path);
                                 node.member = true;
                                 if matches!(shape, Shape::ListMap(_)) {
-                                    set_of(schema, item, names, node);
-                                    node.member = true;
+                                    item_fields(schema, item, names, node, true);
                                 }
                             }
                             (Some(Value::Object(a)), Some(Value::Object(b))) => {

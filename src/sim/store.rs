@@ -72,8 +72,6 @@ pub struct Page {
     pub resource_version: u64,
     /// The token for the next page.
     pub continue_token: Option<String>,
-    /// How many objects remain (only without selectors, as upstream).
-    pub remaining: Option<u64>,
 }
 
 /// Which part of an object a write addresses.
@@ -528,44 +526,38 @@ impl Store {
         };
         let current = table
             .range((lower.clone(), Bound::Unbounded))
-            .filter(|(k, _)| !past.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()));
+            .filter(|(k, _)| !past.contains_key(*k));
         let historic = past
             .range((lower, Bound::Unbounded))
-            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)));
-        let merged = merge_sorted(current, historic);
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
         let limit = options.limit.unwrap_or(usize::MAX);
         let mut items = Vec::new();
-        let mut last: Option<Key> = None;
+        let mut last: Option<&Key> = None;
         let mut more = false;
-        let mut remaining = 0u64;
-        for (k, object) in merged {
+        for (k, object) in merge_sorted(current, historic) {
             if let Some(ns) = namespace
                 && k.0.as_ref() != ns
             {
                 break;
             }
-            if !options.admits(&object) {
+            if !options.admits(object) {
                 continue;
             }
             if items.len() >= limit {
                 more = true;
-                remaining += 1;
-                continue;
+                break;
             }
             last = Some(k);
-            items.push(object);
+            items.push(object.clone());
         }
-        let selectors = options.labels.is_everything() && options.fields.is_empty();
         let continue_token = if more {
-            last.map(|k| encode_continue(at, &k))
+            last.map(|k| encode_continue(at, k))
         } else {
             None
         };
         Ok(Page {
             items,
             resource_version: at,
-            remaining: (more && selectors).then_some(remaining),
             continue_token,
         })
     }
@@ -597,17 +589,10 @@ impl Store {
         require_object(&object)?;
         let object = self.admit(id, resource, object)?;
         let mut state = self.write();
-        let prepared = self.prepare_create(&mut state, id, resource, namespace, object)?;
-        let mut prepared = prepared;
-        let write = self.write_context(resource, options, Subresource::Main, "");
-        managed::record_update(
-            &Write {
-                now: &self.now(),
-                ..write
-            },
-            None,
-            &mut prepared,
-        );
+        let mut prepared = self.prepare_create(&mut state, id, resource, namespace, object)?;
+        let (now, api_version) = (self.now(), resource.api_version());
+        let write = self.write_context(resource, options, Subresource::Main, &now, &api_version);
+        managed::record_update(&write, None, &mut prepared);
         self.commit(
             &mut state,
             id,
@@ -731,7 +716,8 @@ impl Store {
         resource: &'a ResourceType,
         options: &'a WriteOptions,
         sub: Subresource,
-        _now: &'a str,
+        now: &'a str,
+        api_version: &'a str,
     ) -> Write<'a> {
         let part = match (resource.status, sub) {
             (_, Subresource::Status) => Part::Status,
@@ -745,9 +731,9 @@ impl Store {
                 .as_deref()
                 .filter(|m| !m.is_empty())
                 .unwrap_or("unknown"),
-            api_version: "",
+            api_version,
             part,
-            now: "",
+            now,
         }
     }
 
@@ -816,11 +802,7 @@ impl Store {
         let old_value = old.value()?;
         let now = self.now();
         let api_version = resource.api_version();
-        let write = Write {
-            now: &now,
-            api_version: &api_version,
-            ..self.write_context(resource, options, sub, "")
-        };
+        let write = self.write_context(resource, options, sub, &now, &api_version);
         let mut new = prepare_update(resource, &old_value, object, write.part);
         managed::record_update(&write, Some(&old_value), &mut new);
         let new = self.admit(id, resource, new)?;
@@ -874,11 +856,7 @@ impl Store {
         }
         let now = self.now();
         let api_version = resource.api_version();
-        let write = Write {
-            now: &now,
-            api_version: &api_version,
-            ..self.write_context(resource, options, sub, "")
-        };
+        let write = self.write_context(resource, options, sub, &now, &api_version);
         let mut new = prepare_update(resource, &old_value, patched, write.part);
         managed::record_update(&write, Some(&old_value), &mut new);
         let new = self.admit(id, resource, new)?;
@@ -933,10 +911,8 @@ impl Store {
         let now = self.now();
         let api_version = resource.api_version();
         let write = Write {
-            now: &now,
-            api_version: &api_version,
             manager,
-            ..self.write_context(resource, options, sub, "")
+            ..self.write_context(resource, options, sub, &now, &api_version)
         };
         let mut state = self.write();
         let table_namespace = if resource.namespaced { namespace } else { "" };
@@ -1114,6 +1090,7 @@ impl Store {
             }
             if !old.header.deleting {
                 set_metadata(&mut value, "deletionTimestamp", json!(timestamp(now)));
+                bump_generation(&mut value);
             }
             set_metadata(&mut value, "deletionGracePeriodSeconds", json!(0));
             let stored = self.commit(
@@ -1247,10 +1224,10 @@ fn trim_history(state: &mut State) {
     }
 }
 
-fn merge_sorted(
-    a: impl Iterator<Item = (Key, Arc<Object>)>,
-    b: impl Iterator<Item = (Key, Arc<Object>)>,
-) -> impl Iterator<Item = (Key, Arc<Object>)> {
+fn merge_sorted<'a>(
+    a: impl Iterator<Item = (&'a Key, &'a Arc<Object>)>,
+    b: impl Iterator<Item = (&'a Key, &'a Arc<Object>)>,
+) -> impl Iterator<Item = (&'a Key, &'a Arc<Object>)> {
     let mut a = a.peekable();
     let mut b = b.peekable();
     std::iter::from_fn(move || match (a.peek(), b.peek()) {
@@ -1404,6 +1381,17 @@ fn prepare_update(resource: &ResourceType, old: &Value, new: Value, part: Part) 
     }
     metadata.remove("selfLink");
     result
+}
+
+/// kube-apiserver bumps the generation of an object whose deletion starts but cannot finish.
+fn bump_generation(object: &mut Value) {
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if generation > 0 {
+        set_metadata(object, "generation", json!(generation + 1));
+    }
 }
 
 /// Whether anything but metadata and status differs.

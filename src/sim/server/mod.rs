@@ -232,9 +232,6 @@ fn list_response(resource: &ResourceType, page: &Page) -> Response {
     if let Some(token) = &page.continue_token {
         metadata["continue"] = json!(token);
     }
-    if let Some(remaining) = page.remaining {
-        metadata["remainingItemCount"] = json!(remaining);
-    }
     out.extend_from_slice(
         format!(
             "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
@@ -409,6 +406,13 @@ async fn resource_request(
             }
             options.dry_run |= query::param(&pairs, "dryRun") == Some("All");
             match store.delete(id, ns, name, &options)? {
+                // Pod storage returns the deleted object; the others a Status naming it.
+                Deletion::Gone(object) if !resource.is_pod() => Ok(json_response(
+                    200,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": {"name": object.header.name.as_ref(), "group": resource.group,
+                                        "kind": resource.plural, "uid": object.header.uid.as_ref()}}),
+                )),
                 Deletion::Gone(object) | Deletion::Terminating(object) => {
                     Ok(object_response(200, object.json.clone()))
                 }
@@ -433,7 +437,6 @@ async fn resource_request(
                 items: deleted,
                 resource_version: store.resource_version(),
                 continue_token: None,
-                remaining: None,
             };
             Ok(list_response(&resource, &page))
         }
