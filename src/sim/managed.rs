@@ -312,39 +312,36 @@ struct Comparison {
 
 /// Maps whose own path is never marked added: those Go always serializes.
 fn always_present(names: &[String]) -> bool {
-    names.len() <= 1
-        || matches!(
-            names
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice(),
-            ["spec", "template"] | ["spec", "template", "metadata"] | ["spec", "template", "spec"]
-        )
+    match names {
+        [] | [_] => true,
+        [spec, template] => spec == "spec" && template == "template",
+        [spec, template, part] => {
+            spec == "spec" && template == "template" && (part == "metadata" || part == "spec")
+        }
+        _ => false,
+    }
 }
 
-fn compare_maps(
-    schema: &Schema<'_>,
-    old: &Map<String, Value>,
-    new: &Map<String, Value>,
-    names: &mut Vec<String>,
-    out: &mut Comparison,
-    at: &[String],
-) {
-    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        let (o, n) = (
-            old.get(key).filter(|v| !v.is_null()),
-            new.get(key).filter(|v| !v.is_null()),
-        );
-        let mut path = at.to_vec();
-        path.push(format!("f:{key}"));
-        names.push(key.clone());
-        compare_values(schema, o, n, names, out, &path);
-        names.pop();
-    }
+/// Walks two objects side by side, collecting what changed.
+struct Comparer<'a> {
+    schema: &'a Schema<'a>,
+    part: Part,
+    names: Vec<String>,
+    path: Vec<String>,
+    out: Comparison,
+}
+
+/// Compares two objects within the part a write addresses, ignoring managedFields.
+fn compare(schema: &Schema<'_>, old: &Value, new: &Value, part: Part) -> Comparison {
+    let mut comparer = Comparer {
+        schema,
+        part,
+        names: Vec::new(),
+        path: Vec::new(),
+        out: Comparison::default(),
+    };
+    comparer.values(Some(old), Some(new));
+    comparer.out
 }
 
 fn node_at<'a>(set: &'a mut FieldSet, path: &[String]) -> &'a mut FieldSet {
@@ -355,68 +352,109 @@ fn node_at<'a>(set: &'a mut FieldSet, path: &[String]) -> &'a mut FieldSet {
     node
 }
 
-fn compare_values(
-    schema: &Schema<'_>,
-    old: Option<&Value>,
-    new: Option<&Value>,
-    names: &mut Vec<String>,
-    out: &mut Comparison,
-    path: &[String],
-) {
-    match (old, new) {
-        (None, None) => {}
-        (Some(_), None) => node_at(&mut out.removed, path).member = true,
-        (None, Some(n)) => {
-            let node = node_at(&mut out.added, path);
-            fields_of(schema, n, names, node, true);
-            if !n.is_object() {
-                node.member = true;
-            }
+impl Comparer<'_> {
+    fn skipped(&self, key: &str) -> bool {
+        match self.names.as_slice() {
+            [] => match self.part {
+                Part::Whole => false,
+                Part::Main => key == "status",
+                Part::Status => key != "status",
+            },
+            [metadata] => metadata == "metadata" && key == "managedFields",
+            _ => false,
         }
-        (Some(o), Some(n)) => {
-            let shape = schema.shape(names, n);
-            match (&shape, o, n) {
-                (Shape::Granular, Value::Object(om), Value::Object(nm)) => {
-                    compare_maps(schema, om, nm, names, out, path);
+    }
+
+    fn maps(&mut self, old: &Map<String, Value>, new: &Map<String, Value>) {
+        let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            if self.skipped(key) {
+                continue;
+            }
+            let o = old.get(key).filter(|v| !v.is_null());
+            let n = new.get(key).filter(|v| !v.is_null());
+            self.path.push(format!("f:{key}"));
+            self.names.push(key.clone());
+            self.values(o, n);
+            self.names.pop();
+            self.path.pop();
+        }
+    }
+
+    fn values(&mut self, old: Option<&Value>, new: Option<&Value>) {
+        let schema = self.schema;
+        match (old, new) {
+            (None, None) => {}
+            (Some(_), None) => node_at(&mut self.out.removed, &self.path).member = true,
+            (None, Some(n)) => {
+                let node = node_at(&mut self.out.added, &self.path);
+                fields_of(schema, n, &mut self.names, node, true);
+                if !n.is_object() {
+                    node.member = true;
                 }
-                (Shape::ListMap(_) | Shape::ListSet, Value::Array(oi), Value::Array(ni))
-                    if shape == schema.shape(names, o) =>
-                {
-                    let index = |items: &Vec<Value>| -> BTreeMap<String, Value> {
-                        items
-                            .iter()
-                            .map(|item| (item_key(&shape, item), item.clone()))
-                            .collect()
-                    };
-                    let (oi, ni) = (index(oi), index(ni));
-                    let mut keys: Vec<&String> = oi.keys().chain(ni.keys()).collect();
-                    keys.sort();
-                    keys.dedup();
-                    for key in keys {
-                        let mut item_path = path.to_vec();
-                        item_path.push(key.clone());
-                        match (oi.get(key), ni.get(key)) {
-                            (Some(_), None) => node_at(&mut out.removed, &item_path).member = true,
-                            (None, Some(item)) => {
-                                let node = node_at(&mut out.added, &item_path);
-                                node.member = true;
-                                if matches!(shape, Shape::ListMap(_)) {
-                                    item_fields(schema, item, names, node, true);
-                                }
-                            }
-                            (Some(Value::Object(a)), Some(Value::Object(b))) => {
-                                compare_maps(schema, a, b, names, out, &item_path);
-                            }
-                            _ => {}
+            }
+            (Some(o), Some(n)) => {
+                let shape = schema.shape(&self.names, n);
+                match (&shape, o, n) {
+                    (Shape::Granular, Value::Object(om), Value::Object(nm)) => self.maps(om, nm),
+                    (Shape::ListMap(_) | Shape::ListSet, Value::Array(oi), Value::Array(ni))
+                        if shape == schema.shape(&self.names, o) =>
+                    {
+                        self.lists(&shape, oi, ni);
+                    }
+                    _ => {
+                        if o != n {
+                            node_at(&mut self.out.modified, &self.path).member = true;
                         }
                     }
                 }
-                _ => {
-                    if o != n {
-                        node_at(&mut out.modified, path).member = true;
+            }
+        }
+    }
+
+    fn lists(&mut self, shape: &Shape, old: &[Value], new: &[Value]) {
+        let index = |items: &'_ [Value]| -> Vec<(String, usize)> {
+            let mut keyed: Vec<(String, usize)> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item_key(shape, item), i))
+                .collect();
+            keyed.sort();
+            keyed
+        };
+        let (old_keys, new_keys) = (index(old), index(new));
+        let find = |keys: &[(String, usize)], key: &str| {
+            keys.binary_search_by(|(k, _)| k.as_str().cmp(key))
+                .ok()
+                .and_then(|i| keys.get(i))
+                .map(|(_, i)| *i)
+        };
+        let mut keys: Vec<&String> = old_keys
+            .iter()
+            .chain(new_keys.iter())
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let o = find(&old_keys, key).and_then(|i| old.get(i));
+            let n = find(&new_keys, key).and_then(|i| new.get(i));
+            self.path.push(key.clone());
+            match (o, n) {
+                (Some(_), None) => node_at(&mut self.out.removed, &self.path).member = true,
+                (None, Some(item)) => {
+                    let node = node_at(&mut self.out.added, &self.path);
+                    node.member = true;
+                    if matches!(shape, Shape::ListMap(_)) {
+                        item_fields(self.schema, item, &mut self.names, node, true);
                     }
                 }
+                (Some(Value::Object(a)), Some(Value::Object(b))) => self.maps(a, b),
+                _ => {}
             }
+            self.path.pop();
         }
     }
 }
@@ -706,15 +744,7 @@ pub fn apply(
     let removal = last_set.difference(&kept);
     remove_fields(&mut merged, &removal, Some(&kept));
 
-    let mut comparison = Comparison::default();
-    compare_values(
-        &schema,
-        Some(&live_clean),
-        Some(&merged),
-        &mut Vec::new(),
-        &mut comparison,
-        &[],
-    );
+    let comparison = compare(&schema, &live_clean, &merged, write.part);
     let mut changed = comparison.added.clone();
     changed.union_with(&comparison.modified);
 
@@ -830,17 +860,8 @@ pub fn record_update(write: &Write<'_>, old: Option<&Value>, new: &mut Value) {
         Some(_) => entries_of(new),
         None => old.map(entries_of).unwrap_or_default(),
     };
-    let old_clean = old.map(without_managed_fields).unwrap_or_else(|| json!({}));
-    let new_clean = without_managed_fields(new);
-    let mut comparison = Comparison::default();
-    compare_values(
-        &schema,
-        Some(&scoped(&old_clean, write.part)),
-        Some(&scoped(&new_clean, write.part)),
-        &mut Vec::new(),
-        &mut comparison,
-        &[],
-    );
+    let empty = json!({});
+    let comparison = compare(&schema, old.unwrap_or(&empty), new, write.part);
     let mut changed = strip(comparison.added, write.part);
     changed.union_with(&strip(comparison.modified, write.part));
     let removed = comparison.removed;

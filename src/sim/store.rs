@@ -1396,15 +1396,14 @@ fn bump_generation(object: &mut Value) {
 
 /// Whether anything but metadata and status differs.
 fn spec_changed(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| -> Value {
-        let mut v = v.clone();
-        if let Value::Object(root) = &mut v {
-            root.remove("metadata");
-            root.remove("status");
-        }
-        v
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return old != new;
     };
-    strip(old) != strip(new)
+    let outside = |key: &String| key != "metadata" && key != "status";
+    old.keys()
+        .chain(new.keys())
+        .filter(|k| outside(k))
+        .any(|k| old.get(k) != new.get(k))
 }
 
 /// A terminating object whose finalizers are gone and whose grace period is over.
