@@ -759,3 +759,75 @@ async fn the_in_process_store_serves_the_same_objects_and_a_change_cursor() {
         0
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn pod_updates_may_change_only_what_kube_apiserver_allows() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    running_pod(&pods, "web-1", "n1", &[("app", "web")], true).await;
+    let allowed = [
+        json!({"metadata": {"labels": {"app": "web", "moved": "yes"}}}),
+        json!({"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}}),
+        json!({"spec": {"tolerations": [{"key": "dedicated", "operator": "Exists"}]}}),
+    ];
+    for patch in allowed {
+        pods.patch(
+            "web-1",
+            &PatchParams::default(),
+            &Patch::Strategic(patch.clone()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{patch} should be allowed: {e}"));
+    }
+    for patch in [
+        json!({"spec": {"nodeName": "n2"}}),
+        json!({"spec": {"restartPolicy": "Never"}}),
+    ] {
+        let error = api_error(
+            pods.patch("web-1", &PatchParams::default(), &Patch::Merge(patch))
+                .await
+                .expect_err("immutable"),
+        );
+        assert_eq!((error.code, error.reason.as_str()), (422, "Invalid"));
+        assert!(error.message.starts_with("Pod \"web-1\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"), "{}", error.message);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn binding_assigns_an_unbound_pod_to_a_node_once() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    pods.create(&PostParams::default(), &pod("web-1", &[]))
+        .await
+        .expect("pending pod");
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web-1"}, "target": {"kind": "Node", "name": "n1"}});
+    let _: kube::core::Status = pods
+        .create_subresource("binding", "web-1", &PostParams::default(), &binding)
+        .await
+        .expect("bind");
+    let bound = pods.get("web-1").await.expect("pod");
+    assert_eq!(bound.spec.and_then(|s| s.node_name).as_deref(), Some("n1"));
+    let scheduled = bound
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "PodScheduled")
+        .expect("PodScheduled");
+    assert_eq!(scheduled.status, "True");
+    let again = pods
+        .create_subresource::<_, kube::core::Status>(
+            "binding",
+            "web-1",
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+        .expect_err("bound");
+    let again = api_error(again);
+    assert_eq!(again.code, 409);
+    assert_eq!(
+        again.message,
+        "Operation cannot be fulfilled on pods/binding \"web-1\": pod web-1 is already assigned to node \"n1\""
+    );
+}

@@ -356,7 +356,7 @@ async fn resource_request(
                     Ok(json_response(201, &status))
                 }
                 "binding" if resource.is_pod() => {
-                    bind(store, id, ns, name, &value, &options)?;
+                    bind(store, ns, name, &value)?;
                     Ok(json_response(201, &super::rejection::success_status(201)))
                 }
                 _ => Err(not_found_path()),
@@ -530,47 +530,12 @@ fn scale_of(object: &Value) -> Value {
 }
 
 /// `pods/binding`: assigns an unbound pod to a node and marks it scheduled.
-fn bind(
-    store: &Store,
-    id: ResourceId,
-    namespace: &str,
-    name: &str,
-    binding: &Value,
-    options: &WriteOptions,
-) -> Result<(), Rejection> {
+fn bind(store: &Store, namespace: &str, name: &str, binding: &Value) -> Result<(), Rejection> {
     let node = binding
         .pointer("/target/name")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| Rejection::bad_request("a Binding needs target.name"))?;
-    let pod = store.get(id, namespace, name)?;
-    if let Some(current) = &pod.header.node_name {
-        return Err(Rejection::conflict(
-            super::rejection::Qualified {
-                group: "",
-                resource: "pods",
-            },
-            name,
-            &format!("pod {name} is already assigned to node {current:?}"),
-        ));
-    }
-    let spec = json!({"metadata": {"resourceVersion": pod.header.resource_version.to_string()}, "spec": {"nodeName": node}});
-    store.patch(
-        id,
-        namespace,
-        name,
-        &PatchBody::Merge(spec),
-        Subresource::Main,
-        options,
-    )?;
-    let condition = json!({"status": {"conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": store.now()}]}});
-    store.patch(
-        id,
-        namespace,
-        name,
-        &PatchBody::Strategic(condition),
-        Subresource::Status,
-        options,
-    )?;
+    store.bind(namespace, name, node)?;
     Ok(())
 }
