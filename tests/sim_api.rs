@@ -831,3 +831,53 @@ async fn binding_assigns_an_unbound_pod_to_a_node_once() {
         "Operation cannot be fulfilled on pods/binding \"web-1\": pod web-1 is already assigned to node \"n1\""
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn events_published_through_events_k8s_io_are_seen_as_core_events_too() {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let web = running_pod(&pods, "web-1", "n1", &[], true).await;
+    let recorder = Recorder::new(
+        sim.client(),
+        Reporter {
+            controller: "kube-spread".into(),
+            instance: Some("kube-spread-0".into()),
+        },
+    );
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Moved".into(),
+        note: Some("moved from n1 to n2".into()),
+        action: "Evict".into(),
+        secondary: None,
+    };
+    recorder
+        .publish(&event, &web.object_ref(&()))
+        .await
+        .expect("first");
+    recorder
+        .publish(&event, &web.object_ref(&()))
+        .await
+        .expect("repeat: a merge patch of the series");
+
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(sim.client(), "default");
+    let seen = core
+        .list(&ListParams::default().fields("involvedObject.name=web-1,involvedObject.kind=Pod"))
+        .await
+        .expect("core list");
+    assert_eq!(seen.items.len(), 1);
+    let seen = &seen.items[0];
+    assert_eq!(seen.message.as_deref(), Some("moved from n1 to n2"));
+    assert_eq!(seen.reporting_component.as_deref(), Some("kube-spread"));
+    assert_eq!(seen.series.as_ref().and_then(|s| s.count), Some(2));
+
+    let new: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(sim.client(), "default");
+    let listed = new
+        .list(&ListParams::default().fields("regarding.name=web-1"))
+        .await
+        .expect("events.k8s.io list");
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].note.as_deref(), Some("moved from n1 to n2"));
+}

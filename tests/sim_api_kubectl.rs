@@ -5,7 +5,9 @@
 mod support;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube_spread::api::SpreadPolicy;
 use serde_json::json;
 use support::kubectl::{Kubectl, manifest};
@@ -38,7 +40,25 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
         .await
         .expect("n2");
     let default_pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    running_pod(&default_pods, "web-1", "n1", &[("app", "web")], true).await;
+    let web = running_pod(&default_pods, "web-1", "n1", &[("app", "web")], true).await;
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "kube-spread".into(),
+            instance: None,
+        },
+    );
+    let moved = Event {
+        type_: EventType::Normal,
+        reason: "Moved".into(),
+        note: Some("moved from n2 to n1".into()),
+        action: "Evict".into(),
+        secondary: None,
+    };
+    recorder
+        .publish(&moved, &web.object_ref(&()))
+        .await
+        .expect("event");
     let system_pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
     system_pods
         .create(&PostParams::default(), &pod("db-0", &[]))
@@ -150,6 +170,11 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
 
     let described = kubectl.ok(&["describe", "pod", "web-1"]).await;
     let text = described.columns();
+    assert!(
+        text.contains("Normal Moved "),
+        "the event shows in describe:\n{text}"
+    );
+    assert!(text.contains(" kube-spread moved from n2 to n1"), "{text}");
     for expected in [
         "Name: web-1",
         "Namespace: default",

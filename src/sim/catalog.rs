@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::conversion::Conversion;
 use super::rejection::Qualified;
 
 /// The index of a resource type in the catalog.
@@ -72,6 +73,8 @@ pub struct ResourceType {
     pub schema: Option<Value>,
     /// How rows print.
     pub columns: Columns,
+    /// For a type served from another type's storage: that type and the conversion.
+    pub stored_as: Option<(ResourceId, Conversion)>,
 }
 
 impl ResourceType {
@@ -91,6 +94,7 @@ impl ResourceType {
             custom: false,
             schema: None,
             columns: Columns::NameAge,
+            stored_as: None,
         }
     }
 
@@ -231,6 +235,17 @@ impl Catalog {
             ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true).short(&["ev"]),
         ];
         types.push(spread_policy_type());
+        let core_events = types
+            .iter()
+            .position(|t| t.group.is_empty() && t.plural == "events");
+        if let (Some(core), Some(events)) = (
+            core_events,
+            types
+                .iter_mut()
+                .find(|t| t.group == "events.k8s.io" && t.plural == "events"),
+        ) {
+            events.stored_as = Some((ResourceId(core), Conversion::EventsV1));
+        }
         Self { types }
     }
 
@@ -255,6 +270,14 @@ impl Catalog {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.types.is_empty()
+    }
+
+    /// The type whose storage holds objects of `id`, and how to convert (None: its own).
+    pub fn storage_of(&self, id: ResourceId) -> (ResourceId, Option<Conversion>) {
+        match self.get(id).and_then(|t| t.stored_as) {
+            Some((stored, conversion)) => (stored, Some(conversion)),
+            None => (id, None),
+        }
     }
 
     /// The type served at `group/version/plural`.
@@ -318,5 +341,6 @@ fn spread_policy_type() -> ResourceType {
         custom: true,
         schema,
         columns: Columns::Printer(columns),
+        stored_as: None,
     }
 }

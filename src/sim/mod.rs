@@ -4,6 +4,7 @@
 //! The control plane (scheduler, controllers, kubelet) builds on [`Store`]'s in-process API.
 //!
 //! - [`catalog`]: the resource types served and how each prints.
+//! - [`conversion`]: APIs served from another API's storage (events.k8s.io/v1 Events).
 //! - [`object`]: one stored object: JSON bytes plus a parsed header.
 //! - [`store`]: objects, the global resourceVersion, history, and write semantics.
 //! - [`query`]: label and field selectors, list and watch options.
@@ -17,6 +18,7 @@
 //! - [`server`]: the HTTP router: discovery, Tables, watch streams.
 
 pub mod catalog;
+pub mod conversion;
 pub mod eviction;
 pub mod fault;
 pub mod managed;

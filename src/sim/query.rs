@@ -185,6 +185,21 @@ impl FieldQuery {
         self.terms.is_empty()
     }
 
+    /// The same query with its fields named as the stored form names them.
+    #[must_use]
+    pub fn stored(&self, conversion: super::conversion::Conversion) -> Self {
+        Self {
+            terms: self
+                .terms
+                .iter()
+                .map(|t| FieldTerm {
+                    field: conversion.stored_field(&t.field),
+                    ..t.clone()
+                })
+                .collect(),
+        }
+    }
+
     /// Whether an object matches every term.
     pub fn matches(&self, object: &Object) -> bool {
         let mut parsed: Option<Option<Value>> = None;

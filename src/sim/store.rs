@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::catalog::{Catalog, ResourceId, ResourceType};
+use super::conversion::Conversion;
 use super::managed::{self, Part, Write};
 use super::object::Object;
 use super::patch::{PatchBody, apply_patch};
@@ -465,6 +466,10 @@ impl Store {
         namespace: &str,
         name: &str,
     ) -> Result<Arc<Object>, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            let object = self.get(stored, namespace, name)?;
+            return present(id, conversion, &object);
+        }
         let resource = self.resource(id)?;
         let namespace = if resource.namespaced { namespace } else { "" };
         self.read()
@@ -477,6 +482,19 @@ impl Store {
 
     /// One page of a list, with kube-apiserver's resourceVersion and continue semantics.
     pub fn list(&self, id: ResourceId, options: &ListOptions) -> Result<Page, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            let stored_options = ListOptions {
+                fields: options.fields.stored(conversion),
+                ..options.clone()
+            };
+            let mut page = self.list(stored, &stored_options)?;
+            page.items = page
+                .items
+                .iter()
+                .map(|o| present(id, conversion, o))
+                .collect::<Result<_, _>>()?;
+            return Ok(page);
+        }
         let resource = self.resource(id)?;
         let state = self.read();
         let (at, after) = match &options.continue_token {
@@ -585,6 +603,10 @@ impl Store {
         object: Value,
         options: &WriteOptions,
     ) -> Result<Arc<Object>, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            let object = self.create(stored, namespace, conversion.to_storage(object), options)?;
+            return present(id, conversion, &object);
+        }
         let resource = self.resource(id)?;
         require_object(&object)?;
         let object = self.admit(id, resource, object)?;
@@ -784,6 +806,11 @@ impl Store {
         sub: Subresource,
         options: &WriteOptions,
     ) -> Result<Arc<Object>, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            let object = conversion.to_storage(object);
+            let object = self.update(stored, namespace, name, object, sub, options)?;
+            return present(id, conversion, &object);
+        }
         let resource = self.resource(id)?;
         require_object(&object)?;
         let body_name = meta_str(&object, "name").unwrap_or_default();
@@ -840,6 +867,24 @@ impl Store {
         sub: Subresource,
         options: &WriteOptions,
     ) -> Result<Arc<Object>, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            // Patch the object as this API shows it, then store the result as an update
+            // conditional on the version patched.
+            let current = self.get(stored, namespace, name)?;
+            let shown = conversion.from_storage(current.value()?);
+            let resource = self.resource(id)?;
+            let mut patched = apply_patch(&Schema::of(resource), &shown, body)?;
+            if meta_str(&patched, "resourceVersion").is_none_or(str::is_empty) {
+                set_metadata(
+                    &mut patched,
+                    "resourceVersion",
+                    json!(current.header.resource_version.to_string()),
+                );
+            }
+            let object = conversion.to_storage(patched);
+            let object = self.update(stored, namespace, name, object, sub, options)?;
+            return present(id, conversion, &object);
+        }
         let resource = self.resource(id)?;
         if resource.custom && matches!(body, PatchBody::Strategic(_)) {
             return Err(Rejection::unsupported_media_type(
@@ -883,6 +928,11 @@ impl Store {
         sub: Subresource,
         options: &WriteOptions,
     ) -> Result<Arc<Object>, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            let config = conversion.to_storage(config);
+            let object = self.apply(stored, namespace, name, config, sub, options)?;
+            return present(id, conversion, &object);
+        }
         let resource = self.resource(id)?;
         let Some(manager) = options.field_manager.as_deref().filter(|m| !m.is_empty()) else {
             return Err(Rejection::bad_request("PATCH /apply requires fieldManager"));
@@ -1026,6 +1076,12 @@ impl Store {
         name: &str,
         options: &DeleteOptions,
     ) -> Result<Deletion, Rejection> {
+        if let (stored, Some(conversion)) = self.catalog().storage_of(id) {
+            return Ok(match self.delete(stored, namespace, name, options)? {
+                Deletion::Gone(o) => Deletion::Gone(present(id, conversion, &o)?),
+                Deletion::Terminating(o) => Deletion::Terminating(present(id, conversion, &o)?),
+            });
+        }
         let resource = self.resource(id)?;
         let mut state = self.write();
         let old = self.current(&state, id, resource, namespace, name)?;
@@ -1272,6 +1328,16 @@ impl Transaction<'_> {
     pub(super) fn now(&self) -> String {
         self.store.now()
     }
+}
+
+/// A stored object as the API `id` serves it.
+pub fn present(
+    id: ResourceId,
+    conversion: Conversion,
+    object: &Arc<Object>,
+) -> Result<Arc<Object>, Rejection> {
+    let shown = conversion.from_storage(object.value()?);
+    Ok(Arc::new(Object::from_value(id, &shown)?))
 }
 
 fn trim_history(state: &mut State) {

@@ -18,7 +18,7 @@ use crate::sim::fault::Verdict;
 use crate::sim::object::Object;
 use crate::sim::query::{ListOptions, WatchOptions};
 use crate::sim::rejection::Rejection;
-use crate::sim::store::{ChangeKind, Store};
+use crate::sim::store::{ChangeKind, Store, present};
 
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
@@ -195,6 +195,15 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
             page.resource_version
         }
     };
+    // A type served from another's storage watches that storage and converts what it sends.
+    let (source, conversion) = plan.store.catalog().storage_of(plan.id);
+    let stored_filter = match conversion {
+        Some(conversion) => ListOptions {
+            fields: filter.fields.stored(conversion),
+            ..filter.clone()
+        },
+        None => filter.clone(),
+    };
     let mut next_bookmark = Instant::now() + BOOKMARK_EVERY;
     loop {
         let (changes, newest) = match plan.store.changes_after(position) {
@@ -205,9 +214,12 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
                 return;
             }
         };
-        for change in changes.iter().filter(|c| c.resource == plan.id) {
-            let now_in = filter.admits(&change.object);
-            let was_in = change.previous.as_ref().is_some_and(|p| filter.admits(p));
+        for change in changes.iter().filter(|c| c.resource == source) {
+            let now_in = stored_filter.admits(&change.object);
+            let was_in = change
+                .previous
+                .as_ref()
+                .is_some_and(|p| stored_filter.admits(p));
             let kind = match (change.kind, was_in, now_in) {
                 (ChangeKind::Added, _, true) => Some("ADDED"),
                 (ChangeKind::Modified, true, true) => Some("MODIFIED"),
@@ -216,9 +228,19 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
                 (ChangeKind::Deleted, _, true) => Some("DELETED"),
                 _ => None,
             };
-            if let Some(kind) = kind
-                && !sink.send(event(kind, &change.object), true).await
-            {
+            let Some(kind) = kind else { continue };
+            let shown = match conversion {
+                None => change.object.clone(),
+                Some(conversion) => match present(plan.id, conversion, &change.object) {
+                    Ok(shown) => shown,
+                    Err(rejection) => {
+                        sink.send(value_event("ERROR", &rejection.to_status()), false)
+                            .await;
+                        return;
+                    }
+                },
+            };
+            if !sink.send(event(kind, &shown), true).await {
                 return;
             }
         }
