@@ -881,3 +881,97 @@ async fn events_published_through_events_k8s_io_are_seen_as_core_events_too() {
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].note.as_deref(), Some("moved from n1 to n2"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn delete_collection_removes_what_the_selector_matches() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    for (name, app) in [("a", "web"), ("b", "web"), ("c", "db")] {
+        pods.create(&PostParams::default(), &pod(name, &[("app", app)]))
+            .await
+            .expect("create");
+    }
+    pods.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("app=web"),
+    )
+    .await
+    .expect("deletecollection");
+    let left: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    assert_eq!(left, ["c"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_a_namespace_deletes_what_it_holds() {
+    let sim = sim();
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    let media = Namespace {
+        metadata: ObjectMeta {
+            name: Some("media".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &media)
+        .await
+        .expect("namespace");
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "media");
+    pods.create(&PostParams::default(), &pod("a", &[]))
+        .await
+        .expect("pod");
+    namespaces
+        .delete("media", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let all: Api<Pod> = Api::all(sim.client());
+    assert!(
+        all.list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    assert!(namespaces.get_opt("media").await.expect("get").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_scale_subresource_reads_and_writes_replicas() {
+    let sim = sim();
+    let deployments: Api<Deployment> = Api::namespaced(sim.client(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .expect("create");
+    let scale = deployments.get_scale("web").await.expect("scale");
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
+    assert_eq!(
+        scale.status.map(|s| s.selector),
+        Some(Some("app=web".to_owned()))
+    );
+    let scaled = deployments
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("patch scale");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(5));
+    assert_eq!(
+        deployments
+            .get("web")
+            .await
+            .expect("web")
+            .spec
+            .and_then(|s| s.replicas),
+        Some(5)
+    );
+}

@@ -4,6 +4,7 @@
 
 mod support;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -11,7 +12,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube_spread::api::SpreadPolicy;
 use serde_json::json;
 use support::kubectl::{Kubectl, manifest};
-use support::objects::{node, pod, running_pod, sim};
+use support::objects::{deployment, node, pod, running_pod, sim};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
@@ -186,6 +187,69 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+
+    // Workload verbs that patch: rollout restart and cordon (strategic merge), scale (/scale).
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .expect("deployment");
+    let listed = kubectl.ok(&["get", "deployments"]).await;
+    assert!(
+        listed
+            .columns()
+            .starts_with("NAME READY UP-TO-DATE AVAILABLE AGE\nweb 0/2 0 0 "),
+        "{}",
+        listed.stdout
+    );
+    let restarted = kubectl.ok(&["rollout", "restart", "deployment/web"]).await;
+    assert_eq!(restarted.stdout.trim(), "deployment.apps/web restarted");
+    let web = deployments.get("web").await.expect("web");
+    let annotations = web
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    assert!(
+        annotations.contains_key("kubectl.kubernetes.io/restartedAt"),
+        "{annotations:?}"
+    );
+    assert_eq!(web.metadata.generation, Some(2));
+    let scaled = kubectl
+        .ok(&["scale", "deployment", "web", "--replicas=4"])
+        .await;
+    assert_eq!(scaled.stdout.trim(), "deployment.apps/web scaled");
+    assert_eq!(
+        deployments
+            .get("web")
+            .await
+            .expect("web")
+            .spec
+            .and_then(|s| s.replicas),
+        Some(4)
+    );
+    let cordoned = kubectl.ok(&["cordon", "n1"]).await;
+    assert_eq!(cordoned.stdout.trim(), "node/n1 cordoned");
+    assert_eq!(
+        nodes
+            .get("n1")
+            .await
+            .expect("n1")
+            .spec
+            .and_then(|s| s.unschedulable),
+        Some(true)
+    );
+    kubectl.ok(&["uncordon", "n1"]).await;
+    assert_ne!(
+        nodes
+            .get("n1")
+            .await
+            .expect("n1")
+            .spec
+            .and_then(|s| s.unschedulable),
+        Some(true)
+    );
 
     let deleted = kubectl.ok(&["delete", "spreadpolicy", "apps"]).await;
     assert_eq!(
