@@ -441,3 +441,43 @@ async fn a_continue_token_older_than_the_history_is_refused_with_410() {
         error.message
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_metadata_watcher_receives_partial_object_metadata() {
+    use kube::core::PartialObjectMeta;
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    pods.create(&PostParams::default(), &pod("a", &[("app", "web")]))
+        .await
+        .expect("a");
+    let listed = pods
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list metadata");
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.types.kind, "PartialObjectMetadataList");
+    let single = pods.get_metadata("a").await.expect("get metadata");
+    assert_eq!(
+        single.types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+
+    let metadata: Api<PartialObjectMeta<Pod>> = Api::namespaced(sim.client(), "default");
+    let (reader, writer) = kube::runtime::reflector::store::<PartialObjectMeta<Pod>>();
+    let stream = kube::runtime::reflector(writer, watcher(metadata, watcher::Config::default()));
+    tokio::spawn(stream.for_each(|_| futures::future::ready(())));
+    settle().await;
+    pods.create(&PostParams::default(), &pod("b", &[]))
+        .await
+        .expect("b");
+    pods.delete("a", &DeleteParams::default())
+        .await
+        .expect("delete");
+    settle().await;
+    let names: Vec<String> = reader
+        .state()
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["b"]);
+}

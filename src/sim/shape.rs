@@ -187,3 +187,32 @@ fn static_key(key: &str) -> Option<&'static str> {
     ];
     KNOWN.iter().copied().find(|k| *k == key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::catalog::Catalog;
+    use serde_json::json;
+
+    #[test]
+    fn spread_policy_lists_follow_the_crd_list_types() {
+        let catalog = Catalog::standard();
+        let id = catalog
+            .find("kubespread.io", "v1alpha1", "spreadpolicies")
+            .expect("crd");
+        let schema = Schema::of(catalog.get(id).expect("type"));
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            schema.shape(&path(&["spec", "constraints"]), &json!([])),
+            Shape::ListMap(vec!["topologyKey", "whenUnsatisfiable"])
+        );
+        assert_eq!(
+            schema.shape(&path(&["status", "conditions"]), &json!([])),
+            Shape::ListMap(vec!["type"])
+        );
+        assert_eq!(
+            schema.shape(&path(&["spec", "kinds"]), &json!([])),
+            Shape::ListSet
+        );
+    }
+}

@@ -217,6 +217,21 @@ fn write_options(parts: &Parts, pairs: &[(String, String)]) -> WriteOptions {
     }
 }
 
+/// Whether the client asked for `PartialObjectMetadata` (kube-rs's metadata API).
+fn wants_metadata(parts: &Parts) -> bool {
+    header(parts, http::header::ACCEPT).contains("as=PartialObjectMetadata")
+}
+
+/// An object as `PartialObjectMetadata`: its metadata only.
+pub(crate) fn partial_metadata(object: &super::object::Object) -> Result<Value, Rejection> {
+    let value = object.value()?;
+    Ok(json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": value.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    }))
+}
+
 fn wants_table(parts: &Parts) -> bool {
     header(parts, http::header::ACCEPT).contains("as=Table")
 }
@@ -296,7 +311,7 @@ async fn resource_request(
     match verb {
         "watch" => {
             let options = WatchOptions::from_query(&pairs, &resource, namespace)?;
-            watch::respond(store.clone(), id, options, &verdict)
+            watch::respond(store.clone(), id, options, &verdict, wants_metadata(parts))
         }
         "list" => {
             let options = ListOptions::from_query(&pairs, &resource, namespace)?;
@@ -317,6 +332,22 @@ async fn resource_request(
                     store.clock().now(),
                 );
                 return Ok(json_response(200, &rendered));
+            }
+            if wants_metadata(parts) {
+                let items: Vec<Value> = page
+                    .items
+                    .iter()
+                    .map(|o| partial_metadata(o))
+                    .collect::<Result<_, _>>()?;
+                let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
+                if let Some(token) = &page.continue_token {
+                    metadata["continue"] = json!(token);
+                }
+                return Ok(json_response(
+                    200,
+                    &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                            "metadata": metadata, "items": items}),
+                ));
             }
             Ok(list_response(&resource, &page))
         }
@@ -340,6 +371,9 @@ async fn resource_request(
                     store.clock().now(),
                 );
                 return Ok(json_response(200, &rendered));
+            }
+            if wants_metadata(parts) {
+                return Ok(json_response(200, &partial_metadata(&object)?));
             }
             Ok(object_response(200, object.json.clone()))
         }

@@ -25,7 +25,13 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// The timeout of a watch that asks for none (kube-apiserver picks 30 to 60 minutes).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
-fn event(kind: &str, object: &Object) -> Bytes {
+fn event(kind: &str, object: &Object, metadata_only: bool) -> Bytes {
+    if metadata_only {
+        return match super::partial_metadata(object) {
+            Ok(partial) => value_event(kind, &partial),
+            Err(rejection) => value_event("ERROR", &rejection.to_status()),
+        };
+    }
     let mut line = Vec::with_capacity(object.json.len() + 32);
     line.extend_from_slice(b"{\"type\":\"");
     line.extend_from_slice(kind.as_bytes());
@@ -51,14 +57,17 @@ struct Plan {
     gone: bool,
     cut_after_events: Option<usize>,
     deadline: Instant,
+    metadata_only: bool,
 }
 
-/// Answers a watch request with a chunked stream of JSON events.
+/// Answers a watch request with a chunked stream of JSON events (of PartialObjectMetadata
+/// when `metadata_only`).
 pub fn respond(
     store: Store,
     id: ResourceId,
     options: WatchOptions,
     verdict: &Verdict,
+    metadata_only: bool,
 ) -> Result<Response, Rejection> {
     let resource = store
         .catalog()
@@ -85,6 +94,7 @@ pub fn respond(
         gone: verdict.gone,
         cut_after_events: verdict.cut_after_events,
         deadline,
+        metadata_only,
     };
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     tokio::spawn(run(plan, sender));
@@ -181,7 +191,10 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
                 }
             };
             for item in &page.items {
-                if !sink.send(event("ADDED", item), true).await {
+                if !sink
+                    .send(event("ADDED", item, plan.metadata_only), true)
+                    .await
+                {
                     return;
                 }
             }
@@ -240,7 +253,10 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
                     }
                 },
             };
-            if !sink.send(event(kind, &shown), true).await {
+            if !sink
+                .send(event(kind, &shown, plan.metadata_only), true)
+                .await
+            {
                 return;
             }
         }
