@@ -975,3 +975,101 @@ async fn the_scale_subresource_reads_and_writes_replicas() {
         Some(5)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_list_at_an_exact_resource_version_shows_the_objects_as_they_were() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    pods.create(&PostParams::default(), &pod("a", &[]))
+        .await
+        .expect("a");
+    let then = pods
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    pods.create(&PostParams::default(), &pod("b", &[]))
+        .await
+        .expect("b");
+    pods.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"v": "2"}}})),
+    )
+    .await
+    .expect("patch");
+    let past = pods
+        .list(
+            &ListParams::default()
+                .at(&then)
+                .matching(kube::api::VersionMatch::Exact),
+        )
+        .await
+        .expect("exact");
+    let names: Vec<String> = past
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert!(
+        past.items[0]
+            .metadata
+            .labels
+            .as_ref()
+            .is_none_or(|l| !l.contains_key("v"))
+    );
+    assert_eq!(
+        past.metadata.resource_version.as_deref(),
+        Some(then.as_str())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn refusals_carry_retry_after_headers_as_kube_apiserver_sends_them() {
+    use tower::ServiceExt;
+    let sim = sim();
+    sim.faults().set(vec![
+        kube_spread::sim::FaultRule::error(503, 1.0).on_verb("list"),
+    ]);
+    let request = http::Request::get("/api/v1/namespaces/default/pods")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = sim.router().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    sim.faults().clear();
+
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    running_pod(&pods, "web-1", "n1", &[("app", "web")], true).await;
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+        Api::namespaced(sim.client(), "default");
+    let budget: k8s_openapi::api::policy::v1::PodDisruptionBudget =
+        serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}})).expect("pdb");
+    pdbs.create(&PostParams::default(), &budget)
+        .await
+        .expect("pdb");
+    let eviction =
+        json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-1"}});
+    let request = http::Request::post("/api/v1/namespaces/default/pods/web-1/eviction")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(eviction.to_string()))
+        .expect("request");
+    let response = sim.router().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("10")
+    );
+}
