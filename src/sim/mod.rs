@@ -16,6 +16,30 @@
 //! - [`fault`]: injected errors, latency, watch cuts and 410s.
 //! - [`rbac`]: rules per identity and the Forbidden answer.
 //! - [`server`]: the HTTP router: discovery, Tables, watch streams.
+//!
+//! Using it:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use kube_spread::{clock::Clock, sim::{FaultRule, SimApi}};
+//! let sim = SimApi::new(Clock::starting_at("2025-10-20T08:00:00Z".parse()?));
+//! let admin = sim.client();                                   // in-process, no socket
+//! let controller = sim.client_as("system:serviceaccount:kube-spread:kube-spread");
+//! sim.faults().set(vec![FaultRule::error(429, 0.2).on_verb("list")]);
+//! let (address, _server) = sim.serve("127.0.0.1:0".parse()?).await?; // for kubectl
+//! kube_spread::sim::write_kubeconfig(std::path::Path::new("kubeconfig"), address)?;
+//! let store = sim.store();                                    // the control plane's API
+//! let pods = store.catalog().find("", "v1", "pods").ok_or("pods")?;
+//! let mut changes = store.subscribe(None);                    // every change from now on
+//! # let _ = (admin, controller, pods, changes.poll());
+//! # Ok(()) }
+//! ```
+//!
+//! Left out on purpose: aggregated discovery (kubectl falls back to the legacy documents),
+//! protobuf and CBOR, OpenAPI documents, Table watches (`kubectl get -w`), CRD schema pruning
+//! and defaulting (the admission hook may default), a garbage collector (ownerReferences and
+//! propagationPolicy are stored, dependents are not deleted) and namespace finalization (a
+//! deleted namespace and its objects go at once).
 
 pub mod catalog;
 pub mod conversion;
