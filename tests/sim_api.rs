@@ -1073,3 +1073,41 @@ async fn refusals_carry_retry_after_headers_as_kube_apiserver_sends_them() {
         Some("10")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn names_must_be_rfc_1123_as_kube_apiserver_requires() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let error = api_error(
+        pods.create(&PostParams::default(), &pod("Web_1", &[]))
+            .await
+            .expect_err("invalid"),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (422, "Invalid"));
+    assert!(
+        error.message.starts_with("Pod \"Web_1\" is invalid: metadata.name: Invalid value: \"Web_1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters"),
+        "{}",
+        error.message
+    );
+    pods.create(&PostParams::default(), &pod("web-1.canary", &[]))
+        .await
+        .expect("a subdomain is fine");
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    let dotted = Namespace {
+        metadata: ObjectMeta {
+            name: Some("team.a".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(
+        api_error(
+            namespaces
+                .create(&PostParams::default(), &dotted)
+                .await
+                .expect_err("a label")
+        )
+        .code,
+        422
+    );
+}

@@ -105,6 +105,18 @@ impl Store {
             }
             name = format!("{prefix}{}", state.random.name_suffix());
         }
+        if let Some(message) = invalid_name(resource, &name) {
+            return Err(Rejection::invalid(
+                &resource.group,
+                &resource.kind,
+                &name,
+                vec![crate::sim::rejection::Cause::new(
+                    "FieldValueInvalid",
+                    format!("Invalid value: {name:?}: {message}"),
+                    "metadata.name",
+                )],
+            ));
+        }
         let exists = state
             .tables
             .get(id.0)
@@ -592,4 +604,33 @@ pub(super) fn deletion_complete(object: &Value) -> bool {
         .and_then(Value::as_i64)
         .unwrap_or(0);
     deleting && !finalizers && grace == 0
+}
+
+/// Why a name is not valid for a resource, as apimachinery's name validation says it: RFC 1123
+/// labels for namespaces, RFC 1123 subdomains for the rest.
+pub(super) fn invalid_name(resource: &ResourceType, name: &str) -> Option<String> {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let label_ok = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 63
+            && part.starts_with(alphanumeric)
+            && part.ends_with(alphanumeric)
+            && part.chars().all(|c| alphanumeric(c) || c == '-')
+    };
+    if resource.is_namespace() {
+        if name.len() > 63 {
+            return Some("must be no more than 63 characters".to_owned());
+        }
+        if !label_ok(name) {
+            return Some("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_owned());
+        }
+        return None;
+    }
+    if name.len() > 253 {
+        return Some("must be no more than 253 characters".to_owned());
+    }
+    if !name.split('.').all(label_ok) {
+        return Some("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_owned());
+    }
+    None
 }
