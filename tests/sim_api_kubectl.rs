@@ -6,13 +6,14 @@ mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube_spread::api::SpreadPolicy;
 use serde_json::json;
 use support::kubectl::{Kubectl, manifest};
-use support::objects::{deployment, node, pod, running_pod, sim};
+use support::objects::{budget, deployment, node, pdb, pod, running_pod, sim};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
@@ -249,6 +250,27 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
             .spec
             .and_then(|s| s.unschedulable),
         Some(true)
+    );
+
+    let events = kubectl.ok(&["get", "events"]).await;
+    let table = events.columns();
+    assert!(
+        table.starts_with("LAST SEEN TYPE REASON OBJECT MESSAGE\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains(" Normal Moved pod/web-1 moved from n2 to n1"),
+        "{table}"
+    );
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "default");
+    budget(&pdbs, &pdb("web", Some(&[("app", "web")]), 1), 1, 2, 1).await;
+    let listed = kubectl.ok(&["get", "pdb"]).await;
+    let table = listed.columns();
+    assert!(
+        table.starts_with(
+            "NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE\nweb 1 N/A 1 "
+        ),
+        "{table}"
     );
 
     let deleted = kubectl.ok(&["delete", "spreadpolicy", "apps"]).await;

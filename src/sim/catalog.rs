@@ -23,7 +23,9 @@ pub enum Columns {
     Deployment,
     /// NAME STATUS AGE.
     Namespace,
-    /// A CRD's additionalPrinterColumns: (name, type, jsonPath, description, priority).
+    /// LAST SEEN TYPE REASON OBJECT MESSAGE (core and events.k8s.io Events).
+    Event,
+    /// A CRD's additionalPrinterColumns (built-in types reuse them for simple columns).
     Printer(Vec<PrinterColumn>),
 }
 
@@ -40,6 +42,8 @@ pub struct PrinterColumn {
     pub description: String,
     /// 0 for default columns, more for `-o wide`.
     pub priority: i64,
+    /// What a built-in column prints when the value is absent (CRD columns print nothing).
+    pub missing: Option<String>,
 }
 
 /// One resource type.
@@ -161,6 +165,30 @@ impl ResourceType {
     }
 }
 
+/// A printer column at a JSONPath.
+fn column(name: &str, kind: &str, json_path: &str) -> PrinterColumn {
+    PrinterColumn {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        json_path: json_path.to_owned(),
+        description: String::new(),
+        priority: 0,
+        missing: None,
+    }
+}
+
+/// A printer column that prints `missing` when the value is absent.
+fn column_or(name: &str, kind: &str, json_path: &str, missing: &str) -> PrinterColumn {
+    PrinterColumn {
+        missing: Some(missing.to_owned()),
+        ..column(name, kind, json_path)
+    }
+}
+
+fn age() -> PrinterColumn {
+    column("Age", "date", ".metadata.creationTimestamp")
+}
+
 /// Every resource type the server knows, in discovery order.
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -196,7 +224,9 @@ impl Catalog {
             ResourceType::builtin("", "v1", "PersistentVolume", "persistentvolumes", false)
                 .short(&["pv"])
                 .with_status(),
-            ResourceType::builtin("", "v1", "Event", "events", true).short(&["ev"]),
+            ResourceType::builtin("", "v1", "Event", "events", true)
+                .short(&["ev"])
+                .printed(Columns::Event),
             ResourceType::builtin("apps", "v1", "Deployment", "deployments", true)
                 .short(&["deploy"])
                 .in_all()
@@ -209,7 +239,13 @@ impl Catalog {
                 .in_all()
                 .with_status()
                 .with_scale()
-                .generational(),
+                .generational()
+                .printed(Columns::Printer(vec![
+                    column("Desired", "integer", ".spec.replicas"),
+                    column_or("Current", "integer", ".status.replicas", "0"),
+                    column_or("Ready", "integer", ".status.readyReplicas", "0"),
+                    age(),
+                ])),
             ResourceType::builtin("apps", "v1", "StatefulSet", "statefulsets", true)
                 .short(&["sts"])
                 .in_all()
@@ -230,9 +266,27 @@ impl Catalog {
             )
             .short(&["pdb"])
             .with_status()
-            .generational(),
-            ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true),
-            ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true).short(&["ev"]),
+            .generational()
+            .printed(Columns::Printer(vec![
+                column_or("Min Available", "string", ".spec.minAvailable", "N/A"),
+                column_or("Max Unavailable", "string", ".spec.maxUnavailable", "N/A"),
+                column_or(
+                    "Allowed Disruptions",
+                    "integer",
+                    ".status.disruptionsAllowed",
+                    "0",
+                ),
+                age(),
+            ])),
+            ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true).printed(
+                Columns::Printer(vec![
+                    column("Holder", "string", ".spec.holderIdentity"),
+                    age(),
+                ]),
+            ),
+            ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true)
+                .short(&["ev"])
+                .printed(Columns::Event),
         ];
         types.push(spread_policy_type());
         let core_events = types
@@ -320,6 +374,7 @@ fn spread_policy_type() -> ResourceType {
             json_path: c.json_path,
             description: c.description.unwrap_or_default(),
             priority: i64::from(c.priority.unwrap_or(0)),
+            missing: None,
         })
         .collect();
     let schema = version

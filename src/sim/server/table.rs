@@ -285,6 +285,66 @@ fn definitions(resource: &ResourceType) -> Vec<Value> {
             ),
             column("Selector", "string", "", "The label selector for pods.", 1),
         ],
+        Columns::Event => vec![
+            column(
+                "Last Seen",
+                "string",
+                "",
+                "The time the event was last seen.",
+                0,
+            ),
+            column(
+                "Type",
+                "string",
+                "",
+                "Type of this event (Normal, Warning).",
+                0,
+            ),
+            column("Reason", "string", "", "Why the action was taken.", 0),
+            column("Object", "string", "", "The object this event is about.", 0),
+            column(
+                "Message",
+                "string",
+                "",
+                "A human-readable description of the status of this operation.",
+                0,
+            ),
+            column(
+                "Subobject",
+                "string",
+                "",
+                "The field of the object this event is about.",
+                1,
+            ),
+            column(
+                "Source",
+                "string",
+                "",
+                "The component reporting this event.",
+                1,
+            ),
+            column(
+                "First Seen",
+                "string",
+                "",
+                "The time the event was first seen.",
+                1,
+            ),
+            column(
+                "Count",
+                "string",
+                "",
+                "The number of times this event has occurred.",
+                1,
+            ),
+            column(
+                "Name",
+                "string",
+                "name",
+                "Name must be unique within a namespace.",
+                1,
+            ),
+        ],
         Columns::Printer(columns) => {
             let mut defs = vec![name_column()];
             defs.extend(
@@ -496,6 +556,62 @@ fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// An event's row, from either API's field names (core/v1 or events.k8s.io/v1).
+fn event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
+    let pick = |paths: &[&str]| -> Option<Value> {
+        paths
+            .iter()
+            .find_map(|p| event.pointer(p).filter(|v| !v.is_null()).cloned())
+    };
+    let since = |value: Option<Value>| -> String {
+        value
+            .and_then(|v| v.as_str().and_then(|t| t.parse::<Timestamp>().ok()))
+            .map_or_else(
+                || "<unknown>".to_owned(),
+                |t| human_duration(now.as_second() - t.as_second()),
+            )
+    };
+    let last = pick(&[
+        "/series/lastObservedTime",
+        "/lastTimestamp",
+        "/deprecatedLastTimestamp",
+        "/eventTime",
+    ]);
+    let first = pick(&["/firstTimestamp", "/deprecatedFirstTimestamp", "/eventTime"]);
+    let regarding = pick(&["/involvedObject", "/regarding"]).unwrap_or_else(|| json!({}));
+    let object = format!(
+        "{}/{}",
+        text(&regarding, "/kind").to_lowercase(),
+        text(&regarding, "/name")
+    );
+    let message = pick(&["/message", "/note"])
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let source = pick(&[
+        "/source/component",
+        "/reportingComponent",
+        "/reportingController",
+        "/deprecatedSource/component",
+    ])
+    .and_then(|v| v.as_str().map(str::to_owned))
+    .unwrap_or_default();
+    let count = pick(&["/series/count", "/count", "/deprecatedCount"])
+        .and_then(|v| v.as_i64())
+        .unwrap_or(1);
+    vec![
+        json!(since(last)),
+        json!(text(event, "/type")),
+        json!(text(event, "/reason")),
+        json!(object),
+        json!(message),
+        json!(text(&regarding, "/fieldPath")),
+        json!(source),
+        json!(since(first)),
+        json!(count.to_string()),
+        json!(text(event, "/metadata/name")),
+    ]
+}
+
 /// Evaluates the simple JSONPath of a printer column: `.a.b`, `.a[0]`,
 /// `.a[?(@.type=="X")].b`.
 pub fn json_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
@@ -539,7 +655,7 @@ fn printer_cells(object: &Value, columns: &[PrinterColumn], now: Timestamp) -> V
     for c in columns {
         let value = json_path(object, &c.json_path);
         cells.push(match (c.kind.as_str(), value) {
-            (_, None) => Value::Null,
+            (_, None | Some(Value::Null)) => c.missing.as_ref().map_or(Value::Null, |m| json!(m)),
             ("date", Some(Value::String(t))) => match t.parse::<Timestamp>() {
                 Ok(t) => json!(human_duration(now.as_second() - t.as_second())),
                 Err(_) => json!(t),
@@ -564,6 +680,7 @@ fn cells(resource: &ResourceType, object: &Value, now: Timestamp) -> Vec<Value> 
         Columns::Node => node_cells(object, now),
         Columns::Pod => pod_cells(object, now),
         Columns::Deployment => deployment_cells(object, now),
+        Columns::Event => event_cells(object, now),
         Columns::Printer(columns) => printer_cells(object, columns, now),
     }
 }
@@ -646,5 +763,20 @@ mod tests {
             Some(&json!("Ready"))
         );
         assert_eq!(json_path(&object, ".spec.missing"), None);
+    }
+
+    #[test]
+    fn budget_rows_print_n_a_for_an_unset_bound() {
+        let catalog = crate::sim::catalog::Catalog::standard();
+        let id = catalog
+            .find("policy", "v1", "poddisruptionbudgets")
+            .expect("pdbs");
+        let resource = catalog.get(id).expect("type");
+        let object = json!({"metadata": {"name": "web", "creationTimestamp": "2025-10-20T08:00:00Z"}, "spec": {"minAvailable": 1}, "status": {"disruptionsAllowed": 1}});
+        let now: Timestamp = "2025-10-20T08:00:05Z".parse().expect("now");
+        assert_eq!(
+            cells(resource, &object, now),
+            vec![json!("web"), json!(1), json!("N/A"), json!(1), json!("5s")]
+        );
     }
 }
