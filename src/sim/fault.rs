@@ -168,12 +168,9 @@ impl Faults {
                                 "injected fault: the server is currently unable to handle the request",
                                 *retry_after,
                             ),
-                            other => Rejection::failure(*other, "injected fault")
-                                .with_cause(super::rejection::Cause::new("", "injected fault", "")),
+                            500 => Rejection::internal("injected fault"),
+                            other => Rejection::failure(*other, "injected fault"),
                         });
-                        if *code == 500 {
-                            verdict.refusal = Some(Rejection::internal("injected fault"));
-                        }
                     }
                 }
                 Fault::Latency(delay) => verdict.latency += *delay,
