@@ -10,6 +10,7 @@
 //! - [`clock`]: the one clock, following tokio's, so paused-time simulation runs the same code.
 //! - [`planner`]: the pure core: topology domains, counts and skew exactly as kube-scheduler
 //!   computes them, protections, and the minimal set of moves.
+//! - [`sim`]: the simulated cluster's Kubernetes-compatible API (store, router, faults, RBAC).
 //! - [`snapshot`]: reads Kubernetes objects (a `kubectl get -o json` list or YAML, or the live
 //!   cluster) into the planner's cluster model, with one clear error per malformed item.
 //! - [`cli`]: the commands (`plan`, `explain`, `crd`, ...), writing to the writer they are given.
@@ -19,5 +20,6 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod planner;
+pub mod sim;
 pub mod snapshot;
 pub mod telemetry;

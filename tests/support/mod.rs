@@ -1,3 +1,5 @@
+//! Builders and fixtures shared by the integration tests. Fixtures panic on setup failures,
+//! as tests do.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -5,6 +7,9 @@
     clippy::expect_used,
     clippy::panic
 )]
-//! Builders shared by the integration tests.
 
+pub mod answers;
+pub mod kubectl;
 pub mod model;
+pub mod objects;
+pub mod reflection;

@@ -1,0 +1,216 @@
+//! The simulated cluster's Kubernetes-compatible API: a store built for 150,000 pods, served as
+//! an axum Router that kube-rs clients use in-process and kubectl over loopback, with
+//! kube-apiserver's semantics where clients rely on them, fault injection and optional RBAC.
+//! The control plane (scheduler, controllers, kubelet) builds on [`Store`]'s in-process API.
+//!
+//! - [`catalog`]: the resource types served and how each prints.
+//! - [`conversion`]: APIs served from another API's storage (events.k8s.io/v1 Events).
+//! - [`object`]: one stored object: JSON bytes plus a parsed header.
+//! - [`store`]: objects, the global resourceVersion, history, and write semantics.
+//! - [`query`]: label and field selectors, list and watch options.
+//! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`managed`]: managedFields and server-side apply.
+//! - [`shape`]: which lists merge by which keys, which fields are atomic.
+//! - [`eviction`]: the `pods/eviction` rules and PodDisruptionBudgets.
+//! - [`rejection`]: kube-apiserver's error Status bodies.
+//! - [`fault`]: injected errors, latency, watch cuts and 410s.
+//! - [`rbac`]: rules per identity and the Forbidden answer.
+//! - [`server`]: the HTTP router: discovery, Tables, watch streams.
+//!
+//! Using it:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use kube_spread::{clock::Clock, sim::{FaultRule, SimApi}};
+//! let sim = SimApi::new(Clock::starting_at("2025-10-20T08:00:00Z".parse()?));
+//! let admin = sim.client();                                   // in-process, no socket
+//! let controller = sim.client_as("system:serviceaccount:kube-spread:kube-spread");
+//! sim.faults().set(vec![FaultRule::error(429, 0.2).on_verb("list")]);
+//! let (address, _server) = sim.serve("127.0.0.1:0".parse()?).await?; // for kubectl
+//! kube_spread::sim::write_kubeconfig(std::path::Path::new("kubeconfig"), address)?;
+//! let store = sim.store();                                    // the control plane's API
+//! let pods = store.catalog().find("", "v1", "pods").ok_or("pods")?;
+//! let mut changes = store.subscribe(None);                    // every change from now on
+//! # let _ = (admin, controller, pods, changes.poll());
+//! # Ok(()) }
+//! ```
+//!
+//! Left out on purpose: aggregated discovery (kubectl falls back to the legacy documents),
+//! protobuf and CBOR, OpenAPI documents, Table watches (`kubectl get -w`), CRD schema pruning
+//! and defaulting (the admission hook may default), a garbage collector (ownerReferences and
+//! propagationPolicy are stored, dependents are not deleted) and namespace finalization (a
+//! deleted namespace and its objects go at once).
+
+pub mod catalog;
+pub mod conversion;
+pub mod eviction;
+pub mod fault;
+pub mod managed;
+pub mod object;
+pub mod patch;
+pub mod prng;
+pub mod query;
+pub mod rbac;
+pub mod rejection;
+pub mod server;
+pub mod shape;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use catalog::{Catalog, ResourceId, ResourceType};
+pub use fault::{Fault, FaultRule, Faults};
+pub use object::{Header, Object};
+pub use patch::PatchBody;
+pub use query::{FieldQuery, LabelQuery, ListOptions};
+pub use rbac::{Identity, Rbac};
+pub use rejection::{Cause, FieldCause, Rejection};
+pub use store::{
+    Admission, Change, ChangeKind, Cursor, DeleteOptions, Deletion, Page, Store, StoreConfig,
+    Subresource, WriteOptions,
+};
+
+use crate::{
+    api::{
+        SpreadPolicy,
+        validation::{self, UnknownFields},
+    },
+    clock::Clock,
+};
+
+/// kube-apiserver's handling of a SpreadPolicy write: unknown fields pruned, defaults applied,
+/// the schema and CEL rules checked.
+fn admit_spread_policy(object: &serde_json::Value) -> Result<serde_json::Value, Vec<FieldCause>> {
+    let schema = validation::spread_policy_schema()
+        .map_err(|error| vec![Cause::new("InternalError", error.to_string(), "")])?;
+    schema
+        .validate_with(object, UnknownFields::Prune)
+        .map(|validated| validated.object)
+        .map_err(|invalid| {
+            invalid
+                .causes
+                .into_iter()
+                .map(|cause| Cause::new(cause.reason.cause_type(), cause.message, cause.field))
+                .collect()
+        })
+}
+
+/// Why serving the API on a socket failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Serve {
+    /// The listener could not bind.
+    #[error("binding {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bound address could not be read.
+    #[error("reading the bound address: {0}")]
+    LocalAddress(std::io::Error),
+}
+
+/// The simulated API: a store, its faults and grants, and the router in front of them.
+#[derive(Clone, Debug)]
+pub struct SimApi {
+    shared: server::Shared,
+}
+
+impl SimApi {
+    /// An API with default history size, seeded deterministically, timed by `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self::with_config(clock, StoreConfig::default())
+    }
+
+    /// An API with a given history size and seed. SpreadPolicies are validated against the
+    /// CRD's schema and CEL rules, pruned and defaulted, as kube-apiserver does.
+    pub fn with_config(clock: Clock, config: StoreConfig) -> Self {
+        let api = Self {
+            shared: server::Shared {
+                store: Store::new(clock, config),
+                faults: Faults::new(config.seed),
+                rbac: Arc::new(Rbac::default()),
+            },
+        };
+        api.set_admission::<SpreadPolicy>(Arc::new(admit_spread_policy));
+        api
+    }
+
+    /// The in-process store (the control plane's API).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The fault rules, switchable at runtime.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The RBAC grants.
+    pub fn rbac(&self) -> &Rbac {
+        &self.shared.rbac
+    }
+
+    /// Installs the admission hook of the resource type of `K` (validation and defaulting).
+    pub fn set_admission<K: kube::Resource<DynamicType = ()>>(&self, hook: Admission) -> bool {
+        match self.store().catalog().of::<K>() {
+            Some(id) => {
+                self.store().set_admission(id, hook);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The router; requests without an identity act as the admin (or the default identity).
+    pub fn router(&self) -> axum::Router {
+        server::router(self.shared.clone())
+    }
+
+    /// A kube client talking to the router in-process, as the admin.
+    pub fn client(&self) -> kube::Client {
+        kube::Client::new(self.router(), "default")
+    }
+
+    /// A kube client whose requests act as `user` (checked against RBAC grants).
+    pub fn client_as(&self, user: &str) -> kube::Client {
+        let router = self
+            .router()
+            .layer(axum::Extension(Identity(user.to_owned())));
+        kube::Client::new(router, "default")
+    }
+
+    /// Serves the router on `address` (use port 0 for any) until the task is dropped or
+    /// aborted; returns the bound address and the serving task.
+    pub async fn serve(
+        &self,
+        address: SocketAddr,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Serve> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| Serve::Bind { address, source })?;
+        let bound = listener.local_addr().map_err(Serve::LocalAddress)?;
+        let router = self.router();
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::warn!(error = %error, "Simulated API server stopped.");
+            }
+        });
+        Ok((bound, task))
+    }
+}
+
+/// The kubeconfig text for a simulated API served at `address` (plain HTTP, no credentials).
+pub fn kubeconfig(address: SocketAddr) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-spread-sim\n  cluster:\n    server: http://{address}\ncontexts:\n- name: kube-spread-sim\n  context:\n    cluster: kube-spread-sim\n    user: kube-spread-sim\n    namespace: default\ncurrent-context: kube-spread-sim\nusers:\n- name: kube-spread-sim\n  user: {{}}\npreferences: {{}}\n"
+    )
+}
+
+/// Writes [`kubeconfig`] to a file.
+pub fn write_kubeconfig(path: &Path, address: SocketAddr) -> std::io::Result<()> {
+    std::fs::write(path, kubeconfig(address))
+}
