@@ -9,6 +9,10 @@
 use std::{collections::HashMap, hint::black_box, sync::Arc, time::Duration};
 
 use criterion::Criterion;
+
+// The binary ships with mimalloc (see src/main.rs); measure the planner the same way.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use jiff::Timestamp;
 use kube_spread::{
     api::{HOSTNAME_LABEL, SpreadPolicySpec, WorkloadKind, ZONE_LABEL},

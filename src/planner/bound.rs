@@ -39,6 +39,18 @@ impl LiveCounts {
         self.nonzero.iter().map(|(count, _)| count).sum()
     }
 
+    /// The emptiest accepting domain's count: no move can fill a domain below it.
+    pub fn floor(&self) -> Option<u32> {
+        if self.empty_accepting > 0 {
+            return Some(0);
+        }
+        self.nonzero
+            .iter()
+            .filter(|(_, accepting)| *accepting)
+            .map(|(count, _)| *count)
+            .min()
+    }
+
     /// Actionable skew: the fullest live domain minus the emptiest accepting one (or 0 when
     /// minDomains forces the minimum). None when no domain accepts pods.
     pub fn skew(&self) -> Option<u32> {

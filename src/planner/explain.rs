@@ -309,7 +309,8 @@ pub fn placements(
         .enumerate()
         .map(|(node_id, node)| {
             let mut requested = index.node_requested[node_id];
-            let mut on_node: Vec<&Pod> = index.pods_on_node[node_id]
+            let mut on_node: Vec<&Pod> = index
+                .pods_on(node_id)
                 .iter()
                 .map(|&id| index.pod(id))
                 .collect();

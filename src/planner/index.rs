@@ -56,16 +56,21 @@ pub struct Index<'a> {
     /// The cluster indexed.
     pub cluster: &'a Cluster,
     node_ids: HashMap<&'a str, NodeId>,
-    /// Per node: the pods the scheduler's cache holds on it (bound, not Succeeded/Failed).
-    pub pods_on_node: Vec<Vec<PodId>>,
+    /// Per node: its position among the nodes sorted by name (cheap name comparisons).
+    pub node_rank: Vec<u32>,
+    /// The pods the scheduler's cache holds on each node (bound, not Succeeded/Failed),
+    /// node after node; `on_node_start[n]..on_node_start[n + 1]` are node n's.
+    on_node: Vec<PodId>,
+    on_node_start: Vec<usize>,
     /// Per node: the summed requests of those pods, and their number in `pods`.
     pub node_requested: Vec<Resources>,
     /// Per pod: its node, if bound to a known node.
     pub pod_node: Vec<Option<NodeId>>,
     /// Per pod: the Deployment or StatefulSet that controls it (through its ReplicaSet).
     pub pod_workload: Vec<Option<WorkloadId>>,
-    /// Per workload: its pods.
-    pods_by_workload: Vec<Vec<PodId>>,
+    /// The pods of each workload, workload after workload, as `on_node` is laid out.
+    by_workload: Vec<PodId>,
+    by_workload_start: Vec<usize>,
     namespaces: Vec<NamespacePods<'a>>,
     namespace_ids: HashMap<&'a str, usize>,
     workloads_by_namespace: HashMap<&'a str, Vec<WorkloadId>>,
@@ -139,11 +144,15 @@ impl<'a> Index<'a> {
             .map(|(workload, (_, hash))| (workload, hash))
             .collect();
 
-        let mut pods_on_node = vec![Vec::new(); cluster.nodes.len()];
+        let mut by_name: Vec<NodeId> = (0..cluster.nodes.len()).collect();
+        by_name.sort_unstable_by(|&a, &b| cluster.nodes[a].name.cmp(&cluster.nodes[b].name));
+        let mut node_rank = vec![0u32; cluster.nodes.len()];
+        for (rank, &node) in by_name.iter().enumerate() {
+            node_rank[node] = u32::try_from(rank).unwrap_or(u32::MAX);
+        }
         let mut node_requested = vec![Resources::default(); cluster.nodes.len()];
         let mut pod_node = Vec::with_capacity(cluster.pods.len());
         let mut pod_workload = Vec::with_capacity(cluster.pods.len());
-        let mut pods_by_workload = vec![Vec::new(); cluster.workloads.len()];
         let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
         let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
         // Pods come in runs of one namespace, one owner and one node name object (shared by
@@ -160,7 +169,6 @@ impl<'a> Index<'a> {
             // The scheduler's cache holds bound pods that are not Succeeded or Failed;
             // terminating ones still hold their resources.
             if let Some(node) = node.filter(|_| !pod.phase.is_terminal()) {
-                pods_on_node[node].push(id);
                 node_requested[node] = node_requested[node].plus(Resources {
                     pods: 1,
                     ..pod.spec.requests
@@ -184,9 +192,6 @@ impl<'a> Index<'a> {
                     workload
                 }
             };
-            if let Some(workload) = workload {
-                pods_by_workload[workload].push(id);
-            }
             pod_workload.push(workload);
 
             let namespace_ptr = pod.namespace.as_ptr();
@@ -203,6 +208,14 @@ impl<'a> Index<'a> {
             };
             namespaces[position].add(id, &pod.labels);
         }
+
+        let cached: Vec<Option<NodeId>> = pod_node
+            .iter()
+            .zip(&cluster.pods)
+            .map(|(node, pod): (&Option<NodeId>, &Pod)| node.filter(|_| !pod.phase.is_terminal()))
+            .collect();
+        let (on_node, on_node_start) = bucket(&cached, cluster.nodes.len());
+        let (by_workload, by_workload_start) = bucket(&pod_workload, cluster.workloads.len());
 
         let claims = cluster
             .claims
@@ -227,11 +240,14 @@ impl<'a> Index<'a> {
         Self {
             cluster,
             node_ids,
-            pods_on_node,
+            node_rank,
+            on_node,
+            on_node_start,
             node_requested,
             pod_node,
             pod_workload,
-            pods_by_workload,
+            by_workload,
+            by_workload_start,
             namespaces,
             namespace_ids,
             workloads_by_namespace,
@@ -301,9 +317,12 @@ impl<'a> Index<'a> {
 
     /// The pods a workload controls.
     pub fn pods_of(&self, workload: WorkloadId) -> &[PodId] {
-        self.pods_by_workload
-            .get(workload)
-            .map_or(&[], Vec::as_slice)
+        slice(&self.by_workload, &self.by_workload_start, workload)
+    }
+
+    /// The pods the scheduler's cache holds on a node (bound, not Succeeded or Failed).
+    pub fn pods_on(&self, node: NodeId) -> &[PodId] {
+        slice(&self.on_node, &self.on_node_start, node)
     }
 
     /// The pods of a namespace, by the set of labels they share.
@@ -353,5 +372,33 @@ impl<'a> Index<'a> {
             .into_iter()
             .flatten()
             .copied()
+    }
+}
+
+/// Pods grouped by a key below `keys` (a counting sort): the pods, key after key, and where
+/// each key's run starts.
+fn bucket(key_of: &[Option<usize>], keys: usize) -> (Vec<PodId>, Vec<usize>) {
+    let mut start = vec![0usize; keys + 1];
+    for key in key_of.iter().flatten() {
+        start[key + 1] += 1;
+    }
+    for key in 0..keys {
+        start[key + 1] += start[key];
+    }
+    let mut next = start.clone();
+    let mut pods = vec![0; start[keys]];
+    for (pod, key) in key_of.iter().enumerate() {
+        if let Some(key) = key {
+            pods[next[*key]] = pod;
+            next[*key] += 1;
+        }
+    }
+    (pods, start)
+}
+
+fn slice<'s>(pods: &'s [PodId], start: &[usize], key: usize) -> &'s [PodId] {
+    match (start.get(key), start.get(key + 1)) {
+        (Some(&from), Some(&to)) => pods.get(from..to).unwrap_or(&[]),
+        _ => &[],
     }
 }

@@ -18,7 +18,7 @@ use super::{
     protection::Protections,
     report::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
-        Skipped, Summary,
+        SelectorText, Skipped, Summary,
     },
     search::{ConstraintState, Members},
     topology::{self, Counts, DomainCache, DomainSet},
@@ -113,6 +113,15 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
 
 fn pod_count(resources: Resources) -> u32 {
     u32::try_from(resources.pods.max(0)).unwrap_or(u32::MAX)
+}
+
+/// A constraint as observed, before any move of the plan.
+pub(super) struct Observed {
+    skew: u32,
+    global_min: Option<u32>,
+    pub(super) actionable: Option<u32>,
+    bound: Option<u32>,
+    pods: Vec<(u32, u32)>,
 }
 
 /// The planner's picture of the cluster, updated by each planned move.
@@ -216,21 +225,22 @@ impl<'i, 'a> Planner<'i, 'a> {
             .collect();
         let mut skipped = self.left_alone_pods(group);
         let mut states = self.constraint_states(group);
-        let observed: Vec<(u32, Option<u32>, Option<u32>)> = states
+        let observed: Vec<Observed> = states
             .iter()
             .map(|state| {
                 let live = state.live_counts();
-                (
-                    state.counts.skew(state.constraint.min_domains),
-                    live.skew(),
-                    live.lower_bound(),
-                )
+                Observed {
+                    skew: state.counts.skew(state.constraint.min_domains),
+                    global_min: state.counts.global_min(state.constraint.min_domains),
+                    actionable: live.skew(),
+                    bound: live.lower_bound(),
+                    pods: state.counts.nonzero(),
+                }
             })
             .collect();
-        let before: Vec<Counts> = states.iter().map(|state| state.counts.clone()).collect();
         let lower_bound_moves = observed
             .iter()
-            .filter_map(|(_, _, bound)| *bound)
+            .filter_map(|observed| observed.bound)
             .max()
             .unwrap_or(0);
 
@@ -255,33 +265,6 @@ impl<'i, 'a> Planner<'i, 'a> {
             self.search(group, &mut states, &movable)
         };
 
-        let constraints: Vec<ConstraintReport> = states
-            .iter()
-            .zip(&observed)
-            .zip(before)
-            .map(
-                |((state, (skew, actionable, bound)), before)| ConstraintReport {
-                    topology_key: state.constraint.topology_key.clone(),
-                    max_skew: state.constraint.max_skew,
-                    when_unsatisfiable: state.constraint.when_unsatisfiable,
-                    min_domains: (state.constraint.min_domains > 1)
-                        .then_some(state.constraint.min_domains),
-                    selector: state.constraint.selector.describe(),
-                    global_min: before.global_min(state.constraint.min_domains),
-                    skew: *skew,
-                    actionable_skew: actionable.unwrap_or(0),
-                    actionable_skew_after: state.live_counts().skew().unwrap_or(0),
-                    lower_bound_moves: *bound,
-                    domains: Domains {
-                        set: Arc::clone(&state.counts.domains),
-                        pods: before.nonzero(),
-                        pods_after: state.counts.nonzero(),
-                        accepting: Arc::clone(&state.accepting),
-                    },
-                },
-            )
-            .collect();
-
         let (outcome, message) = self.outcome(
             group,
             &states,
@@ -290,9 +273,43 @@ impl<'i, 'a> Planner<'i, 'a> {
             &skipped,
             whole_group_left_alone,
         );
+        let moved = !moves.is_empty();
+        let constraints: Vec<ConstraintReport> = states
+            .into_iter()
+            .zip(observed)
+            .map(|(state, observed)| {
+                let (after, skew_after) = if moved {
+                    (
+                        state.counts.nonzero(),
+                        state.live_counts().skew().unwrap_or(0),
+                    )
+                } else {
+                    (observed.pods.clone(), observed.actionable.unwrap_or(0))
+                };
+                ConstraintReport {
+                    topology_key: state.constraint.topology_key,
+                    max_skew: state.constraint.max_skew,
+                    when_unsatisfiable: state.constraint.when_unsatisfiable,
+                    min_domains: (state.constraint.min_domains > 1)
+                        .then_some(state.constraint.min_domains),
+                    global_min: observed.global_min,
+                    skew: observed.skew,
+                    actionable_skew: observed.actionable.unwrap_or(0),
+                    actionable_skew_after: skew_after,
+                    lower_bound_moves: observed.bound,
+                    selector: SelectorText(state.constraint.selector),
+                    domains: Domains {
+                        set: state.counts.domains,
+                        pods: observed.pods,
+                        pods_after: after,
+                        accepting: state.accepting,
+                    },
+                }
+            })
+            .collect();
         skipped.sort_by(|a, b| a.pod.cmp(&b.pod));
         GroupPlan {
-            namespace: group.namespace.to_string(),
+            namespace: Arc::clone(&group.namespace),
             policy: group.policy.clone(),
             group: group.name.clone(),
             constraints,
@@ -338,7 +355,7 @@ impl Planner<'_, '_> {
         &self,
         group: &Group,
         states: &[ConstraintState],
-        observed: &[(u32, Option<u32>, Option<u32>)],
+        observed: &[Observed],
         moves: &[Move],
         skipped: &[Skipped],
         left_alone: bool,
@@ -366,7 +383,7 @@ impl Planner<'_, '_> {
         let no_accepting = states
             .iter()
             .zip(observed)
-            .find(|(_, (_, actionable, _))| actionable.is_none());
+            .find(|(_, observed)| observed.actionable.is_none());
         if let Some((state, _)) = no_accepting {
             return (
                 Outcome::NoAcceptingDomain,
@@ -374,6 +391,22 @@ impl Planner<'_, '_> {
                     "no domain of {} can take the group's pods now (none has a Ready, schedulable node they tolerate and fit on)",
                     state.constraint.topology_key
                 ),
+            );
+        }
+        let was_balanced = states.iter().zip(observed).all(|(state, observed)| {
+            observed
+                .actionable
+                .is_none_or(|skew| i64::from(skew) <= i64::from(state.constraint.max_skew))
+        });
+        if was_balanced {
+            let worst = observed
+                .iter()
+                .filter_map(|observed| observed.actionable)
+                .max()
+                .unwrap_or(0);
+            return (
+                Outcome::Balanced,
+                format!("balanced: actionable skew {worst} is within maxSkew"),
             );
         }
         let over: Vec<String> = states
@@ -388,24 +421,6 @@ impl Planner<'_, '_> {
                 })
             })
             .collect();
-        let was_balanced = states
-            .iter()
-            .zip(observed)
-            .all(|(state, (_, actionable, _))| {
-                actionable
-                    .is_none_or(|skew| i64::from(skew) <= i64::from(state.constraint.max_skew))
-            });
-        if was_balanced {
-            let worst = observed
-                .iter()
-                .filter_map(|(_, a, _)| *a)
-                .max()
-                .unwrap_or(0);
-            return (
-                Outcome::Balanced,
-                format!("balanced: actionable skew {worst} is within maxSkew"),
-            );
-        }
         if over.is_empty() {
             return (
                 Outcome::Rebalanced,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
-use super::{budget::BudgetVerdict, topology::DomainSet};
+use super::{budget::BudgetVerdict, selector::LabelSelector, topology::DomainSet};
 use crate::api::WhenUnsatisfiable;
 
 /// The plan for a whole cluster.
@@ -69,7 +69,7 @@ pub enum Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct GroupPlan {
     /// The namespace.
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// The SpreadPolicy; null in pod-constraints mode.
     pub policy: Option<String>,
     /// `Kind/name` of the workload, `SpreadPolicy/name` for scope Policy, or the constraint.
@@ -114,7 +114,7 @@ pub struct ConstraintReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_domains: Option<i32>,
     /// The pods counted, as a selector.
-    pub selector: String,
+    pub selector: SelectorText,
     /// Every eligible domain with its pods and whether it can take the group's pods now.
     pub domains: Domains,
     /// The scheduler's global minimum (0 below minDomains); null without any domain.
@@ -127,6 +127,22 @@ pub struct ConstraintReport {
     pub actionable_skew_after: u32,
     /// `E*` for this constraint alone; null when no distribution within maxSkew exists.
     pub lower_bound_moves: Option<u32>,
+}
+
+/// A selector, printed as kubectl prints one (`app=web,pod-template-hash=abc`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectorText(pub LabelSelector);
+
+impl std::fmt::Display for SelectorText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.describe())
+    }
+}
+
+impl Serialize for SelectorText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Eligible domains with counts; serialized as a list, computed from shared domain data.

@@ -46,7 +46,7 @@ impl ConstraintState {
         let set = &self.counts.domains;
         let mut nonzero = Vec::new();
         let mut accepting_nonzero = 0;
-        for (domain, count) in self.counts.nonzero() {
+        for (domain, count) in self.counts.iter() {
             if !set.is_live(domain) {
                 continue;
             }
@@ -79,18 +79,18 @@ impl ConstraintState {
 }
 
 /// A move under consideration.
-struct Candidate<'a> {
+struct Candidate {
     pod: PodId,
     to: NodeId,
     phi_change: i64,
     pdb_allows: bool,
     source_fullness: u32,
-    destination: Destination<'a>,
+    destination: Destination,
 }
 
 /// What ranks destinations for one source, best first.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Destination<'a> {
+struct Destination {
     phi_change: i64,
     /// The destination's domain counts, summed over the constraints.
     fullness: u32,
@@ -98,11 +98,12 @@ struct Destination<'a> {
     group_pods: u32,
     /// All pods on the node.
     pods: i64,
-    name: &'a str,
+    /// The node's place in name order.
+    name_rank: u32,
 }
 
-impl<'a> Candidate<'a> {
-    fn rank(&self, pod_name: &'a str) -> impl Ord + 'a {
+impl Candidate {
+    fn rank<'a>(&self, pod_name: &'a str) -> impl Ord + 'a {
         (
             self.phi_change,
             !self.pdb_allows,
@@ -253,23 +254,40 @@ impl Planner<'_, '_> {
         });
 
         // The group's pods per node, for choosing the least-loaded destination.
-        let mut group_pods: HashMap<NodeId, u32> = HashMap::default();
+        let mut group_pods = vec![0u32; index.cluster.nodes.len()];
         if let Some(first) = states.first() {
             for &member in first.members.0.iter() {
-                if let Some(node) = self.node_of(member) {
-                    *group_pods.entry(node).or_insert(0) += 1;
+                if let Some(slot) = self
+                    .node_of(member)
+                    .and_then(|node| group_pods.get_mut(node))
+                {
+                    *slot += 1;
                 }
             }
         }
 
-        let mut best: Option<Candidate<'_>> = None;
+        let floors: Vec<Option<u32>> = lives.iter().map(LiveCounts::floor).collect();
+        let mut best: Option<Candidate> = None;
         for (pdb_allows, source_fullness, pod, from) in sources {
+            // A move lowers a constraint's bound only from a domain at least two above the
+            // emptiest accepting one; count the bounds this source could lower at most.
             let most = states
                 .iter()
                 .zip(phis)
-                .filter(|(state, phi)| state.members.contains(&pod) && **phi > 0)
+                .zip(&floors)
+                .filter(|((state, phi), floor)| {
+                    let source = state
+                        .counts
+                        .domains
+                        .domain_of(from)
+                        .map_or(0, |domain| state.counts.get(domain));
+                    state.members.contains(&pod)
+                        && **phi > 0
+                        && floor.is_some_and(|floor| source >= floor + 2)
+                })
                 .count();
-            if most == 0 {
+            let most = i64::try_from(most).unwrap_or(i64::MAX);
+            if most == 0 || best.as_ref().is_some_and(|best| -most >= best.phi_change) {
                 continue;
             }
             let Some(destination) =
@@ -289,8 +307,7 @@ impl Planner<'_, '_> {
                 candidate.rank(&index.pod(candidate.pod).name)
                     < current.rank(&index.pod(current.pod).name)
             });
-            let lowers_every_bound =
-                candidate.phi_change == -i64::try_from(most).unwrap_or(i64::MAX);
+            let lowers_every_bound = candidate.phi_change == -most;
             if improves {
                 best = Some(candidate);
             }
@@ -305,16 +322,16 @@ impl Planner<'_, '_> {
     /// The best node for a pod leaving `from`: the destinations that lower the summed bounds,
     /// best ranked first, and the first of them every filter admits.
     #[allow(clippy::too_many_arguments)]
-    fn best_destination<'s>(
-        &'s self,
+    fn best_destination(
+        &self,
         group: &Group,
         states: &mut [ConstraintState],
         lives: &[LiveCounts],
         phis: &[u32],
-        group_pods: &HashMap<NodeId, u32>,
+        group_pods: &[u32],
         pod: PodId,
         from: NodeId,
-    ) -> Option<(NodeId, Destination<'s>)> {
+    ) -> Option<(NodeId, Destination)> {
         let index = self.index;
         let p = index.pod(pod);
         let member: Vec<bool> = states
@@ -340,9 +357,22 @@ impl Planner<'_, '_> {
         {
             state.counts.add(from, -1);
         }
-        // Per constraint, the effect of a destination by its count and whether it accepts.
+        // Per constraint, the counts per domain laid out densely for the scan over every node,
+        // and the effect of a destination by its count and whether it accepts.
+        let dense: Vec<Vec<u32>> = states
+            .iter()
+            .map(|state| {
+                let mut counts = vec![0; state.counts.domains.len()];
+                for (domain, count) in state.counts.iter() {
+                    if let Some(slot) = counts.get_mut(domain as usize) {
+                        *slot = count;
+                    }
+                }
+                counts
+            })
+            .collect();
         let mut effects: Vec<Vec<[Option<Effect>; 2]>> = vec![Vec::new(); states.len()];
-        let mut ranked: Vec<(Destination<'s>, NodeId)> = Vec::new();
+        let mut ranked: Vec<(Destination, NodeId)> = Vec::new();
         'nodes: for to in 0..index.cluster.nodes.len() {
             if to == from {
                 continue;
@@ -358,7 +388,7 @@ impl Planner<'_, '_> {
                 let Some(target) = set.domain_of(to).filter(|&domain| set.is_live(domain)) else {
                     continue 'nodes;
                 };
-                let count = state.counts.get(target);
+                let count = dense[c].get(target as usize).copied().unwrap_or(0);
                 fullness += count;
                 if Some(target) == sources[c] {
                     continue;
@@ -395,9 +425,9 @@ impl Planner<'_, '_> {
                 Destination {
                     phi_change,
                     fullness,
-                    group_pods: group_pods.get(&to).copied().unwrap_or(0),
+                    group_pods: group_pods.get(to).copied().unwrap_or(0),
                     pods: self.usage[to].pods,
-                    name: &index.node(to).name,
+                    name_rank: index.node_rank[to],
                 },
                 to,
             ));
@@ -446,7 +476,8 @@ impl Planner<'_, '_> {
             return Some(refusal);
         }
         if !pod.spec.host_ports.is_empty() {
-            let on_node: Vec<&Pod> = index.pods_on_node[to]
+            let on_node: Vec<&Pod> = index
+                .pods_on(to)
                 .iter()
                 .filter(|&&other| !self.placed.contains_key(&other))
                 .chain(&self.arrived[to])

@@ -2,7 +2,10 @@
 //! PodTopologySpread plugin computes them (PreFilter and Filter), plus the actionable view:
 //! the same counts restricted to domains that can take the group's pods now.
 
-use std::sync::Arc;
+use std::{
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -202,7 +205,7 @@ impl DomainSet {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq)]
 struct DomainKey {
     placements: Vec<Placement>,
     topology_key: String,
@@ -211,11 +214,26 @@ struct DomainKey {
     node_taints_policy: NodeInclusionPolicy,
 }
 
+impl DomainKey {
+    fn is(&self, placements: &[Placement], constraint: &Constraint, keys: &[&str]) -> bool {
+        self.placements == placements
+            && self.topology_key == constraint.topology_key
+            && self
+                .keys
+                .iter()
+                .map(String::as_str)
+                .eq(keys.iter().copied())
+            && self.node_affinity_policy == constraint.node_affinity_policy
+            && self.node_taints_policy == constraint.node_taints_policy
+    }
+}
+
 /// Domain sets already built, shared by every group with the same placement and constraint
-/// shape (a cluster of a thousand namespaces typically has a handful).
+/// shape (a cluster of a thousand namespaces typically has a handful). Looked up by a hash of
+/// the borrowed parts, so a hit allocates nothing.
 #[derive(Debug, Default)]
 pub struct DomainCache {
-    sets: HashMap<DomainKey, Arc<DomainSet>>,
+    sets: HashMap<u64, Vec<(DomainKey, Arc<DomainSet>)>>,
 }
 
 impl DomainCache {
@@ -227,18 +245,31 @@ impl DomainCache {
         constraint: &Constraint,
         keys: &[&str],
     ) -> Arc<DomainSet> {
-        let key = DomainKey {
-            placements: placements.to_vec(),
-            topology_key: constraint.topology_key.clone(),
-            keys: keys.iter().map(|key| (*key).to_owned()).collect(),
-            node_affinity_policy: constraint.node_affinity_policy,
-            node_taints_policy: constraint.node_taints_policy,
-        };
-        Arc::clone(
-            self.sets
-                .entry(key)
-                .or_insert_with(|| Arc::new(DomainSet::build(index, placements, constraint, keys))),
-        )
+        let mut hasher = rustc_hash::FxHasher::default();
+        placements.hash(&mut hasher);
+        constraint.topology_key.hash(&mut hasher);
+        keys.hash(&mut hasher);
+        constraint.node_affinity_policy.hash(&mut hasher);
+        constraint.node_taints_policy.hash(&mut hasher);
+        let entries = self.sets.entry(hasher.finish()).or_default();
+        if let Some((_, set)) = entries
+            .iter()
+            .find(|(key, _)| key.is(placements, constraint, keys))
+        {
+            return Arc::clone(set);
+        }
+        let set = Arc::new(DomainSet::build(index, placements, constraint, keys));
+        entries.push((
+            DomainKey {
+                placements: placements.to_vec(),
+                topology_key: constraint.topology_key.clone(),
+                keys: keys.iter().map(|key| (*key).to_owned()).collect(),
+                node_affinity_policy: constraint.node_affinity_policy,
+                node_taints_policy: constraint.node_taints_policy,
+            },
+            Arc::clone(&set),
+        ));
+        set
     }
 }
 
@@ -314,6 +345,11 @@ impl Counts {
         let mut nonzero: Vec<(u32, u32)> = self.counts.iter().map(|(d, c)| (*d, *c)).collect();
         nonzero.sort_unstable();
         nonzero
+    }
+
+    /// The domains holding matching pods, with their counts, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.counts.iter().map(|(domain, count)| (*domain, *count))
     }
 
     /// Matching pods over all eligible domains.
