@@ -8,6 +8,8 @@
 //!
 //! - [`api`]: the SpreadPolicy types and the CRD they generate.
 //! - [`clock`]: the one clock, following tokio's, so paused-time simulation runs the same code.
+//! - [`controller`]: `kube-spread run`: watches, reconcile (observe, plan, act, report), leader.
+//! - [`metrics`]: every metric's name, help and labels.
 //! - [`planner`]: the pure core: topology domains, counts and skew exactly as kube-scheduler
 //!   computes them, protections, and the minimal set of moves.
 //! - [`sim`]: the simulated cluster's Kubernetes-compatible API (store, router, faults, RBAC).
@@ -19,6 +21,8 @@
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod controller;
+pub mod metrics;
 pub mod planner;
 pub mod sim;
 pub mod snapshot;

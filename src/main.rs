@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let outcome = match &args.command {
+        Command::Run(run) => cli::run(run).await,
         Command::Plan(plan) => cli::plan(plan, &mut out).await,
         Command::Explain(explain) => cli::explain(explain, &mut out).await,
         Command::Crd => cli::crd(&mut out),

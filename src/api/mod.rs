@@ -16,7 +16,7 @@ pub use policy::{
     WhenUnsatisfiable, WorkloadKind, WorkloadSelector,
 };
 pub use status::{
-    ConstraintDistribution, DomainPods, MoveRecord, RebalancePhase, RebalanceStatus,
+    ConstraintDistribution, DomainPods, DryRunReport, MoveRecord, RebalancePhase, RebalanceStatus,
     SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
 };
 pub use validation::{CrdSchema, Invalid, validate_policy};

@@ -137,6 +137,12 @@ pub struct RebalanceStatus {
     /// The moves whose replacement is not Ready yet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_flight: Vec<MoveRecord>,
+    /// No move before this time: the pause after the last replacement became Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_until: Option<Time>,
+    /// In DryRun: moves the Eviction API would allow now, and moves it would refuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRunReport>,
     /// The last move made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_move: Option<MoveRecord>,
@@ -145,12 +151,28 @@ pub struct RebalanceStatus {
     pub total_moves: i64,
 }
 
+/// What a DryRun policy would do now.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunReport {
+    /// Planned moves whose server-side dry-run eviction passed.
+    pub would_move: i32,
+    /// Planned moves a PodDisruptionBudget would refuse now.
+    pub blocked: i32,
+}
+
 /// One move of a pod.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MoveRecord {
     /// namespace/name of the moved pod.
     pub pod: String,
+    /// The moved pod's uid (a StatefulSet's replacement has the same name, not the same uid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// Evict or Restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// Kind/name of the pod's workload.
     #[serde(default)]
     pub workload: String,

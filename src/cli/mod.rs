@@ -33,6 +33,8 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Runs the controller (in a cluster, or against the cluster of the current kubeconfig).
+    Run(RunArgs),
     /// What would be moved and why, for a snapshot file or the live cluster (read-only).
     Plan(PlanArgs),
     /// Where a pod may go, and why not elsewhere.
@@ -61,6 +63,26 @@ pub struct ClusterSource {
     /// Judge pod ages as of this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<jiff::Timestamp>,
+}
+
+/// `kube-spread run`.
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// Serve /metrics, /healthz and /readyz on this address.
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDRESS")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Do not compete for the leader lease: act as the only replica.
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// The leader lease's name.
+    #[arg(long, default_value = "kube-spread")]
+    pub lease_name: String,
+    /// The leader lease's namespace (the controller's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "kube-spread")]
+    pub lease_namespace: String,
+    /// This replica's identity in the lease (its pod name).
+    #[arg(long, env = "POD_NAME", default_value = "kube-spread")]
+    pub identity: String,
 }
 
 /// `kube-spread plan`.
@@ -122,6 +144,12 @@ pub enum CommandError {
     /// The live cluster could not be read.
     #[error("cannot read the cluster: {0}")]
     Cluster(#[from] snapshot::live::ListCluster),
+    /// No client could be built from the kubeconfig or the in-cluster configuration.
+    #[error("no usable kubeconfig or in-cluster configuration: {0}")]
+    Connect(kube::Error),
+    /// The controller stopped with an error.
+    #[error(transparent)]
+    Run(#[from] crate::controller::Run),
     /// The pod argument is not NAMESPACE/NAME.
     #[error("{0:?} is not NAMESPACE/POD")]
     PodArgument(String),
@@ -146,6 +174,8 @@ impl CommandError {
             Self::ReadSnapshot { .. } => "read_snapshot",
             Self::ParseSnapshot { .. } => "parse_snapshot",
             Self::Cluster(_) => "cluster",
+            Self::Connect(_) => "connect",
+            Self::Run(_) => "run",
             Self::PodArgument(_) => "pod_argument",
             Self::Explain(_) => "explain",
             Self::Crd(_) => "crd",
@@ -224,6 +254,46 @@ pub async fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<(), Comm
         }
     }
     Ok(())
+}
+
+/// `kube-spread run`: the controller, until SIGTERM or Ctrl-C.
+pub async fn run(args: &RunArgs) -> Result<(), CommandError> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(CommandError::Connect)?;
+    let settings = crate::controller::Settings {
+        metrics_address: Some(args.metrics_addr),
+        lease: (!args.no_leader_election).then(|| crate::controller::LeaseSettings {
+            namespace: args.lease_namespace.clone(),
+            name: args.lease_name.clone(),
+        }),
+        identity: args.identity.clone(),
+    };
+    crate::controller::run(client, Clock::system(), settings, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }
 
 /// `kube-spread crd`.

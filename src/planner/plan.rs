@@ -315,6 +315,12 @@ impl<'i, 'a> Planner<'i, 'a> {
             constraints,
             moves,
             skipped,
+            workloads: group
+                .workloads
+                .iter()
+                .filter(|matched| matched.left_alone.is_none())
+                .map(|matched| index.workload(matched.id).key())
+                .collect(),
             left_alone,
             lower_bound_moves,
             outcome,

@@ -80,6 +80,8 @@ pub struct GroupPlan {
     pub moves: Vec<Move>,
     /// The group's pods that will not be moved, with the reason.
     pub skipped: Vec<Skipped>,
+    /// The workloads (`Kind/name`) whose pods the group spreads.
+    pub workloads: Vec<String>,
     /// Matched workloads left alone, with the reason.
     pub left_alone: Vec<LeftAloneWorkload>,
     /// The fewest moves any plan needs (the largest `E*` over the constraints).

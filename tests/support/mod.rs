@@ -9,6 +9,7 @@
 )]
 
 pub mod answers;
+pub mod controller;
 pub mod kubectl;
 pub mod model;
 pub mod objects;

@@ -39,6 +39,14 @@ impl Interner {
         shared
     }
 
+    /// Forgets the values no object shares any more, so a long-running watch does not keep
+    /// every label set and template it ever saw.
+    pub fn prune(&mut self) {
+        self.labels.retain(|labels| Arc::strong_count(labels) > 1);
+        self.specs.retain(|spec| Arc::strong_count(spec) > 1);
+        self.strings.retain(|name| Arc::strong_count(name) > 1);
+    }
+
     /// How many distinct scheduling specs are held (one per template, in a healthy cluster).
     pub fn spec_count(&self) -> usize {
         self.specs.len()
@@ -52,4 +60,19 @@ fn share<T: Eq + Hash>(set: &mut HashSet<Arc<T>>, value: T) -> Arc<T> {
     let shared = Arc::new(value);
     set.insert(Arc::clone(&shared));
     shared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_forgets_only_what_nothing_else_holds() {
+        let mut interner = Interner::new();
+        let kept = interner.name("homelab-02");
+        drop(interner.name("homelab-03"));
+        interner.prune();
+        assert_eq!(interner.strings.len(), 1);
+        assert!(Arc::ptr_eq(&kept, &interner.name("homelab-02")));
+    }
 }

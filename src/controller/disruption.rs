@@ -1,0 +1,301 @@
+//! The one chokepoint for disruption: every eviction and every rollout restart goes through
+//! [`Disruptor::disrupt`], which applies leader gating, the move budgets, dry-run, the Eviction
+//! API's answers (429: a budget says no; 500: several budgets), Events and metrics. A pod is
+//! never deleted directly.
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ObjectReference, Pod},
+};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams, PostParams},
+};
+use serde_json::json;
+
+use super::{
+    events::{Note, Recorder, Severity},
+    leader::Leadership,
+};
+use crate::{
+    api::{FIELD_MANAGER, conditions::reason},
+    clock::Clock,
+    metrics::{ControllerMetrics, move_result},
+};
+
+/// The annotation `kubectl rollout restart` sets; a new value re-rolls a Deployment.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// How many moves a policy may still make now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Moves whose replacement is not Ready yet.
+    pub in_flight: usize,
+    /// `rebalance.maxConcurrentMoves`.
+    pub max_in_flight: usize,
+    /// Moves made in the last hour.
+    pub last_hour: usize,
+    /// `rebalance.maxMovesPerHour`.
+    pub max_per_hour: usize,
+}
+
+impl Budget {
+    /// Why no move may be made now, if none may.
+    pub fn exhausted(&self) -> Option<&'static str> {
+        if self.in_flight >= self.max_in_flight {
+            Some(reason::WAITING_FOR_REPLACEMENT)
+        } else if self.last_hour >= self.max_per_hour {
+            Some(reason::BUDGET_EXHAUSTED)
+        } else {
+            None
+        }
+    }
+
+    fn spend(&mut self) {
+        self.in_flight += 1;
+        self.last_hour += 1;
+    }
+}
+
+/// How a pod is moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Through the Eviction API (its controller recreates it, the scheduler places it).
+    Evict,
+    /// A rollout restart of its single-replica Deployment, which surges a new pod first.
+    Restart,
+}
+
+/// One move to make.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    /// The policy asking for it (the Events' related object).
+    pub policy: &'a ObjectReference,
+    /// The pod's namespace.
+    pub namespace: &'a str,
+    /// The pod's name.
+    pub pod: &'a str,
+    /// The pod's uid (the eviction's precondition).
+    pub uid: &'a str,
+    /// For a restart: the Deployment.
+    pub deployment: Option<&'a str>,
+    /// The node it leaves.
+    pub from: &'a str,
+    /// Where the planner expects its replacement.
+    pub to: &'a str,
+    /// Evict or restart.
+    pub method: Method,
+    /// Evaluate with a server-side dry run; change nothing.
+    pub dry_run: bool,
+}
+
+/// What became of a move.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The pod is on its way out; its replacement is coming.
+    Moved,
+    /// The dry run passed: the move would be allowed now.
+    WouldMove,
+    /// The API server refused: a PodDisruptionBudget allows no disruption (429), several
+    /// budgets select the pod (500), or the request was forbidden.
+    Refused {
+        /// PdbBlocked, MultiplePDBs or Forbidden.
+        reason: &'static str,
+        /// What the server said.
+        message: String,
+    },
+    /// The pod is gone or was replaced already (404, or the uid precondition failed).
+    Gone,
+    /// This replica is not the leader; nothing was written.
+    NotLeader,
+    /// A move budget is spent; nothing was written.
+    OverBudget(&'static str),
+    /// Anything else went wrong.
+    Failed(String),
+}
+
+/// Makes moves.
+pub struct Disruptor<'c> {
+    /// The client writes go through.
+    pub client: &'c Client,
+    /// Whether this replica may write.
+    pub leadership: &'c Leadership,
+    /// Counters.
+    pub metrics: &'c ControllerMetrics,
+    /// Events.
+    pub recorder: &'c Recorder,
+    /// The one clock.
+    pub clock: &'c Clock,
+}
+
+impl Disruptor<'_> {
+    /// Makes one move, if this replica leads and the budget allows it (a dry run spends no
+    /// budget), and says what came of it.
+    pub async fn disrupt(&self, request: &Request<'_>, budget: &mut Budget) -> Outcome {
+        if !self.leadership.is_leader() {
+            return Outcome::NotLeader;
+        }
+        if !request.dry_run
+            && let Some(reason) = budget.exhausted()
+        {
+            return Outcome::OverBudget(reason);
+        }
+        let outcome = match request.method {
+            Method::Evict => self.evict(request).await,
+            Method::Restart => self.restart(request).await,
+        };
+        let result = match (&outcome, request.method) {
+            (Outcome::Moved, Method::Evict) => move_result::EVICTED,
+            (Outcome::Moved, Method::Restart) => move_result::RESTARTED,
+            (Outcome::WouldMove, _) => move_result::DRY_RUN,
+            (Outcome::Refused { reason, .. }, _) if *reason != "Forbidden" => {
+                move_result::PDB_BLOCKED
+            }
+            _ => move_result::FAILED,
+        };
+        self.metrics.moves.with_label_values(&[result]).inc();
+        if outcome == Outcome::Moved {
+            budget.spend();
+        }
+        self.explain(request, &outcome).await;
+        outcome
+    }
+
+    async fn evict(&self, request: &Request<'_>) -> Outcome {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), request.namespace);
+        // kube-rs's `Api::evict` drops the delete options; the precondition must reach the
+        // server, so the Eviction is posted as kube-apiserver expects it.
+        let eviction = json!({
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": request.pod, "namespace": request.namespace},
+            "deleteOptions": {"preconditions": {"uid": request.uid}},
+        });
+        let params = PostParams {
+            dry_run: request.dry_run,
+            field_manager: None,
+        };
+        match pods
+            .create_subresource::<_, serde_json::Value>("eviction", request.pod, &params, &eviction)
+            .await
+        {
+            Ok(_) if request.dry_run => Outcome::WouldMove,
+            Ok(_) => Outcome::Moved,
+            Err(error) => refusal(error),
+        }
+    }
+
+    async fn restart(&self, request: &Request<'_>) -> Outcome {
+        let Some(deployment) = request.deployment else {
+            return Outcome::Failed("a restart needs the pod's Deployment".to_owned());
+        };
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), request.namespace);
+        // A merge patch, as `kubectl rollout restart` makes: the annotation is the users' as
+        // much as ours, so it must never conflict with their restarts.
+        let patch = json!({"spec": {"template": {"metadata": {"annotations": {
+            RESTARTED_AT: self.clock.now().to_string(),
+        }}}}});
+        let mut params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        if request.dry_run {
+            params = params.dry_run();
+        }
+        match deployments
+            .patch(deployment, &params, &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) if request.dry_run => Outcome::WouldMove,
+            Ok(_) => Outcome::Moved,
+            Err(error) => refusal(error),
+        }
+    }
+
+    async fn explain(&self, request: &Request<'_>, outcome: &Outcome) {
+        let how = match request.method {
+            Method::Evict => "Evicted",
+            Method::Restart => "Restarted its Deployment",
+        };
+        let note = match outcome {
+            Outcome::Moved => Note {
+                severity: Severity::Normal,
+                reason: "Moved",
+                action: action(request.method),
+                message: format!(
+                    "{how} to move it off {} toward {} and lower the skew of its spread group",
+                    request.from, request.to
+                ),
+            },
+            Outcome::WouldMove => Note {
+                severity: Severity::Normal,
+                reason: "WouldMove",
+                action: action(request.method),
+                message: format!(
+                    "Dry run: would move it off {} toward {}; the eviction would be allowed now",
+                    request.from, request.to
+                ),
+            },
+            Outcome::Refused { reason, message } => Note {
+                severity: Severity::Warning,
+                reason: "MoveBlocked",
+                action: action(request.method),
+                message: format!("{reason}: {message}"),
+            },
+            Outcome::Failed(message) => Note {
+                severity: Severity::Warning,
+                reason: "MoveFailed",
+                action: action(request.method),
+                message: message.clone(),
+            },
+            Outcome::Gone | Outcome::NotLeader | Outcome::OverBudget(_) => return,
+        };
+        let pod = ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Pod".to_owned()),
+            name: Some(request.pod.to_owned()),
+            namespace: Some(request.namespace.to_owned()),
+            uid: Some(request.uid.to_owned()),
+            ..ObjectReference::default()
+        };
+        self.recorder.record(&pod, Some(request.policy), note).await;
+    }
+}
+
+impl std::fmt::Debug for Disruptor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disruptor").finish_non_exhaustive()
+    }
+}
+
+fn action(method: Method) -> &'static str {
+    match method {
+        Method::Evict => "Evict",
+        Method::Restart => "RolloutRestart",
+    }
+}
+
+/// What an API error means for a move.
+fn refusal(error: kube::Error) -> Outcome {
+    match error {
+        kube::Error::Api(status) => match status.code {
+            429 => Outcome::Refused {
+                reason: reason::PDB_BLOCKED,
+                message: status.message,
+            },
+            500 if status.message.contains("more than one PodDisruptionBudget") => {
+                Outcome::Refused {
+                    reason: reason::MULTIPLE_PDBS,
+                    message: status.message,
+                }
+            }
+            403 => Outcome::Refused {
+                reason: "Forbidden",
+                message: status.message,
+            },
+            404 | 409 => Outcome::Gone,
+            _ => Outcome::Failed(format!("{} ({})", status.message, status.code)),
+        },
+        other => Outcome::Failed(other.to_string()),
+    }
+}

@@ -1,0 +1,296 @@
+//! The controller (`kube-spread run`): a thin kube-rs shell around the planner. Watches feed
+//! compact stores; every SpreadPolicy is reconciled in four steps — observe, plan, act, report —
+//! by the leader only; the one chokepoint in [`disruption`] makes every move.
+//!
+//! - [`stores`]: the watches and the compact model they keep.
+//! - [`observe`]: one observation and one plan for all policies, reused while current.
+//! - [`reconcile`]: the four steps for one policy.
+//! - [`inject`]: server-side apply of our constraints, paced; removal when no policy governs.
+//! - [`rebalance`]: the per-policy state machine (trigger, stabilization, flights, cooldown).
+//! - [`disruption`]: evictions and restarts: leader gating, budgets, dry-run, Events, metrics.
+//! - [`report`]: status and metrics. [`events`]: Events. [`leader`]: the Lease.
+//! - [`server`]: `/metrics`, `/healthz`, `/readyz`.
+//!
+//! No finalizer: deleting a SpreadPolicy never waits for the controller. Our fields on
+//! workloads that no policy governs any more are removed by a sweep on the leader, which also
+//! catches policies deleted while the controller was down.
+
+pub mod disruption;
+pub mod events;
+pub mod inject;
+pub mod leader;
+pub mod observe;
+pub mod rebalance;
+pub mod reconcile;
+pub mod report;
+pub mod server;
+pub mod stores;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use kube::{
+    Api, Client,
+    runtime::{Controller, controller, controller::Action, watcher},
+};
+
+use self::{
+    events::Recorder,
+    inject::{Injector, Rollouts},
+    leader::{Election, Leadership},
+    observe::{Observation, Observer},
+    stores::Stores,
+};
+use crate::{
+    api::SpreadPolicy,
+    clock::Clock,
+    metrics::{ControllerMetrics, Metrics},
+};
+
+/// How often the leader sweeps workloads no policy governs any more.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// Triggers within this window are merged into one reconcile.
+const DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// Where the lease lives and who competes for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseSettings {
+    /// The lease's namespace.
+    pub namespace: String,
+    /// The lease's name.
+    pub name: String,
+}
+
+/// How to run the controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Serve `/metrics`, `/healthz` and `/readyz` here (None: do not serve).
+    pub metrics_address: Option<SocketAddr>,
+    /// Compete for this lease (None: always lead).
+    pub lease: Option<LeaseSettings>,
+    /// This replica's identity (its pod name).
+    pub identity: String,
+}
+
+/// Why the controller could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Run {
+    /// The metrics could not be set up.
+    #[error(transparent)]
+    Metrics(#[from] Metrics),
+    /// Leader election could not start.
+    #[error(transparent)]
+    Elect(#[from] leader::Elect),
+    /// The endpoints could not be served.
+    #[error(transparent)]
+    Serve(#[from] server::Serve),
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The client every write goes through.
+    pub client: Client,
+    /// The one clock.
+    pub clock: Clock,
+    /// The metrics.
+    pub metrics: ControllerMetrics,
+    /// Observations and the stores behind them.
+    pub observer: Arc<Observer>,
+    /// Whether this replica may write.
+    pub leadership: Leadership,
+    /// Events.
+    pub recorder: Recorder,
+    /// Rollouts our applies started.
+    pub rollouts: Rollouts,
+    memory: Mutex<HashMap<String, rebalance::Memory>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    fn take_memory(&self, key: &str) -> rebalance::Memory {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
+            .unwrap_or_default()
+    }
+
+    fn keep_memory(&self, key: String, memory: rebalance::Memory) {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, memory);
+    }
+
+    /// Publishes pods per node from an observation.
+    fn publish_node_pods(&self, observation: &Observation) {
+        for node in &observation.plan.summary.nodes {
+            self.metrics
+                .node_pods
+                .with_label_values(&[&node.name])
+                .set(i64::from(node.pods));
+        }
+    }
+
+    fn injector(&self) -> Injector<'_> {
+        Injector {
+            client: &self.client,
+            stores: self.observer.stores(),
+            metrics: &self.metrics,
+            recorder: &self.recorder,
+            rollouts: &self.rollouts,
+        }
+    }
+}
+
+fn error_policy(
+    policy: Arc<SpreadPolicy>,
+    error: &reconcile::Reconcile,
+    ctx: Arc<Context>,
+) -> Action {
+    ctx.metrics
+        .reconcile_errors
+        .with_label_values(&[error.metric_label()])
+        .inc();
+    tracing::warn!(
+        policy = ?policy.metadata.name,
+        namespace = ?policy.metadata.namespace,
+        error = %error,
+        "Reconcile failed; will retry."
+    );
+    Action::requeue(Duration::from_secs(15))
+}
+
+/// A time as the API server keeps it in a status (whole seconds), so that a status written and
+/// read back compares equal and is not written again.
+pub fn whole_seconds(at: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+/// A stream that yields once per change of a watch channel.
+fn on_change<T: Clone + Send + Sync + 'static>(
+    receiver: tokio::sync::watch::Receiver<T>,
+) -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.changed().await.ok().map(|()| ((), receiver))
+    })
+}
+
+/// Runs the controller until `shutdown` resolves; then stops reconciling, releases the lease
+/// and returns.
+pub async fn run(
+    client: Client,
+    clock: Clock,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Run> {
+    let metrics = ControllerMetrics::new()?;
+    let stores = Arc::new(Stores::new());
+    let watches = tokio::spawn(Arc::clone(&stores).watch_all(client.clone(), metrics.clone()));
+
+    let policies: Api<SpreadPolicy> = Api::all(client.clone());
+    let controller = Controller::new(policies, watcher::Config::default())
+        .with_config(controller::Config::default().debounce(DEBOUNCE));
+    let observer = Arc::new(Observer::new(
+        Arc::clone(&stores),
+        controller.store(),
+        clock,
+    ));
+
+    let election = match &settings.lease {
+        Some(lease) => Some(
+            Election::start(
+                client.clone(),
+                &lease.namespace,
+                &lease.name,
+                &settings.identity,
+                metrics.clone(),
+            )
+            .await?,
+        ),
+        None => {
+            metrics.leader.set(1);
+            None
+        }
+    };
+    let leadership = election
+        .as_ref()
+        .map_or_else(Leadership::always, Election::leadership);
+
+    let server = match settings.metrics_address {
+        Some(address) => {
+            let (bound, task) =
+                server::serve(address, metrics.clone(), Arc::clone(&observer)).await?;
+            tracing::info!(address = %bound, "Serving /metrics, /healthz and /readyz.");
+            Some(task)
+        }
+        None => None,
+    };
+
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        clock,
+        metrics: metrics.clone(),
+        observer: Arc::clone(&observer),
+        leadership: leadership.clone(),
+        recorder: Recorder::new(client.clone(), settings.identity.clone(), clock),
+        rollouts: Rollouts::default(),
+        memory: Mutex::new(HashMap::new()),
+    });
+
+    // Every change of the watched kinds, or of leadership, may change any policy's plan.
+    let leader_changes = futures::stream::unfold(leadership.clone(), |mut leadership| async move {
+        leadership.changed().await;
+        Some(((), leadership))
+    });
+    let triggers = futures::stream::select(on_change(stores.changes()), leader_changes);
+
+    let sweeper = {
+        let ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                if ctx.leadership.is_leader() && ctx.observer.synced() {
+                    let observation = ctx.observer.observe();
+                    ctx.injector().release_orphans(&observation).await;
+                }
+            }
+        })
+    };
+
+    tracing::info!(identity = %settings.identity, "Starting the controller.");
+    controller
+        .reconcile_all_on(triggers)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, error_policy, Arc::clone(&ctx))
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(error = %error, "Controller event.");
+            }
+        })
+        .await;
+
+    tracing::info!("Shutting down.");
+    sweeper.abort();
+    watches.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
+    drop(ctx);
+    drop(leadership);
+    if let Some(election) = election {
+        election.stop().await;
+    }
+    Ok(())
+}

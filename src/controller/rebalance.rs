@@ -1,0 +1,867 @@
+//! Rebalance: one state machine per policy. Armed by a node recovering, joining or being
+//! uncordoned within `recoveryWindow` (or always, for `Continuous`); once the actionable skew has
+//! stayed above `skewThreshold` for `stabilizationWindow`, it takes the planner's moves one
+//! budgeted step at a time through the disruption chokepoint, waits for each replacement to be
+//! Ready, pauses for `cooldown`, and plans again from a fresh observation. Its durable state
+//! (moves in flight, the hourly budget, the stabilization start) lives in the policy's status,
+//! so a restart neither repeats a move nor resets the budget.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use jiff::Timestamp;
+use k8s_openapi::{api::core::v1::ObjectReference, apimachinery::pkg::apis::meta::v1::Time};
+
+use super::disruption::{Budget, Disruptor, Method, Outcome, Request};
+use crate::{
+    api::{
+        DryRunReport, MoveRecord, MoveStrategy, RebalanceMode, RebalancePhase, RebalanceStatus,
+        RebalanceTrigger, WorkloadIssue, WorkloadKind, conditions::reason,
+    },
+    planner::{
+        model::{Cluster, Pod, PodVolume, Policy, UpdateStrategy, Workload},
+        report::{GroupPlan, Move},
+    },
+};
+
+/// How often moves in flight are checked when nothing else wakes the policy.
+const IN_FLIGHT_CHECK: Duration = Duration::from_secs(10);
+/// Requeue when nothing is pending.
+const IDLE_REQUEUE: Duration = Duration::from_secs(300);
+/// First back-off after a PodDisruptionBudget refused a move; it doubles up to the maximum.
+const PDB_BACKOFF: Duration = Duration::from_secs(30);
+const PDB_BACKOFF_MAX: Duration = Duration::from_secs(600);
+/// How long a workload whose pods several budgets select is skipped before trying again.
+const MULTIPLE_PDBS_HOLD: Duration = Duration::from_secs(600);
+/// Replacements landing no better this many times in a row make the scheduler's disagreement
+/// a reported problem.
+const DISAGREEMENTS_REPORTED: u32 = 3;
+/// The budget's window.
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// What a policy's rebalancer remembers between reconciles but not across restarts.
+#[derive(Debug, Default)]
+pub struct Memory {
+    /// Per workload: replacements that landed no better in a row, and no move before when.
+    disagreements: HashMap<String, (u32, Timestamp)>,
+    /// After a 429: no move before when, and how many 429s in a row.
+    pdb_backoff: Option<(Timestamp, u32)>,
+    /// Workloads whose pods several budgets select, and since when.
+    multiple_pdbs: HashMap<String, Timestamp>,
+    /// DryRun: planned moves already evaluated, with whether they would pass.
+    dry_run: HashMap<(String, String), bool>,
+}
+
+/// Where the rebalancer stands after a step, for the status and the conditions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The durable state to write to the status.
+    pub status: RebalanceStatus,
+    /// The Rebalancing condition's reason.
+    pub reason: &'static str,
+    /// The Rebalancing condition's message.
+    pub message: String,
+    /// Problems a person should look at (they make the policy Degraded).
+    pub issues: Vec<WorkloadIssue>,
+    /// A reason moves are needed but blocked, for the blocked metric.
+    pub blocked: Option<&'static str>,
+    /// When to look again.
+    pub requeue: Duration,
+}
+
+/// One policy's inputs to a step.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    /// The policy, defaulted.
+    pub policy: &'a Policy,
+    /// The policy object, for Events.
+    pub reference: &'a ObjectReference,
+    /// The status as last written.
+    pub status: &'a RebalanceStatus,
+    /// The observed cluster.
+    pub cluster: &'a Cluster,
+    /// The plan's groups of this policy.
+    pub groups: &'a [&'a GroupPlan],
+    /// Nodes seen uncordoned, with when.
+    pub uncordoned: &'a HashMap<String, Timestamp>,
+    /// Now, on the one clock.
+    pub now: Timestamp,
+}
+
+fn since(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or(Duration::ZERO)
+}
+
+fn until(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(then.duration_since(now)).unwrap_or(Duration::ZERO)
+}
+
+fn later(now: Timestamp, by: Duration) -> Timestamp {
+    let at = jiff::SignedDuration::try_from(by)
+        .ok()
+        .and_then(|by| now.checked_add(by).ok())
+        .unwrap_or(now);
+    super::whole_seconds(at)
+}
+
+/// Whether the NodeRecovery trigger is armed: a node, Ready and schedulable now, became Ready,
+/// joined or was uncordoned within the recovery window.
+pub fn recovery_armed(inputs: &Inputs<'_>) -> Option<String> {
+    let window = inputs.policy.spec.rebalance.recovery_window.get();
+    inputs.cluster.nodes.iter().find_map(|node| {
+        if !node.ready || node.unschedulable {
+            return None;
+        }
+        let recent = |at: Option<Timestamp>| at.is_some_and(|at| since(inputs.now, at) <= window);
+        if recent(node.ready_since) {
+            Some(format!("{} became Ready", node.name))
+        } else if recent(node.created) {
+            Some(format!("{} joined", node.name))
+        } else if recent(inputs.uncordoned.get(&node.name).copied()) {
+            Some(format!("{} was uncordoned", node.name))
+        } else {
+            None
+        }
+    })
+}
+
+/// The pods of a workload, from the cluster (through its ReplicaSets for a Deployment).
+fn pods_of<'c>(cluster: &'c Cluster, workload: &Workload) -> Vec<&'c Pod> {
+    let replica_sets: HashSet<&str> = cluster
+        .replica_sets
+        .iter()
+        .filter(|rs| {
+            rs.namespace == workload.namespace
+                && rs
+                    .owner
+                    .as_ref()
+                    .is_some_and(|owner| owner.kind == "Deployment" && owner.name == workload.name)
+        })
+        .map(|rs| rs.name.as_str())
+        .collect();
+    cluster
+        .pods
+        .iter()
+        .filter(|pod| pod.namespace == workload.namespace)
+        .filter(|pod| {
+            pod.owner.as_ref().is_some_and(|owner| match workload.kind {
+                WorkloadKind::Deployment => {
+                    owner.kind == "ReplicaSet" && replica_sets.contains(owner.name.as_str())
+                }
+                WorkloadKind::StatefulSet => {
+                    owner.kind == "StatefulSet" && owner.name == workload.name
+                }
+            })
+        })
+        .collect()
+}
+
+fn find_workload<'c>(cluster: &'c Cluster, namespace: &str, key: &str) -> Option<&'c Workload> {
+    cluster
+        .workloads
+        .iter()
+        .find(|workload| &*workload.namespace == namespace && workload.key() == key)
+}
+
+/// Whether a Deployment's rollout has settled with every replica available.
+fn settled(workload: &Workload) -> bool {
+    let status = &workload.status;
+    status.observed_generation >= workload.generation
+        && status.available_replicas >= workload.replicas
+        && status.updated_replicas >= workload.replicas
+        && status.replicas <= workload.replicas
+}
+
+/// The pods' domain under the group's first constraint, and each domain's pods now.
+fn domain_counts(
+    group: Option<&GroupPlan>,
+    cluster: &Cluster,
+    node: &str,
+) -> (Option<String>, HashMap<String, u32>) {
+    let Some(constraint) = group.and_then(|group| group.constraints.first()) else {
+        return (None, HashMap::new());
+    };
+    let domain = cluster
+        .nodes
+        .iter()
+        .find(|n| n.name == node)
+        .and_then(|n| n.labels.get(&constraint.topology_key).cloned());
+    let counts = constraint
+        .domains
+        .iter()
+        .map(|d| (d.name, d.pods))
+        .collect();
+    (domain, counts)
+}
+
+/// Whether a move can be a rollout restart: a single-replica Deployment that surges, whose
+/// pod has no ReadWriteOnce or node-bound volume (two pods must run at once for a moment).
+fn can_restart(cluster: &Cluster, workload: &Workload, pod: &Pod) -> bool {
+    let surges = match &workload.strategy {
+        UpdateStrategy::RollingUpdate { max_surge, .. } => {
+            resolve_surge(max_surge, workload.replicas) >= 1
+        }
+        _ => false,
+    };
+    let exclusive_volume = pod.spec.volumes.iter().any(|volume| match volume {
+        PodVolume::Claim(name) => cluster
+            .claims
+            .iter()
+            .find(|claim| claim.namespace == pod.namespace && &claim.name == name)
+            .is_none_or(|claim| {
+                let exclusive = claim
+                    .access_modes
+                    .iter()
+                    .any(|mode| mode.starts_with("ReadWriteOnce"));
+                let node_bound = claim
+                    .volume_name
+                    .as_deref()
+                    .and_then(|pv| cluster.volumes.iter().find(|volume| volume.name == pv))
+                    .is_some_and(|volume| volume.node_local || volume.node_affinity.is_some());
+                exclusive || node_bound
+            }),
+        PodVolume::EmptyDir | PodVolume::HostPath => true,
+        PodVolume::Portable => false,
+    });
+    workload.kind == WorkloadKind::Deployment
+        && workload.replicas == 1
+        && surges
+        && !exclusive_volume
+}
+
+/// maxSurge against a replica count, rounding up as the Deployment controller does.
+fn resolve_surge(value: &str, replicas: i32) -> i64 {
+    match value.strip_suffix('%') {
+        Some(percent) => percent
+            .parse::<i64>()
+            .map(|percent| (percent * i64::from(replicas) + 99) / 100)
+            .unwrap_or(0),
+        None => value.parse::<i64>().unwrap_or(0),
+    }
+}
+
+/// The outcome of looking at one move in flight.
+enum Flight {
+    Waiting,
+    Done { landed: Option<String> },
+    TimedOut,
+}
+
+fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
+    let started = record.started.as_ref().map_or(inputs.now, |time| time.0);
+    let timeout = inputs.policy.spec.rebalance.ready_timeout.get();
+    let Some(workload) = find_workload(inputs.cluster, &inputs.policy.namespace, &record.workload)
+    else {
+        // The workload is gone: nothing to wait for.
+        return Flight::Done { landed: None };
+    };
+    let pods = pods_of(inputs.cluster, workload);
+    let old_pod_running = pods
+        .iter()
+        .any(|pod| Some(&pod.uid) == record.uid.as_ref() && !pod.terminating);
+    let replacement = pods
+        .iter()
+        .filter(|pod| Some(&pod.uid) != record.uid.as_ref() && !pod.terminating)
+        .filter(|pod| pod.created.is_some_and(|created| created >= started))
+        .find(|pod| pod.ready);
+    let ready = match workload.kind {
+        WorkloadKind::Deployment => settled(workload),
+        WorkloadKind::StatefulSet => workload.status.ready_replicas >= workload.replicas,
+    };
+    match replacement {
+        Some(pod) if ready && !old_pod_running => Flight::Done {
+            landed: pod.node_name.as_deref().map(str::to_owned),
+        },
+        _ if since(inputs.now, started) > timeout => Flight::TimedOut,
+        _ => Flight::Waiting,
+    }
+}
+
+/// A step of one policy's rebalancer.
+pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disruptor<'_>) -> Step {
+    let spec = &inputs.policy.spec.rebalance;
+    let now = inputs.now;
+    let mut status = inputs.status.clone();
+    let mut issues = Vec::new();
+    let mut requeue = IDLE_REQUEUE;
+
+    // The hourly budget, kept in the status so that a restart does not reset it.
+    status.recent_moves.retain(|time| since(now, time.0) < HOUR);
+
+    // Moves in flight: done, still waiting, or given up on.
+    let mut still_flying = Vec::new();
+    for record in std::mem::take(&mut status.in_flight) {
+        match check_flight(inputs, &record) {
+            Flight::Waiting => {
+                requeue = requeue.min(IN_FLIGHT_CHECK);
+                still_flying.push(record);
+            }
+            Flight::TimedOut => {
+                tracing::warn!(pod = %record.pod, reason = reason::REPLACEMENT_TIMEOUT, "A replacement did not become Ready in time.");
+                back_off(memory, &record.workload, now, spec.cooldown.get());
+                issues.push(WorkloadIssue {
+                    workload: record.workload.clone(),
+                    reason: reason::REPLACEMENT_TIMEOUT.to_owned(),
+                    message: format!(
+                        "the replacement of {} was not Ready within readyTimeout",
+                        record.pod
+                    ),
+                });
+            }
+            Flight::Done { landed } => {
+                status.cooldown_until = Some(Time(later(now, spec.cooldown.get())));
+                judge_landing(inputs, memory, &record, landed.as_deref(), now);
+            }
+        }
+    }
+    status.in_flight = still_flying;
+    for (workload, (count, _)) in &memory.disagreements {
+        if *count >= DISAGREEMENTS_REPORTED {
+            issues.push(WorkloadIssue {
+                workload: workload.clone(),
+                reason: reason::SCHEDULER_DISAGREES.to_owned(),
+                message: format!(
+                    "{count} replacements in a row landed in the same or a fuller domain; backing off"
+                ),
+            });
+        }
+    }
+    memory
+        .multiple_pdbs
+        .retain(|_, since_when| since(now, *since_when) < MULTIPLE_PDBS_HOLD);
+    for workload in memory.multiple_pdbs.keys() {
+        issues.push(WorkloadIssue {
+            workload: workload.clone(),
+            reason: reason::MULTIPLE_PDBS.to_owned(),
+            message:
+                "more than one PodDisruptionBudget selects its pods; the Eviction API refuses them"
+                    .to_owned(),
+        });
+    }
+
+    let groups = inputs.groups;
+    let worst = groups
+        .iter()
+        .flat_map(|group| group.constraints.iter().map(move |c| (group, c)))
+        .max_by_key(|(_, constraint)| constraint.actionable_skew);
+    let skew = worst.map_or(0, |(_, constraint)| constraint.actionable_skew);
+    let skewed = i64::from(skew) > i64::from(spec.skew_threshold);
+    if skewed {
+        status.skewed_since.get_or_insert(Time(now));
+    } else {
+        status.skewed_since = None;
+    }
+    let moves: Vec<(&GroupPlan, &Move)> = groups
+        .iter()
+        .flat_map(|group| group.moves.iter().map(move |m| (*group, m)))
+        .collect();
+
+    let finish = |status: RebalanceStatus,
+                  phase,
+                  reason,
+                  message: String,
+                  mut issues: Vec<WorkloadIssue>,
+                  blocked,
+                  requeue| {
+        let mut status = status;
+        issues.sort_by(|a, b| (&a.workload, &a.reason).cmp(&(&b.workload, &b.reason)));
+        issues.dedup_by(|a, b| a.workload == b.workload && a.reason == b.reason);
+        status.phase = phase;
+        status.moves_last_hour = i32::try_from(status.recent_moves.len()).unwrap_or(i32::MAX);
+        Step {
+            status,
+            reason,
+            message,
+            issues,
+            blocked,
+            requeue,
+        }
+    };
+
+    if spec.mode == RebalanceMode::Off {
+        status.dry_run = None;
+        return finish(
+            status,
+            RebalancePhase::Idle,
+            reason::MODE_OFF,
+            "rebalance.mode is Off".to_owned(),
+            issues,
+            None,
+            IDLE_REQUEUE,
+        );
+    }
+    if !skewed {
+        status.dry_run = None;
+        let phase = if status.in_flight.is_empty() {
+            RebalancePhase::Idle
+        } else {
+            RebalancePhase::WaitingForReplacement
+        };
+        let message = format!(
+            "actionable skew {skew} is within skewThreshold {}",
+            spec.skew_threshold
+        );
+        return finish(status, phase, reason::IDLE, message, issues, None, requeue);
+    }
+    let armed = match spec.trigger {
+        RebalanceTrigger::Continuous => Some("trigger is Continuous".to_owned()),
+        RebalanceTrigger::NodeRecovery => recovery_armed(inputs),
+    };
+    let Some(armed_by) = armed else {
+        status.dry_run = None;
+        let message = format!(
+            "actionable skew {skew} is above skewThreshold {}, but no node recovered, joined or was uncordoned within recoveryWindow",
+            spec.skew_threshold
+        );
+        return finish(
+            status,
+            RebalancePhase::Idle,
+            reason::NOT_ARMED,
+            message,
+            issues,
+            None,
+            requeue,
+        );
+    };
+    let skewed_since = status.skewed_since.as_ref().map_or(now, |time| time.0);
+    let stable_for = since(now, skewed_since);
+    if stable_for < spec.stabilization_window.get() {
+        let wait = spec.stabilization_window.get() - stable_for;
+        let message = format!(
+            "actionable skew {skew} has been above skewThreshold for {}s of {}",
+            stable_for.as_secs(),
+            spec.stabilization_window
+        );
+        return finish(
+            status,
+            RebalancePhase::Stabilizing,
+            reason::STABILIZATION_PENDING,
+            message,
+            issues,
+            None,
+            requeue.min(wait),
+        );
+    }
+    if moves.is_empty() {
+        let (why, text) = match worst {
+            Some((group, _))
+                if group.outcome == crate::planner::report::Outcome::NoAcceptingDomain =>
+            {
+                (reason::NO_ACCEPTING_DOMAIN, group.message.clone())
+            }
+            Some((group, _)) => (reason::NO_MOVABLE_POD, group.message.clone()),
+            None => (reason::NO_MOVABLE_POD, "nothing to move".to_owned()),
+        };
+        return finish(
+            status,
+            RebalancePhase::Blocked,
+            why,
+            text,
+            issues,
+            Some(why),
+            requeue,
+        );
+    }
+
+    if spec.mode == RebalanceMode::DryRun {
+        let report = dry_run(inputs, memory, disruptor, &moves).await;
+        let message = format!(
+            "DryRun ({armed_by}): would move {} pod(s) now; {} blocked by PodDisruptionBudgets",
+            report.would_move, report.blocked
+        );
+        status.dry_run = Some(report);
+        return finish(
+            status,
+            RebalancePhase::Idle,
+            reason::DRY_RUN,
+            message,
+            issues,
+            None,
+            requeue,
+        );
+    }
+    status.dry_run = None;
+
+    if let Some(until_time) = status
+        .cooldown_until
+        .as_ref()
+        .map(|time| time.0)
+        .filter(|at| *at > now)
+    {
+        let message =
+            format!("cooling down until {until_time} after the last replacement became Ready");
+        return finish(
+            status,
+            RebalancePhase::CoolingDown,
+            reason::COOLING_DOWN,
+            message,
+            issues,
+            None,
+            requeue.min(until(now, until_time)),
+        );
+    }
+    if let Some((until_time, _)) = memory.pdb_backoff.filter(|(at, _)| *at > now) {
+        let message =
+            format!("a PodDisruptionBudget refused the last move; trying again after {until_time}");
+        return finish(
+            status,
+            RebalancePhase::Blocked,
+            reason::PDB_BLOCKED,
+            message,
+            issues,
+            Some(reason::PDB_BLOCKED),
+            requeue.min(until(now, until_time)),
+        );
+    }
+
+    let mut budget = Budget {
+        in_flight: status.in_flight.len(),
+        max_in_flight: usize::try_from(spec.max_concurrent_moves).unwrap_or(1),
+        last_hour: status.recent_moves.len(),
+        max_per_hour: usize::try_from(spec.max_moves_per_hour).unwrap_or(1),
+    };
+    if let Some(exhausted) = budget.exhausted() {
+        let (phase, message, wait) = if exhausted == reason::WAITING_FOR_REPLACEMENT {
+            (
+                RebalancePhase::WaitingForReplacement,
+                format!(
+                    "{} move(s) in flight; waiting for their replacements to be Ready",
+                    budget.in_flight
+                ),
+                IN_FLIGHT_CHECK,
+            )
+        } else {
+            let reopens = status
+                .recent_moves
+                .first()
+                .map_or(HOUR, |oldest| HOUR.saturating_sub(since(now, oldest.0)));
+            (
+                RebalancePhase::Blocked,
+                format!(
+                    "{} moves in the last hour reach maxMovesPerHour",
+                    budget.last_hour
+                ),
+                reopens,
+            )
+        };
+        let blocked = (phase == RebalancePhase::Blocked).then_some(exhausted);
+        return finish(
+            status,
+            phase,
+            exhausted,
+            message,
+            issues,
+            blocked,
+            requeue.min(wait),
+        );
+    }
+
+    let flying: HashSet<String> = status
+        .in_flight
+        .iter()
+        .map(|record| record.pod.clone())
+        .collect();
+    let mut made = Vec::new();
+    let mut refusal: Option<(&'static str, String)> = None;
+    let mut budget_blocked = 0usize;
+    for (_, planned) in moves {
+        if budget.exhausted().is_some() {
+            break;
+        }
+        let workload = planned.workload.clone().unwrap_or_default();
+        if flying.contains(&planned.pod)
+            || memory.multiple_pdbs.contains_key(&workload)
+            || memory
+                .disagreements
+                .get(&workload)
+                .is_some_and(|(_, until_time)| *until_time > now)
+        {
+            continue;
+        }
+        if !planned.pdb_allows {
+            budget_blocked += 1;
+            continue;
+        }
+        let (namespace, pod_name) = planned
+            .pod
+            .split_once('/')
+            .unwrap_or((&inputs.policy.namespace, &planned.pod));
+        let pod = inputs
+            .cluster
+            .pods
+            .iter()
+            .find(|pod| &*pod.namespace == namespace && pod.name == pod_name);
+        let target = find_workload(inputs.cluster, namespace, &workload);
+        let method = match (spec.move_strategy, pod, target) {
+            (MoveStrategy::Auto, Some(pod), Some(target))
+                if can_restart(inputs.cluster, target, pod) =>
+            {
+                Method::Restart
+            }
+            _ => Method::Evict,
+        };
+        let request = Request {
+            policy: inputs.reference,
+            namespace,
+            pod: pod_name,
+            uid: &planned.uid,
+            deployment: target
+                .filter(|w| w.kind == WorkloadKind::Deployment)
+                .map(|w| w.name.as_str()),
+            from: &planned.from_node,
+            to: &planned.to_node,
+            method,
+            dry_run: false,
+        };
+        match disruptor.disrupt(&request, &mut budget).await {
+            Outcome::Moved => {
+                memory.pdb_backoff = None;
+                let record = MoveRecord {
+                    pod: planned.pod.clone(),
+                    uid: Some(planned.uid.clone()),
+                    method: Some(
+                        match method {
+                            Method::Evict => "Evict",
+                            Method::Restart => "Restart",
+                        }
+                        .to_owned(),
+                    ),
+                    workload: workload.clone(),
+                    from: planned.from_node.clone(),
+                    to: Some(planned.to_node.clone()),
+                    started: Some(Time(now)),
+                };
+                tracing::info!(policy = %inputs.policy.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");
+                status.recent_moves.push(Time(now));
+                status.total_moves += 1;
+                status.last_move = Some(record.clone());
+                status.last_move_time = Some(Time(now));
+                status.in_flight.push(record);
+                made.push(planned.pod.clone());
+            }
+            Outcome::Refused {
+                reason: why,
+                message,
+            } if why == reason::MULTIPLE_PDBS => {
+                memory.multiple_pdbs.insert(workload.clone(), now);
+                issues.push(WorkloadIssue {
+                    workload: workload.clone(),
+                    reason: reason::MULTIPLE_PDBS.to_owned(),
+                    message,
+                });
+            }
+            Outcome::Refused {
+                reason: why,
+                message,
+            } => {
+                let attempts = memory.pdb_backoff.map_or(0, |(_, attempts)| attempts) + 1;
+                let wait = PDB_BACKOFF
+                    .saturating_mul(2u32.saturating_pow(attempts - 1))
+                    .min(PDB_BACKOFF_MAX);
+                memory.pdb_backoff = Some((later(now, wait), attempts));
+                refusal = Some((
+                    if why == "Forbidden" {
+                        reason::PDB_BLOCKED
+                    } else {
+                        why
+                    },
+                    message,
+                ));
+                requeue = requeue.min(wait);
+                // Never retry hot: one refusal ends this step.
+                break;
+            }
+            Outcome::Gone | Outcome::Failed(_) | Outcome::WouldMove => {}
+            Outcome::NotLeader | Outcome::OverBudget(_) => break,
+        }
+    }
+
+    if !made.is_empty() {
+        let message = format!(
+            "moved {} ({armed_by}); waiting for the replacement to be Ready",
+            made.join(", ")
+        );
+        return finish(
+            status,
+            RebalancePhase::WaitingForReplacement,
+            reason::MOVING,
+            message,
+            issues,
+            None,
+            requeue.min(IN_FLIGHT_CHECK),
+        );
+    }
+    if let Some((why, message)) = refusal {
+        return finish(
+            status,
+            RebalancePhase::Blocked,
+            why,
+            message,
+            issues,
+            Some(why),
+            requeue,
+        );
+    }
+    if budget_blocked > 0 {
+        let message = format!(
+            "{budget_blocked} planned move(s) wait for their PodDisruptionBudget to allow a disruption"
+        );
+        return finish(
+            status,
+            RebalancePhase::Blocked,
+            reason::PDB_BLOCKED,
+            message,
+            issues,
+            Some(reason::PDB_BLOCKED),
+            requeue.min(PDB_BACKOFF),
+        );
+    }
+    let reported = issues
+        .iter()
+        .find(|issue| {
+            issue.reason == reason::SCHEDULER_DISAGREES || issue.reason == reason::MULTIPLE_PDBS
+        })
+        .map(|issue| {
+            if issue.reason == reason::SCHEDULER_DISAGREES {
+                reason::SCHEDULER_DISAGREES
+            } else {
+                reason::MULTIPLE_PDBS
+            }
+        });
+    let why = reported.unwrap_or(reason::NO_MOVABLE_POD);
+    finish(
+        status,
+        RebalancePhase::Blocked,
+        why,
+        "every planned move is held back".to_owned(),
+        issues,
+        Some(why),
+        requeue.min(IN_FLIGHT_CHECK),
+    )
+}
+
+/// Backs a workload off after a replacement that landed no better or never became Ready:
+/// `cooldown × 2^n`, n the times in a row.
+fn back_off(memory: &mut Memory, workload: &str, now: Timestamp, cooldown: Duration) {
+    let entry = memory
+        .disagreements
+        .entry(workload.to_owned())
+        .or_insert((0, now));
+    entry.0 += 1;
+    let wait = cooldown
+        .max(Duration::from_secs(30))
+        .saturating_mul(2u32.saturating_pow(entry.0));
+    entry.1 = later(now, wait);
+}
+
+/// Judges where a replacement landed: in the same or a fuller domain than the one it left,
+/// the scheduler disagreed with the plan.
+fn judge_landing(
+    inputs: &Inputs<'_>,
+    memory: &mut Memory,
+    record: &MoveRecord,
+    landed: Option<&str>,
+    now: Timestamp,
+) {
+    let group = inputs
+        .groups
+        .iter()
+        .copied()
+        .find(|group| group.workloads.contains(&record.workload));
+    let Some(landed) = landed else { return };
+    let (from_domain, counts) = domain_counts(group, inputs.cluster, &record.from);
+    let (landed_domain, _) = domain_counts(group, inputs.cluster, landed);
+    let count = |domain: &Option<String>| {
+        domain
+            .as_ref()
+            .and_then(|d| counts.get(d))
+            .copied()
+            .unwrap_or(0)
+    };
+    let disagrees =
+        landed_domain == from_domain || count(&landed_domain) >= count(&from_domain) + 2;
+    if disagrees {
+        tracing::info!(pod = %record.pod, node = %landed, reason = reason::SCHEDULER_DISAGREES, "A replacement landed no better than where its pod left.");
+        back_off(
+            memory,
+            &record.workload,
+            now,
+            inputs.policy.spec.rebalance.cooldown.get(),
+        );
+    } else {
+        memory.disagreements.remove(&record.workload);
+    }
+}
+
+/// DryRun: each planned move evaluated once with a server-side dry-run eviction, so that the
+/// report says what the budgets would allow now.
+async fn dry_run(
+    inputs: &Inputs<'_>,
+    memory: &mut Memory,
+    disruptor: &Disruptor<'_>,
+    moves: &[(&GroupPlan, &Move)],
+) -> DryRunReport {
+    let planned: HashSet<(String, String)> = moves
+        .iter()
+        .map(|(_, m)| (m.uid.clone(), m.to_node.clone()))
+        .collect();
+    memory.dry_run.retain(|key, _| planned.contains(key));
+    let mut unlimited = Budget {
+        in_flight: 0,
+        max_in_flight: usize::MAX,
+        last_hour: 0,
+        max_per_hour: usize::MAX,
+    };
+    for (_, planned) in moves {
+        let key = (planned.uid.clone(), planned.to_node.clone());
+        if memory.dry_run.contains_key(&key) {
+            continue;
+        }
+        let (namespace, pod) = planned
+            .pod
+            .split_once('/')
+            .unwrap_or((&inputs.policy.namespace, &planned.pod));
+        let request = Request {
+            policy: inputs.reference,
+            namespace,
+            pod,
+            uid: &planned.uid,
+            deployment: None,
+            from: &planned.from_node,
+            to: &planned.to_node,
+            method: Method::Evict,
+            dry_run: true,
+        };
+        match disruptor.disrupt(&request, &mut unlimited).await {
+            Outcome::WouldMove => {
+                memory.dry_run.insert(key, true);
+            }
+            Outcome::Refused { .. } => {
+                memory.dry_run.insert(key, false);
+            }
+            _ => {}
+        }
+    }
+    let would_move = memory.dry_run.values().filter(|passes| **passes).count();
+    let blocked = memory.dry_run.len() - would_move;
+    DryRunReport {
+        would_move: i32::try_from(would_move).unwrap_or(i32::MAX),
+        blocked: i32::try_from(blocked).unwrap_or(i32::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surge_resolves_against_the_replica_count_rounding_up() {
+        assert_eq!(resolve_surge("25%", 1), 1);
+        assert_eq!(resolve_surge("0%", 1), 0);
+        assert_eq!(resolve_surge("1", 1), 1);
+        assert_eq!(resolve_surge("0", 3), 0);
+        assert_eq!(resolve_surge("50%", 3), 2);
+    }
+}

@@ -1,0 +1,358 @@
+//! Report: the policy's status (conditions with reasons, workload counts and issues, the
+//! distribution, the rebalancer's durable state), written by server-side apply only when it
+//! changed, and the policy's metrics. The status holds no per-run timestamps, so writing it
+//! never re-triggers work by itself.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use super::{inject::Injection, rebalance::Step};
+use crate::{
+    api::{
+        ConstraintDistribution, DomainPods, FIELD_MANAGER, RebalancePhase, SpreadPolicy,
+        SpreadPolicyStatus, WorkloadIssue,
+        conditions::{self, reason},
+    },
+    metrics::ControllerMetrics,
+    planner::report::{GroupPlan, Outcome},
+};
+
+/// Domains listed per topology key in the status.
+const DOMAINS_LISTED: usize = 50;
+
+/// Reasons a policy can be blocked for, in the blocked metric.
+const BLOCKED_REASONS: [&str; 6] = [
+    reason::PDB_BLOCKED,
+    reason::MULTIPLE_PDBS,
+    reason::BUDGET_EXHAUSTED,
+    reason::SCHEDULER_DISAGREES,
+    reason::NO_MOVABLE_POD,
+    reason::NO_ACCEPTING_DOMAIN,
+];
+
+/// Why the status could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("writing the status of SpreadPolicy {namespace}/{name}: {source}")]
+pub struct WriteStatus {
+    /// The policy's namespace.
+    pub namespace: String,
+    /// The policy's name.
+    pub name: String,
+    /// Why.
+    pub source: kube::Error,
+}
+
+/// One condition as it should read now, keeping its transition time when its status holds.
+fn condition(
+    existing: &[Condition],
+    type_: &str,
+    holds: bool,
+    reason: &str,
+    message: String,
+    generation: i64,
+    now: Timestamp,
+) -> Condition {
+    let status = if holds { "True" } else { "False" }.to_owned();
+    let since = existing
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or(Time(now), |c| c.last_transition_time.clone());
+    Condition {
+        type_: type_.to_owned(),
+        status,
+        reason: reason.to_owned(),
+        message,
+        observed_generation: Some(generation),
+        last_transition_time: since,
+    }
+}
+
+/// Per topology key: pods per domain, the worst skew, the worst actionable skew and its group.
+type Tally = (BTreeMap<String, i32>, i32, i32, Option<String>);
+
+/// The policy's pods per domain for each topology key, with the worst skews of its groups.
+fn distribution(groups: &[&GroupPlan]) -> Vec<ConstraintDistribution> {
+    let mut by_key: BTreeMap<String, Tally> = BTreeMap::new();
+    for group in groups {
+        for constraint in &group.constraints {
+            let entry = by_key
+                .entry(constraint.topology_key.clone())
+                .or_insert_with(|| (BTreeMap::new(), 0, -1, None));
+            for domain in constraint.domains.iter() {
+                *entry.0.entry(domain.name).or_insert(0) +=
+                    i32::try_from(domain.pods).unwrap_or(i32::MAX);
+            }
+            entry.1 = entry
+                .1
+                .max(i32::try_from(constraint.skew).unwrap_or(i32::MAX));
+            let actionable = i32::try_from(constraint.actionable_skew).unwrap_or(i32::MAX);
+            if actionable > entry.2 {
+                entry.2 = actionable;
+                entry.3 = Some(group.group.clone());
+            }
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|(topology_key, (domains, skew, actionable, worst))| {
+            let mut listed: Vec<DomainPods> = domains
+                .into_iter()
+                .map(|(name, pods)| DomainPods { name, pods })
+                .collect();
+            listed.sort_by(|a, b| b.pods.cmp(&a.pods).then_with(|| a.name.cmp(&b.name)));
+            let more = listed.len().saturating_sub(DOMAINS_LISTED);
+            listed.truncate(DOMAINS_LISTED);
+            ConstraintDistribution {
+                topology_key,
+                skew,
+                actionable_skew: actionable.max(0),
+                worst_group: worst,
+                domains: listed,
+                more_domains: i32::try_from(more).unwrap_or(i32::MAX),
+            }
+        })
+        .collect()
+}
+
+/// Everything a status is made of.
+#[derive(Debug)]
+pub struct Findings<'a> {
+    /// The policy's groups in the plan.
+    pub groups: &'a [&'a GroupPlan],
+    /// What injection did.
+    pub injection: &'a Injection,
+    /// Where the rebalancer stands.
+    pub step: &'a Step,
+    /// Why the policy cannot be read, if it cannot.
+    pub invalid: Option<&'a str>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// The status the policy should have.
+pub fn status(policy: &SpreadPolicy, findings: &Findings<'_>) -> SpreadPolicyStatus {
+    let generation = policy.metadata.generation.unwrap_or_default();
+    let existing = policy
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or(&[]);
+    let now = findings.now;
+    let groups = findings.groups;
+
+    let ready = match findings.invalid {
+        Some(error) => condition(
+            existing,
+            conditions::READY,
+            false,
+            reason::INVALID,
+            error.to_owned(),
+            generation,
+            now,
+        ),
+        None => condition(
+            existing,
+            conditions::READY,
+            true,
+            reason::OBSERVED,
+            format!("{} workload(s) matched", findings.injection.counts.matched),
+            generation,
+            now,
+        ),
+    };
+
+    let unbalanced = groups
+        .iter()
+        .flat_map(|group| group.constraints.iter().map(move |c| (group, c)))
+        .filter(|(_, c)| i64::from(c.actionable_skew) > i64::from(c.max_skew))
+        .max_by_key(|(_, c)| c.actionable_skew);
+    let no_domain = groups
+        .iter()
+        .find(|group| group.outcome == Outcome::NoAcceptingDomain);
+    let balanced = match (unbalanced, no_domain) {
+        (Some((group, constraint)), _) => condition(
+            existing,
+            conditions::BALANCED,
+            false,
+            reason::SKEWED,
+            format!(
+                "{} has actionable skew {} on {} (maxSkew {})",
+                group.group,
+                constraint.actionable_skew,
+                constraint.topology_key,
+                constraint.max_skew
+            ),
+            generation,
+            now,
+        ),
+        (None, Some(group)) => condition(
+            existing,
+            conditions::BALANCED,
+            false,
+            reason::NO_ACCEPTING_DOMAIN,
+            group.message.clone(),
+            generation,
+            now,
+        ),
+        (None, None) => condition(
+            existing,
+            conditions::BALANCED,
+            true,
+            reason::WITHIN_MAX_SKEW,
+            format!("{} group(s) within maxSkew", groups.len()),
+            generation,
+            now,
+        ),
+    };
+
+    let step = findings.step;
+    let moving = matches!(
+        step.status.phase,
+        RebalancePhase::Stabilizing
+            | RebalancePhase::Moving
+            | RebalancePhase::WaitingForReplacement
+            | RebalancePhase::CoolingDown
+    );
+    let rebalancing = condition(
+        existing,
+        conditions::REBALANCING,
+        moving,
+        step.reason,
+        step.message.clone(),
+        generation,
+        now,
+    );
+
+    let mut issues: Vec<WorkloadIssue> = findings
+        .injection
+        .issues
+        .iter()
+        .chain(&step.issues)
+        .cloned()
+        .collect();
+    issues.sort_by(|a, b| (&a.workload, &a.reason).cmp(&(&b.workload, &b.reason)));
+    issues.dedup_by(|a, b| a.workload == b.workload && a.reason == b.reason);
+    let problem = issues
+        .iter()
+        .find(|issue| {
+            issue.reason != "Pinned"
+                && issue.reason != "Ignored"
+                && issue.reason != "ClaimedByOtherPolicy"
+        })
+        .map(|issue| {
+            (
+                issue.reason.clone(),
+                format!("{}: {}", issue.workload, issue.message),
+            )
+        })
+        .or_else(|| {
+            step.blocked
+                .filter(|blocked| *blocked != reason::BUDGET_EXHAUSTED)
+                .map(|blocked| (blocked.to_owned(), step.message.clone()))
+        });
+    let degraded = match problem {
+        Some((why, message)) => condition(
+            existing,
+            conditions::DEGRADED,
+            true,
+            &why,
+            message,
+            generation,
+            now,
+        ),
+        None => condition(
+            existing,
+            conditions::DEGRADED,
+            false,
+            "AsExpected",
+            "nothing keeps the policy from doing its job".to_owned(),
+            generation,
+            now,
+        ),
+    };
+
+    let distribution = distribution(groups);
+    SpreadPolicyStatus {
+        observed_generation: Some(generation),
+        conditions: vec![ready, balanced, rebalancing, degraded],
+        skew: Some(
+            distribution
+                .iter()
+                .map(|d| d.actionable_skew)
+                .max()
+                .unwrap_or(0),
+        ),
+        workloads: findings.injection.counts.clone(),
+        workload_issues: issues,
+        distribution,
+        rebalance: step.status.clone(),
+    }
+}
+
+/// Writes the status if it differs from what the object carries.
+pub async fn write(
+    client: &Client,
+    policy: &SpreadPolicy,
+    status: &SpreadPolicyStatus,
+) -> Result<bool, WriteStatus> {
+    if policy.status.as_ref() == Some(status) {
+        return Ok(false);
+    }
+    let namespace = policy.metadata.namespace.clone().unwrap_or_default();
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    let api: Api<SpreadPolicy> = Api::namespaced(client.clone(), &namespace);
+    let body = json!({
+        "apiVersion": "kubespread.io/v1alpha1",
+        "kind": "SpreadPolicy",
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|source| WriteStatus {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Sets the policy's metrics.
+pub fn metrics(
+    metrics: &ControllerMetrics,
+    namespace: &str,
+    name: &str,
+    status: &SpreadPolicyStatus,
+    blocked: Option<&str>,
+) {
+    for constraint in &status.distribution {
+        metrics
+            .policy_skew
+            .with_label_values(&[namespace, name, &constraint.topology_key])
+            .set(i64::from(constraint.actionable_skew));
+    }
+    let balanced = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == conditions::BALANCED && c.status == "True");
+    metrics
+        .policy_balanced
+        .with_label_values(&[namespace, name])
+        .set(i64::from(balanced));
+    for reason in BLOCKED_REASONS {
+        metrics
+            .policy_blocked
+            .with_label_values(&[namespace, name, reason])
+            .set(i64::from(blocked == Some(reason)));
+    }
+}

@@ -1,0 +1,428 @@
+//! The controller's view of the cluster: one watch per kind (one shared Pod watch), each object
+//! converted on arrival into the planner's compact model, so that no full Kubernetes object is
+//! kept (no managedFields, no unused status). An object that cannot be read is skipped and
+//! counted, never allowed to stall its watch. Watches run on every replica; only reading here.
+
+use std::{
+    collections::HashMap,
+    fmt::Debug,
+    hash::Hash,
+    sync::{
+        Arc, Mutex, PoisonError, RwLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::{
+    apps::v1::{Deployment, ReplicaSet, StatefulSet},
+    core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod},
+    policy::v1::PodDisruptionBudget,
+};
+use kube::{
+    Api, Client, Resource,
+    core::{DeserializeGuard, ObjectMeta},
+    runtime::{WatchStreamExt, watcher},
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::{
+    api::{FIELD_MANAGER, WorkloadKind},
+    metrics::ControllerMetrics,
+    planner::model::{self, Cluster},
+    snapshot::{FieldError, convert},
+};
+
+/// A workload as the controller needs it: the planner's view, and whether we applied fields to
+/// it (so that a workload leaving every policy gets them removed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadEntry {
+    /// The planner's view.
+    pub workload: Arc<model::Workload>,
+    /// `kube-spread` holds fields of it through server-side apply.
+    pub applied_by_us: bool,
+}
+
+/// Objects of one kind by key.
+#[derive(Debug)]
+struct Objects<K, V> {
+    items: RwLock<HashMap<K, Arc<V>>>,
+    synced: AtomicBool,
+}
+
+impl<K: Eq + Hash + Clone, V> Objects<K, V> {
+    fn new() -> Self {
+        Self {
+            items: RwLock::new(HashMap::new()),
+            synced: AtomicBool::new(false),
+        }
+    }
+
+    fn values(&self) -> Vec<Arc<V>> {
+        self.items
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.items
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Every kind the planner reads, kept current by watches.
+#[derive(Debug)]
+pub struct Stores {
+    pods: Objects<(String, String), model::Pod>,
+    nodes: Objects<String, model::Node>,
+    // One map per watch: a relist replaces its own kind's objects only.
+    deployments: Objects<(String, WorkloadKind, String), WorkloadEntry>,
+    stateful_sets: Objects<(String, WorkloadKind, String), WorkloadEntry>,
+    replica_sets: Objects<(String, String), model::ReplicaSet>,
+    pdbs: Objects<(String, String), model::Pdb>,
+    claims: Objects<(String, String), model::Claim>,
+    volumes: Objects<String, model::Volume>,
+    interner: Mutex<convert::Interner>,
+    generation: AtomicU64,
+    changed: watch::Sender<u64>,
+}
+
+/// The key of a namespaced object.
+fn namespaced_key(meta: &ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+impl Default for Stores {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stores {
+    /// Empty stores, not yet synced.
+    pub fn new() -> Self {
+        Self {
+            pods: Objects::new(),
+            nodes: Objects::new(),
+            deployments: Objects::new(),
+            stateful_sets: Objects::new(),
+            replica_sets: Objects::new(),
+            pdbs: Objects::new(),
+            claims: Objects::new(),
+            volumes: Objects::new(),
+            interner: Mutex::new(convert::Interner::new()),
+            generation: AtomicU64::new(0),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    /// Whether every watch has listed its kind once.
+    pub fn synced(&self) -> bool {
+        self.pods.synced.load(Ordering::Acquire)
+            && self.nodes.synced.load(Ordering::Acquire)
+            && self.workloads_synced()
+            && self.replica_sets.synced.load(Ordering::Acquire)
+            && self.pdbs.synced.load(Ordering::Acquire)
+            && self.claims.synced.load(Ordering::Acquire)
+            && self.volumes.synced.load(Ordering::Acquire)
+    }
+
+    fn workloads_synced(&self) -> bool {
+        self.deployments.synced.load(Ordering::Acquire)
+            && self.stateful_sets.synced.load(Ordering::Acquire)
+    }
+
+    /// A counter bumped on every change, for caching what is derived from the stores.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Notified (with the new generation) after every change.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn bump(&self) {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.changed.send_replace(generation);
+    }
+
+    /// Pods held, for sizing.
+    pub fn pod_count(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// A workload's entry.
+    pub fn workload(
+        &self,
+        namespace: &str,
+        kind: WorkloadKind,
+        name: &str,
+    ) -> Option<Arc<WorkloadEntry>> {
+        let objects = match kind {
+            WorkloadKind::Deployment => &self.deployments,
+            WorkloadKind::StatefulSet => &self.stateful_sets,
+        };
+        objects
+            .items
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(namespace.to_owned(), kind, name.to_owned()))
+            .cloned()
+    }
+
+    /// Every workload entry.
+    pub fn workloads(&self) -> Vec<Arc<WorkloadEntry>> {
+        let mut workloads = self.deployments.values();
+        workloads.extend(self.stateful_sets.values());
+        workloads
+    }
+
+    /// The cluster as observed now (policies come from elsewhere), in a stable order.
+    pub fn cluster(&self) -> Cluster {
+        let mut cluster = Cluster {
+            nodes: unwrap(self.nodes.values()),
+            pods: unwrap(self.pods.values()),
+            workloads: self
+                .workloads()
+                .into_iter()
+                .map(|entry| (*entry.workload).clone())
+                .collect(),
+            replica_sets: unwrap(self.replica_sets.values()),
+            pdbs: unwrap(self.pdbs.values()),
+            claims: unwrap(self.claims.values()),
+            volumes: unwrap(self.volumes.values()),
+            policies: Vec::new(),
+        };
+        cluster.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        cluster
+            .pods
+            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
+        cluster.workloads.sort_by(|a, b| {
+            (&*a.namespace, a.kind, &a.name).cmp(&(&*b.namespace, b.kind, &b.name))
+        });
+        cluster
+            .replica_sets
+            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
+        cluster
+            .pdbs
+            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
+        cluster
+            .claims
+            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
+        cluster.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        cluster
+    }
+
+    /// Runs every watch until the client's streams end (they retry with backoff forever).
+    pub async fn watch_all(self: Arc<Self>, client: Client, metrics: ControllerMetrics) {
+        let stores = &self;
+        let metrics = &metrics;
+        let name = |meta: &ObjectMeta| meta.name.clone().unwrap_or_default();
+        let workload = |kind: WorkloadKind| {
+            move |meta: &ObjectMeta| {
+                let (namespace, name) = namespaced_key(meta);
+                (namespace, kind, name)
+            }
+        };
+        futures::join!(
+            stores.watch::<Pod, _, _>(
+                &client,
+                metrics,
+                |s| &s.pods,
+                namespaced_key,
+                |s, pod| {
+                    let mut interner = s.interner.lock().unwrap_or_else(PoisonError::into_inner);
+                    convert::pod(pod, &mut interner)
+                }
+            ),
+            stores.watch::<Node, _, _>(
+                &client,
+                metrics,
+                |s| &s.nodes,
+                name,
+                |_, node| convert::node(node)
+            ),
+            stores.watch::<Deployment, _, _>(
+                &client,
+                metrics,
+                |s| &s.deployments,
+                workload(WorkloadKind::Deployment),
+                |_, deployment| {
+                    Ok(WorkloadEntry {
+                        workload: Arc::new(convert::deployment(deployment)?),
+                        applied_by_us: applied_by_us(&deployment.metadata),
+                    })
+                },
+            ),
+            stores.watch::<StatefulSet, _, _>(
+                &client,
+                metrics,
+                |s| &s.stateful_sets,
+                workload(WorkloadKind::StatefulSet),
+                |_, stateful_set| {
+                    Ok(WorkloadEntry {
+                        workload: Arc::new(convert::stateful_set(stateful_set)?),
+                        applied_by_us: applied_by_us(&stateful_set.metadata),
+                    })
+                },
+            ),
+            stores.watch::<ReplicaSet, _, _>(
+                &client,
+                metrics,
+                |s| &s.replica_sets,
+                namespaced_key,
+                |_, rs| { convert::replica_set(rs) }
+            ),
+            stores.watch::<PodDisruptionBudget, _, _>(
+                &client,
+                metrics,
+                |s| &s.pdbs,
+                namespaced_key,
+                |_, pdb| { convert::pdb(pdb) }
+            ),
+            stores.watch::<PersistentVolumeClaim, _, _>(
+                &client,
+                metrics,
+                |s| &s.claims,
+                namespaced_key,
+                |_, claim| { convert::claim(claim) }
+            ),
+            stores.watch::<PersistentVolume, _, _>(
+                &client,
+                metrics,
+                |s| &s.volumes,
+                name,
+                |_, volume| { convert::volume(volume) }
+            ),
+        );
+    }
+
+    /// One kind's watch: converts each object as it arrives; a relist replaces the kind's
+    /// objects at once when it completes. An object that cannot be read is dropped from the
+    /// store (it cannot be reasoned about) and counted.
+    async fn watch<K, Key, V>(
+        &self,
+        client: &Client,
+        metrics: &ControllerMetrics,
+        objects: impl Fn(&Self) -> &Objects<Key, V>,
+        key: impl Fn(&ObjectMeta) -> Key,
+        convert: impl Fn(&Self, &K) -> Result<V, FieldError>,
+    ) where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+        Key: Eq + Hash + Clone + Debug,
+        V: Debug,
+    {
+        let kind = K::kind(&()).to_string();
+        let api: Api<DeserializeGuard<K>> = Api::all(client.clone());
+        let mut stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let mut relist: Option<HashMap<Key, Arc<V>>> = None;
+        let mut applied = 0usize;
+        let read = |guard: DeserializeGuard<K>| -> (Key, Option<V>) {
+            match guard.0 {
+                Ok(object) => {
+                    let key = key(object.meta());
+                    match convert(self, &object) {
+                        Ok(value) => (key, Some(value)),
+                        Err(error) => {
+                            metrics.invalid_objects.with_label_values(&[&kind]).inc();
+                            tracing::warn!(kind = %kind, name = ?object.meta().name, error = %error, "Skipping an object that cannot be read.");
+                            (key, None)
+                        }
+                    }
+                }
+                Err(invalid) => {
+                    metrics.invalid_objects.with_label_values(&[&kind]).inc();
+                    tracing::warn!(kind = %kind, name = ?invalid.metadata.name, error = %invalid.error, "Skipping an object that cannot be read.");
+                    (key(&invalid.metadata), None)
+                }
+            }
+        };
+        loop {
+            let event = match stream.try_next().await {
+                Ok(Some(event)) => event,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(kind = %kind, error = %error, "Watch failed; retrying.");
+                    continue;
+                }
+            };
+            let target = objects(self);
+            match event {
+                watcher::Event::Init => relist = Some(HashMap::new()),
+                watcher::Event::InitApply(guard) => {
+                    if let ((key, Some(value)), Some(buffer)) = (read(guard), relist.as_mut()) {
+                        buffer.insert(key, Arc::new(value));
+                    }
+                }
+                watcher::Event::InitDone => {
+                    if let Some(buffer) = relist.take() {
+                        *target.items.write().unwrap_or_else(PoisonError::into_inner) = buffer;
+                    }
+                    target.synced.store(true, Ordering::Release);
+                    self.prune_interner();
+                    self.bump();
+                }
+                watcher::Event::Apply(guard) => {
+                    let (key, value) = read(guard);
+                    {
+                        let mut items =
+                            target.items.write().unwrap_or_else(PoisonError::into_inner);
+                        match value {
+                            Some(value) => items.insert(key, Arc::new(value)),
+                            None => items.remove(&key),
+                        };
+                    }
+                    applied += 1;
+                    if applied.is_multiple_of(4096) {
+                        self.prune_interner();
+                    }
+                    self.bump();
+                }
+                watcher::Event::Delete(guard) => {
+                    let key = match &guard.0 {
+                        Ok(object) => key(object.meta()),
+                        Err(invalid) => key(&invalid.metadata),
+                    };
+                    target
+                        .items
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&key);
+                    self.bump();
+                }
+            }
+        }
+    }
+
+    fn prune_interner(&self) {
+        self.interner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .prune();
+    }
+}
+
+/// Copies shared values out of their `Arc`s.
+fn unwrap<T: Clone>(items: Vec<Arc<T>>) -> Vec<T> {
+    items.into_iter().map(|item| (*item).clone()).collect()
+}
+
+/// Whether `kube-spread` is among an object's server-side-apply managers.
+fn applied_by_us(meta: &ObjectMeta) -> bool {
+    meta.managed_fields.iter().flatten().any(|entry| {
+        entry.manager.as_deref() == Some(FIELD_MANAGER)
+            && entry.operation.as_deref() == Some("Apply")
+    })
+}

@@ -1,0 +1,216 @@
+//! Every Prometheus metric kube-spread exports: names (prefix `kube_spread_`), help texts,
+//! buckets and label sets, in one place. Labels are bounded: nodes, namespaces, policies,
+//! topology keys and fixed result words, never pod names or error text.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Why the metrics could not be registered or encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum Metrics {
+    /// A metric could not be created or registered.
+    #[error("registering metrics: {0}")]
+    Register(#[from] prometheus::Error),
+    /// The exposition could not be encoded.
+    #[error("encoding metrics: {0}")]
+    Encode(String),
+}
+
+/// The results a move is counted under in `kube_spread_moves_total`.
+pub mod move_result {
+    /// Evicted through the Eviction API.
+    pub const EVICTED: &str = "evicted";
+    /// Moved by a rollout restart (moveStrategy Auto).
+    pub const RESTARTED: &str = "restarted";
+    /// A server-side dry-run eviction passed (mode DryRun).
+    pub const DRY_RUN: &str = "dry_run";
+    /// A PodDisruptionBudget refused it (HTTP 429, or 500 for several budgets).
+    pub const PDB_BLOCKED: &str = "pdb_blocked";
+    /// Anything else went wrong.
+    pub const FAILED: &str = "failed";
+}
+
+/// The results a workload patch is counted under in `kube_spread_workload_patches_total`.
+pub mod patch_result {
+    /// Applied.
+    pub const APPLIED: &str = "applied";
+    /// Another field manager owns a field we would set (HTTP 409).
+    pub const CONFLICT: &str = "conflict";
+    /// Anything else went wrong.
+    pub const FAILED: &str = "failed";
+}
+
+/// The controller's metrics, registered in their own registry.
+#[derive(Clone, Debug)]
+pub struct ControllerMetrics {
+    registry: Registry,
+    /// `kube_spread_node_pods{node}`.
+    pub node_pods: IntGaugeVec,
+    /// `kube_spread_policy_skew{namespace,policy,topology_key}`.
+    pub policy_skew: IntGaugeVec,
+    /// `kube_spread_policy_balanced{namespace,policy}`.
+    pub policy_balanced: IntGaugeVec,
+    /// `kube_spread_policy_rebalance_blocked{namespace,policy,reason}`.
+    pub policy_blocked: IntGaugeVec,
+    /// `kube_spread_moves_total{result}`.
+    pub moves: IntCounterVec,
+    /// `kube_spread_workload_patches_total{result}`.
+    pub patches: IntCounterVec,
+    /// `kube_spread_reconcile_duration_seconds`.
+    pub reconcile_duration: Histogram,
+    /// `kube_spread_reconcile_errors_total{error}`.
+    pub reconcile_errors: IntCounterVec,
+    /// `kube_spread_leader`.
+    pub leader: IntGauge,
+    /// `kube_spread_invalid_objects_total{kind}`: objects a watch could not read.
+    pub invalid_objects: IntCounterVec,
+}
+
+impl ControllerMetrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, Metrics> {
+        let registry = Registry::new();
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, Metrics> {
+            let metric = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let counter_vec =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, Metrics> {
+                let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(metric.clone()))?;
+                Ok(metric)
+            };
+        let node_pods = gauge_vec(
+            "kube_spread_node_pods",
+            "Pods bound to each node (not Succeeded or Failed).",
+            &["node"],
+        )?;
+        let policy_skew = gauge_vec(
+            "kube_spread_policy_skew",
+            "The largest actionable skew among a policy's groups, per topology key.",
+            &["namespace", "policy", "topology_key"],
+        )?;
+        let policy_balanced = gauge_vec(
+            "kube_spread_policy_balanced",
+            "1 when every group of the policy is within maxSkew, else 0.",
+            &["namespace", "policy"],
+        )?;
+        let policy_blocked = gauge_vec(
+            "kube_spread_policy_rebalance_blocked",
+            "1 while a policy needs moves that are blocked, by reason.",
+            &["namespace", "policy", "reason"],
+        )?;
+        let moves = counter_vec(
+            "kube_spread_moves_total",
+            "Pod moves attempted, by result.",
+            &["result"],
+        )?;
+        let patches = counter_vec(
+            "kube_spread_workload_patches_total",
+            "Server-side applies of topology spread constraints to workloads, by result.",
+            &["result"],
+        )?;
+        let reconcile_errors = counter_vec(
+            "kube_spread_reconcile_errors_total",
+            "Reconciles that failed, by the failed action.",
+            &["error"],
+        )?;
+        let invalid_objects = counter_vec(
+            "kube_spread_invalid_objects_total",
+            "Objects a watch received but could not read, by kind.",
+            &["kind"],
+        )?;
+        let reconcile_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "kube_spread_reconcile_duration_seconds",
+                "How long one reconcile of a SpreadPolicy took.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        )?;
+        registry.register(Box::new(reconcile_duration.clone()))?;
+        let leader = IntGauge::new(
+            "kube_spread_leader",
+            "1 when this replica holds the leader lease and may act, else 0.",
+        )?;
+        registry.register(Box::new(leader.clone()))?;
+        Ok(Self {
+            registry,
+            node_pods,
+            policy_skew,
+            policy_balanced,
+            policy_blocked,
+            moves,
+            patches,
+            reconcile_duration,
+            reconcile_errors,
+            leader,
+            invalid_objects,
+        })
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> Result<String, Metrics> {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .map_err(|error| Metrics::Encode(error.to_string()))?;
+        String::from_utf8(buffer).map_err(|error| Metrics::Encode(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exported_under_the_kube_spread_prefix() {
+        let metrics = ControllerMetrics::new().expect("metrics");
+        metrics.node_pods.with_label_values(&["n1"]).set(3);
+        metrics
+            .policy_skew
+            .with_label_values(&["media", "apps", "kubernetes.io/hostname"])
+            .set(2);
+        metrics
+            .policy_balanced
+            .with_label_values(&["media", "apps"])
+            .set(0);
+        metrics
+            .policy_blocked
+            .with_label_values(&["media", "apps", "PdbBlocked"])
+            .set(1);
+        metrics
+            .moves
+            .with_label_values(&[move_result::EVICTED])
+            .inc();
+        metrics
+            .patches
+            .with_label_values(&[patch_result::APPLIED])
+            .inc();
+        metrics
+            .reconcile_errors
+            .with_label_values(&["evict_pod"])
+            .inc();
+        metrics.invalid_objects.with_label_values(&["Pod"]).inc();
+        metrics.reconcile_duration.observe(0.01);
+        metrics.leader.set(1);
+        let text = metrics.encode().expect("encode");
+        for name in [
+            "kube_spread_node_pods{node=\"n1\"} 3",
+            "kube_spread_policy_skew{namespace=\"media\",policy=\"apps\",topology_key=\"kubernetes.io/hostname\"} 2",
+            "kube_spread_policy_balanced{namespace=\"media\",policy=\"apps\"} 0",
+            "kube_spread_policy_rebalance_blocked{namespace=\"media\",policy=\"apps\",reason=\"PdbBlocked\"} 1",
+            "kube_spread_moves_total{result=\"evicted\"} 1",
+            "kube_spread_workload_patches_total{result=\"applied\"} 1",
+            "kube_spread_reconcile_errors_total{error=\"evict_pod\"} 1",
+            "kube_spread_reconcile_duration_seconds_count 1",
+            "kube_spread_leader 1",
+        ] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Runs the real controller in-process against a simulated API, as a test's background task,
+//! and reads what it wrote.
+
+use std::time::Duration;
+
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace, rbac::v1::PolicyRule};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube_spread::{
+    api::SpreadPolicy,
+    controller::{self, LeaseSettings, Settings},
+    sim::SimApi,
+};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The identity the controller's requests carry.
+pub const CONTROLLER_USER: &str = "system:serviceaccount:kube-spread:kube-spread";
+
+/// The rules the chart grants the controller: a ClusterRole, and a Role for the Lease in the
+/// controller's namespace. As `(apiGroups, resources, verbs)`.
+pub const CLUSTER_RULES: &[(&[&str], &[&str], &[&str])] = &[
+    (
+        &["kubespread.io"],
+        &["spreadpolicies"],
+        &["get", "list", "watch"],
+    ),
+    (&["kubespread.io"], &["spreadpolicies/status"], &["patch"]),
+    (
+        &["apps"],
+        &["deployments", "statefulsets"],
+        &["get", "list", "watch", "patch"],
+    ),
+    (&["apps"], &["replicasets"], &["list", "watch"]),
+    (&[""], &["pods"], &["list", "watch"]),
+    (&[""], &["pods/eviction"], &["create"]),
+    (
+        &[""],
+        &["nodes", "persistentvolumeclaims", "persistentvolumes"],
+        &["list", "watch"],
+    ),
+    (&["policy"], &["poddisruptionbudgets"], &["list", "watch"]),
+    (&["events.k8s.io"], &["events"], &["create", "patch"]),
+];
+
+/// The Role for leader election, in the namespace `kube-spread`.
+pub const LEASE_RULES: &[(&[&str], &[&str], &[&str])] = &[(
+    &["coordination.k8s.io"],
+    &["leases"],
+    &["get", "create", "patch"],
+)];
+
+fn rules(rules: &[(&[&str], &[&str], &[&str])]) -> Vec<PolicyRule> {
+    rules
+        .iter()
+        .map(|(groups, resources, verbs)| PolicyRule {
+            api_groups: Some(groups.iter().map(|g| (*g).to_owned()).collect()),
+            resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
+            verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
+            ..PolicyRule::default()
+        })
+        .collect()
+}
+
+/// Grants the controller's identity exactly the chart's rules (with one rule left out, when
+/// `without` names it), and creates its namespace.
+pub async fn grant(sim: &SimApi, without: Option<usize>) {
+    let mut cluster = rules(CLUSTER_RULES);
+    if let Some(index) = without {
+        cluster.remove(index);
+    }
+    sim.rbac().grant(CONTROLLER_USER, None, cluster);
+    sim.rbac()
+        .grant(CONTROLLER_USER, Some("kube-spread"), rules(LEASE_RULES));
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    let _ = namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "kube-spread"}}))
+                .expect("namespace"),
+        )
+        .await;
+}
+
+/// A controller running in the background; stops (and releases its lease) when stopped.
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the controller and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts a controller replica against `sim`: as `identity`, with leader election on the lease
+/// `kube-spread/kube-spread` when `elect`.
+pub fn start_as(sim: &SimApi, identity: &str, elect: bool) -> Running {
+    // `RUST_LOG=kube_spread=debug cargo test ...` shows what the controller does.
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = kube_spread::telemetry::init(&filter, false);
+    }
+    let client = sim.client_as(CONTROLLER_USER);
+    let clock = *sim.store().clock();
+    let settings = Settings {
+        metrics_address: None,
+        lease: elect.then(|| LeaseSettings {
+            namespace: "kube-spread".to_owned(),
+            name: "kube-spread".to_owned(),
+        }),
+        identity: identity.to_owned(),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(error) = controller::run(client, clock, settings, shutdown).await {
+            panic!("the controller failed: {error}");
+        }
+    });
+    Running {
+        stop: Some(stop),
+        task,
+    }
+}
+
+/// Grants the chart's rules and starts the one controller replica, without leader election.
+pub async fn start(sim: &SimApi) -> Running {
+    grant(sim, None).await;
+    start_as(sim, "kube-spread-0", false)
+}
+
+/// Lets simulated time pass.
+pub async fn wait(seconds: u64) {
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+}
+
+/// Applies a SpreadPolicy as a person would (field manager `kubectl`).
+pub async fn apply_policy(sim: &SimApi, namespace: &str, name: &str, spec: Value) {
+    let policies: Api<SpreadPolicy> = Api::namespaced(sim.client(), namespace);
+    let body = json!({
+        "apiVersion": "kubespread.io/v1alpha1",
+        "kind": "SpreadPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    policies
+        .patch(name, &PatchParams::apply("kubectl"), &Patch::Apply(&body))
+        .await
+        .expect("the policy is accepted");
+}
+
+/// A policy's current status, as JSON.
+pub async fn policy_status(sim: &SimApi, namespace: &str, name: &str) -> Value {
+    let policies: Api<SpreadPolicy> = Api::namespaced(sim.client(), namespace);
+    let policy = policies.get(name).await.expect("the policy exists");
+    serde_json::to_value(policy.status).expect("status as JSON")
+}
+
+/// The condition of a type, as (status, reason).
+pub fn condition(status: &Value, type_: &str) -> (String, String) {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_owned(),
+                c["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// A Deployment's pod-template topology spread constraints, as JSON.
+pub async fn template_constraints(sim: &SimApi, namespace: &str, name: &str) -> Vec<Value> {
+    let deployments: Api<Deployment> = Api::namespaced(sim.client(), namespace);
+    let deployment = deployments.get(name).await.expect("the deployment exists");
+    let value = serde_json::to_value(deployment).expect("deployment as JSON");
+    value["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The field managers of an object, with their operations.
+pub async fn managers(sim: &SimApi, namespace: &str, name: &str) -> Vec<(String, String)> {
+    let deployments: Api<Deployment> = Api::namespaced(sim.client(), namespace);
+    let deployment = deployments.get(name).await.expect("the deployment exists");
+    deployment
+        .metadata
+        .managed_fields
+        .into_iter()
+        .flatten()
+        .map(|entry| {
+            (
+                entry.manager.unwrap_or_default(),
+                entry.operation.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
