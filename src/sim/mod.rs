@@ -42,6 +42,7 @@
 //! deleted namespace and its objects go at once).
 
 pub mod catalog;
+pub mod control;
 pub mod conversion;
 pub mod eviction;
 pub mod fault;
@@ -52,6 +53,8 @@ pub mod prng;
 pub mod query;
 pub mod rbac;
 pub mod rejection;
+pub mod report;
+pub mod scenario;
 pub mod server;
 pub mod shape;
 pub mod store;
