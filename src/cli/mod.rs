@@ -3,6 +3,7 @@
 //! went wrong; `main` alone decides exit codes.
 
 mod render;
+pub mod simulate;
 
 use std::{io::Write, path::PathBuf};
 
@@ -39,6 +40,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Prints the SpreadPolicy CustomResourceDefinition.
     Crd,
+    /// Replays a scenario on the simulated cluster (default: the seed's homelab incident).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Output formats.
@@ -137,6 +140,9 @@ pub enum CommandError {
     /// JSON output could not be produced.
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The simulation failed.
+    #[error(transparent)]
+    Simulate(#[from] simulate::Simulate),
 }
 
 impl CommandError {
@@ -151,6 +157,7 @@ impl CommandError {
             Self::Crd(_) => "crd",
             Self::Write(_) => "write",
             Self::Json(_) => "json",
+            Self::Simulate(error) => error.metric_label(),
         }
     }
 }
@@ -224,6 +231,14 @@ pub async fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<(), Comm
         }
     }
     Ok(())
+}
+
+/// `kube-spread simulate`.
+pub async fn simulate(
+    args: &simulate::SimulateArgs,
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
+    Ok(simulate::simulate(args, out).await?)
 }
 
 /// `kube-spread crd`.

@@ -170,6 +170,26 @@ impl Model {
         }
     }
 
+    /// The names of the nodes the scheduler would consider for a pod of the model (every
+    /// filter passed, VolumeBinding included); None when the pod is not in the model.
+    pub fn feasible_nodes(
+        &mut self,
+        cache: &super::Cache,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Vec<String>> {
+        let pod_id = *self
+            .positions
+            .get(&(namespace.to_owned(), name.to_owned()))?;
+        let (nodes, _) = self.feasible(cache, pod_id);
+        Some(
+            nodes
+                .into_iter()
+                .map(|id| self.cluster.nodes[id].name.clone())
+                .collect(),
+        )
+    }
+
     fn position(&self, pod: &KubePod) -> Option<PodId> {
         let key = (
             pod.metadata.namespace.clone().unwrap_or_default(),
@@ -184,8 +204,8 @@ impl Model {
         }
     }
 
-    /// The nodes that pass every filter for a pod of the model, by name, with the reasons
-    /// the others fail (the first failing filter's).
+    /// The nodes that pass every filter for a pod of the model, with the reasons the others
+    /// fail (the first failing filter's).
     pub fn feasible(&mut self, cache: &super::Cache, pod_id: PodId) -> (Vec<NodeId>, Vec<Refusal>) {
         let index = Index::new(&self.cluster);
         feasible_nodes(&index, &mut self.domains, cache, pod_id)

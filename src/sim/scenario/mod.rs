@@ -475,7 +475,7 @@ fn manifest(catalog: &Catalog, object: Value) -> Result<Manifest, FieldProblem> 
 fn typed<K: serde::de::DeserializeOwned>(object: &Value) -> Result<(), FieldProblem> {
     serde_path_to_error::deserialize::<_, K>(object.clone())
         .map(|_| ())
-        .map_err(|error| (format!(".{}", error.path()), error.into_inner().to_string()))
+        .map_err(|error| under("", error))
 }
 
 fn typecheck(kind: &str, object: &Value) -> Result<(), FieldProblem> {
@@ -501,6 +501,17 @@ fn typecheck(kind: &str, object: &Value) -> Result<(), FieldProblem> {
         }
         _ => Ok(()),
     }
+}
+
+/// A deserialization error at its path below `field`.
+fn under(field: &str, error: serde_path_to_error::Error<serde_json::Error>) -> FieldProblem {
+    let path = error.path().to_string();
+    let field = if path == "." {
+        field.to_owned()
+    } else {
+        format!("{field}.{path}")
+    };
+    (field, error.into_inner().to_string())
 }
 
 fn event(catalog: &Catalog, value: Value) -> Result<Event, FieldProblem> {
@@ -537,24 +548,16 @@ fn event(catalog: &Catalog, value: Value) -> Result<Event, FieldProblem> {
         _ => Err((field.clone(), "must be a node name".to_owned())),
     };
     let parse = |body: Value| -> Result<Target, FieldProblem> {
-        serde_path_to_error::deserialize(body).map_err(|error| {
-            (
-                format!("{field}.{}", error.path()).replace(".. ", "."),
-                error.into_inner().to_string(),
-            )
-        })
+        serde_path_to_error::deserialize(body).map_err(|error| under(&field, error))
     };
     let action = match key.as_str() {
         "nodeDown" => Action::NodeDown(node(body)?),
         "nodeUp" => Action::NodeUp(node(body)?),
         "cordon" => Action::Cordon(node(body)?),
         "uncordon" => Action::Uncordon(node(body)?),
-        "scale" => Action::Scale(serde_path_to_error::deserialize(body).map_err(|error| {
-            (
-                format!("{field}.{}", error.path()),
-                error.into_inner().to_string(),
-            )
-        })?),
+        "scale" => Action::Scale(
+            serde_path_to_error::deserialize(body).map_err(|error| under(&field, error))?,
+        ),
         "restart" => Action::Restart(parse(body)?),
         "delete" => Action::Delete(parse(body)?),
         "apply" => {
