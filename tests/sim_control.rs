@@ -5,6 +5,8 @@
 // Fixtures panic on setup failures, as tests do.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -771,4 +773,130 @@ async fn the_simulated_scheduler_and_explain_agree_on_where_each_pod_may_go() {
         distinct.len() >= 4,
         "the probes exercise different filters: {distinct:?}"
     );
+}
+
+mod scoring {
+    use kube_spread::{
+        api::{HOSTNAME_LABEL, NodeInclusionPolicy, WhenUnsatisfiable, ZONE_LABEL},
+        planner::{
+            eligibility::Placement,
+            index::Index,
+            model::SchedulingSpec,
+            selector::LabelSelector,
+            topology::{Constraint, spread_scores},
+        },
+    };
+
+    use super::support::model::{ClusterBuilder, NodeExt, PodExt, labels, node, pod};
+
+    fn constraint(key: &str, max_skew: i32) -> Constraint {
+        Constraint {
+            max_skew,
+            topology_key: key.to_owned(),
+            when_unsatisfiable: WhenUnsatisfiable::ScheduleAnyway,
+            min_domains: 1,
+            node_affinity_policy: NodeInclusionPolicy::Honor,
+            node_taints_policy: NodeInclusionPolicy::Ignore,
+            selector: LabelSelector::from_labels(&labels(&[("app", "web")])),
+        }
+    }
+
+    #[test]
+    fn pod_topology_spread_scores_as_kube_scheduler_normalizes_them() {
+        let cluster = ClusterBuilder::new()
+            .node(node("n1").zone("z1"))
+            .node(node("n2").zone("z1"))
+            .node(node("n3").zone("z2"))
+            .node(node("n4").without_label(ZONE_LABEL))
+            .pod(pod("w1").label("app", "web").on("n1"))
+            .pod(pod("w2").label("app", "web").on("n1"))
+            .pod(pod("w3").label("app", "web").on("n3"))
+            .pod(pod("gone").label("app", "web").on("n2").terminating())
+            .pod(pod("other").label("app", "db").on("n2"))
+            .build();
+        let index = Index::new(&cluster);
+        let placement = Placement::of(&SchedulingSpec::default());
+        let filtered = [0, 1, 2];
+        // hostname, maxSkew 1: counts 2, 0, 1 weighted by ln(3 + 2), rounded: 3, 0, 2;
+        // normalized 100 × (max + min − score) / max.
+        let hostname = [constraint(HOSTNAME_LABEL, 1)];
+        assert_eq!(
+            spread_scores(&index, "media", &placement, &hostname, true, &filtered),
+            Some(vec![0, 100, 33])
+        );
+        // zone, maxSkew 2: z1 holds 2, z2 holds 1, weight ln(2 + 2); 2·1.386 + 1 → 4 and
+        // 1.386 + 1 → 2; normalized 50, 50, 100.
+        let zone = [constraint(ZONE_LABEL, 2)];
+        assert_eq!(
+            spread_scores(&index, "media", &placement, &zone, true, &filtered),
+            Some(vec![50, 50, 100])
+        );
+        // A node without the key is ignored (scores 0) when every key is required.
+        assert_eq!(
+            spread_scores(&index, "media", &placement, &zone, true, &[0, 2, 3]),
+            Some(vec![50, 100, 0])
+        );
+        assert_eq!(
+            spread_scores(&index, "media", &placement, &[], true, &filtered),
+            None
+        );
+    }
+}
+
+/// Every kind of event on a small cluster.
+const EVENTS: &str = r#"
+name: events
+settings: {seed: 5, duration: 30m, podStartup: {min: 5s, max: 5s}}
+objects:
+  - {apiVersion: v1, kind: Node, metadata: {name: a, labels: {kubernetes.io/hostname: a}}, status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}}
+  - {apiVersion: v1, kind: Node, metadata: {name: b, labels: {kubernetes.io/hostname: b}}, status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}}
+  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web, namespace: default}, spec: {replicas: 1, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: a, image: x}]}}}}
+events:
+  - {at: 1m, cordon: b}
+  - {at: 2m, scale: {kind: Deployment, namespace: default, name: web, replicas: 4}}
+  - {at: 5m, uncordon: b}
+  - {at: 10m, delete: {kind: Deployment, namespace: default, name: web}}
+  - at: 12m
+    apply:
+      - {apiVersion: apps/v1, kind: Deployment, metadata: {name: api, namespace: default}, spec: {replicas: 2, selector: {matchLabels: {app: api}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: a, image: x}]}}}}
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn scenario_events_cordon_scale_delete_and_apply_and_owners_take_their_dependents_along() {
+    let report = Simulation::new(Scenario::parse("events", EVENTS).unwrap())
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let at = |t: u64| {
+        report
+            .timeline
+            .iter()
+            .rev()
+            .find(|s| s.t <= t)
+            .map(|s| (s.pods["a"], s.pods["b"]))
+            .unwrap()
+    };
+    let (_, b_before) = at(59);
+    let (a_after, b_after) = at(240);
+    assert_eq!(a_after + b_after, 4);
+    assert_eq!(
+        b_after, b_before,
+        "cordoned b takes none of the scaled-up pods"
+    );
+    assert_eq!(
+        at(11 * 60),
+        (0, 0),
+        "the Deployment's ReplicaSet and pods went with it"
+    );
+    let names: Vec<&str> = report.final_pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.iter().all(|n| n.starts_with("api-")), "{names:?}");
+    let kinds: Vec<&str> = report
+        .events
+        .iter()
+        .filter(|m| m.scenario)
+        .map(|m| m.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["cordon", "scale", "uncordon", "delete", "apply"]);
 }

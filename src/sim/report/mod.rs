@@ -227,7 +227,14 @@ impl Recorder {
         if self.before.is_none() {
             self.before = Some(pods_per_node(cache).0);
         }
-        self.sample(cache, now, Some(description.clone()));
+        let t = seconds_between(self.start, now);
+        match self.timeline.last_mut() {
+            // A sample taken this very moment carries the event instead of a second sample.
+            Some(last) if last.t == t && last.event.is_none() => {
+                last.event = Some(description.clone());
+            }
+            _ => self.sample(cache, now, Some(description.clone())),
+        }
         self.marks.push(Mark {
             t: seconds_between(self.start, now),
             kind: kind.to_owned(),

@@ -118,6 +118,9 @@ pub fn chart(report: &Report) -> String {
     let nodes: Vec<&str> = report.nodes.iter().map(|n| n.name.as_str()).collect();
     for (i, node) in nodes.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
+        // Nodes with equal counts would hide each other: shift each line by a pixel or two.
+        let shift = (i as f64 - (nodes.len() as f64 - 1.0) / 2.0) * 2.0;
+        let y = |pods: f64| y(pods) + shift;
         let mut points = String::new();
         let mut last: Option<f64> = None;
         for sample in &report.timeline {
