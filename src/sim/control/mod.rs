@@ -13,6 +13,14 @@
 //! - [`disruption`]: PodDisruptionBudget status.
 //! - [`garbage`]: dependents of deleted owners, and pods of deleted nodes.
 //! - [`volume`]: a local-path (and network) provisioner that binds claims.
+//!
+//! Left out on purpose: preemption, inter-pod (anti-)affinity and preferred node affinity in
+//! scoring, ImageLocality, Services (the system-default spreading selector comes from
+//! ReplicaSets and StatefulSets only), proportional scaling of a Deployment resized mid-rollout
+//! (the rolling rules converge instead), progressDeadlineSeconds, ControllerRevisions,
+//! container restarts and probes (a pod turns Ready once, after its start-up delay), the node
+//! eviction rate limit (a tainting pass is immediate), out-of-service taints, and Orphan or
+//! Foreground deletion (dependents always go in the background).
 
 pub mod admission;
 pub mod cache;
