@@ -195,7 +195,7 @@ fn sync_one(context: &Context<'_>, deployment: &Deployment) {
     let Some(new) = new else {
         let initial = if spec.recreate {
             if old.iter().any(|rs| replicas(rs) > 0) || old_pods_running(context, &old) {
-                scale_old_to_zero(context, deployment, &spec, &old);
+                scale_old_to_zero(context, &spec, &old);
                 write_status(context, deployment, &spec, None, &all);
                 return;
             }
@@ -209,16 +209,16 @@ fn sync_one(context: &Context<'_>, deployment: &Deployment) {
         return;
     };
     if revision(new) <= max_old_revision || new_needs_update(new, &spec) {
-        update_new(context, deployment, &spec, new, max_old_revision + 1);
+        update_new(context, &spec, new, max_old_revision + 1);
     }
     if spec.recreate {
         if old.iter().any(|rs| replicas(rs) > 0) {
-            scale_old_to_zero(context, deployment, &spec, &old);
+            scale_old_to_zero(context, &spec, &old);
         } else if !old_pods_running(context, &old) && replicas(new) != spec.replicas {
-            scale(context, deployment, &spec, new, spec.replicas);
+            scale(context, &spec, new, spec.replicas);
         }
-    } else if !reconcile_new(context, deployment, &spec, new, &all) {
-        reconcile_old(context, deployment, &spec, new, &old, &all);
+    } else if !reconcile_new(context, &spec, new, &all) {
+        reconcile_old(context, &spec, new, &old, &all);
     }
     cleanup(context, &spec, &old);
     write_status(context, deployment, &spec, Some(new), &all);
@@ -245,15 +245,10 @@ fn old_pods_running(context: &Context<'_>, old: &[&ReplicaSet]) -> bool {
     })
 }
 
-fn scale_old_to_zero(
-    context: &Context<'_>,
-    deployment: &Deployment,
-    spec: &Spec,
-    old: &[&ReplicaSet],
-) {
+fn scale_old_to_zero(context: &Context<'_>, spec: &Spec, old: &[&ReplicaSet]) {
     for rs in old {
         if replicas(rs) > 0 {
-            scale(context, deployment, spec, rs, 0);
+            scale(context, spec, rs, 0);
         }
     }
 }
@@ -262,7 +257,6 @@ fn scale_old_to_zero(
 /// replicas); returns whether it scaled.
 fn reconcile_new(
     context: &Context<'_>,
-    deployment: &Deployment,
     spec: &Spec,
     new: &ReplicaSet,
     all: &[&ReplicaSet],
@@ -272,7 +266,7 @@ fn reconcile_new(
         return false;
     }
     if current > spec.replicas {
-        scale(context, deployment, spec, new, spec.replicas);
+        scale(context, spec, new, spec.replicas);
         return true;
     }
     let total: i32 = all.iter().map(|rs| replicas(rs)).sum();
@@ -281,7 +275,7 @@ fn reconcile_new(
         return false;
     }
     let up = (max_total - total).min(spec.replicas - current);
-    scale(context, deployment, spec, new, current + up);
+    scale(context, spec, new, current + up);
     true
 }
 
@@ -289,7 +283,6 @@ fn reconcile_new(
 /// replicas − maxUnavailable available pods.
 fn reconcile_old(
     context: &Context<'_>,
-    deployment: &Deployment,
     spec: &Spec,
     new: &ReplicaSet,
     old: &[&ReplicaSet],
@@ -339,14 +332,13 @@ fn reconcile_old(
     }
     for (rs, size) in old.iter().zip(sizes) {
         if size != replicas(rs) {
-            scale(context, deployment, spec, rs, size);
+            scale(context, spec, rs, size);
         }
     }
 }
 
 /// Sets a ReplicaSet's replicas and the annotations the Deployment controller keeps on it.
-fn scale(context: &Context<'_>, deployment: &Deployment, spec: &Spec, rs: &ReplicaSet, to: i32) {
-    let _ = deployment;
+fn scale(context: &Context<'_>, spec: &Spec, rs: &ReplicaSet, to: i32) {
     let desired = spec.replicas.to_string();
     let max = (spec.replicas + spec.surge).to_string();
     log_write(context.modify(
@@ -367,14 +359,7 @@ fn scale(context: &Context<'_>, deployment: &Deployment, spec: &Spec, rs: &Repli
     ));
 }
 
-fn update_new(
-    context: &Context<'_>,
-    deployment: &Deployment,
-    spec: &Spec,
-    new: &ReplicaSet,
-    next_revision: i64,
-) {
-    let _ = deployment;
+fn update_new(context: &Context<'_>, spec: &Spec, new: &ReplicaSet, next_revision: i64) {
     let bump = revision(new) < next_revision - 1 || revision(new) == 0;
     let min_ready = spec.min_ready_seconds;
     log_write(context.modify(

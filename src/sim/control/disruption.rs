@@ -11,7 +11,7 @@ use k8s_openapi::{
     api::{core::v1::Pod, policy::v1::PodDisruptionBudget},
     apimachinery::pkg::util::intstr::IntOrString,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{
     CONTROLLER_MANAGER, Context, after, earliest, log_write,
@@ -36,19 +36,6 @@ impl Disruption {
         }
         wake
     }
-}
-
-/// What the controller computes for one budget.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BudgetStatus {
-    /// `expectedPods`.
-    pub expected: i32,
-    /// `desiredHealthy`.
-    pub desired_healthy: i32,
-    /// `currentHealthy`.
-    pub current_healthy: i32,
-    /// `disruptionsAllowed`.
-    pub disruptions_allowed: i32,
 }
 
 fn selected_pods<'a>(context: &'a Context<'_>, pdb: &PodDisruptionBudget) -> Vec<&'a Pod> {
@@ -256,42 +243,8 @@ fn sync_one(context: &Context<'_>, pdb: &PodDisruptionBudget) -> Option<Timestam
                 json!({"type": "DisruptionAllowed", "status": state, "reason": reason, "message": "",
                        "observedGeneration": generation, "lastTransitionTime": now}),
             );
-            let _: Option<&Value> = None;
             status::replace_status(value, holder["status"].take())
         },
     ));
     wake
-}
-
-/// The status the controller would write for a budget now (for tests and reports).
-pub fn compute(
-    cache: &super::Cache,
-    settings: &super::Settings,
-    store: &crate::sim::Store,
-    pdb: &PodDisruptionBudget,
-) -> Option<BudgetStatus> {
-    let context = Context {
-        store,
-        cache,
-        now: store.clock().now(),
-        settings,
-    };
-    let pods = selected_pods(&context, pdb);
-    let (expected, desired) = expected_pod_count(&context, pdb, &pods)?;
-    let healthy = pods
-        .iter()
-        .filter(|pod| !status::terminating(pod) && status::is_ready(pod))
-        .count();
-    let healthy = i32::try_from(healthy).unwrap_or(i32::MAX);
-    let allowed = if expected <= 0 {
-        0
-    } else {
-        (healthy - desired).max(0)
-    };
-    Some(BudgetStatus {
-        expected,
-        desired_healthy: desired,
-        current_healthy: healthy,
-        disruptions_allowed: allowed,
-    })
 }

@@ -258,7 +258,6 @@ fn write_status(
         .as_ref()
         .and_then(|s| s.min_ready_seconds)
         .unwrap_or(0);
-    let selector = replica_set.spec.as_ref().map(|s| s.selector.clone());
     let template_labels = replica_set
         .spec
         .as_ref()
@@ -291,7 +290,6 @@ fn write_status(
                 .all(|(k, v)| labels.get(k) == Some(v))
         })
         .count();
-    let _ = selector;
     let new_status = json!({
         "replicas": active.len(),
         "fullyLabeledReplicas": fully_labeled,

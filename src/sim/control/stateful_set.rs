@@ -161,7 +161,7 @@ fn sync_one(context: &Context<'_>, set: &StatefulSet) -> Option<Timestamp> {
             delete(context, pod);
         }
     }
-    write_status(context, set, &pods, replicas, &revision)
+    write_status(context, set, &pods, &revision)
 }
 
 fn delete(context: &Context<'_>, pod: &Pod) {
@@ -272,7 +272,6 @@ fn write_status(
     context: &Context<'_>,
     set: &StatefulSet,
     pods: &[(i32, &Pod)],
-    replicas: i32,
     revision: &str,
 ) -> Option<Timestamp> {
     let min_ready = set
@@ -302,7 +301,6 @@ fn write_status(
             Err(None) => {}
         }
     }
-    let _ = replicas;
     let new_status = json!({
         "observedGeneration": set.metadata.generation.unwrap_or(0),
         "replicas": count,
