@@ -1,7 +1,6 @@
-//! `kube-spread simulate`: runs a scenario on the simulated cluster and tells its story (text or
-//! JSON, and a report directory with an SVG chart), or serves the simulated cluster in real time
-//! for kubectl until Ctrl-C. The run itself is the library's [`Simulation`]; this module only
-//! chooses the runtime and writes the output.
+//! `kube-spread simulate`: runs a scenario and tells its story (text, JSON, a report directory)
+//! or serves the simulated cluster in real time until Ctrl-C. The run is the library's
+//! [`Simulation`]; this module only picks the runtime and writes output.
 
 use std::{io::Write, net::SocketAddr, path::PathBuf};
 
@@ -115,7 +114,15 @@ pub async fn simulate(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), Si
         scenario.seed = seed;
     }
     let report = match args.serve {
-        Some(address) => serve(scenario, address, args.kubeconfig_out.as_ref(), out).await?,
+        Some(address) => {
+            let mut quiet = std::io::sink();
+            // JSON output stays one document: the serving notice is for people only.
+            let notice: &mut dyn Write = match args.output {
+                Format::Text => &mut *out,
+                Format::Json => &mut quiet,
+            };
+            serve(scenario, address, args.kubeconfig_out.as_ref(), notice).await?
+        }
         None => {
             // The paused runtime lives on its own thread, away from the caller's runtime.
             let thread = std::thread::spawn(move || run_paused(scenario));

@@ -1,8 +1,6 @@
-//! The DaemonSet controller: one pod per node that passes the DaemonSet's predicates (node
-//! name, node affinity and selector, NoSchedule/NoExecute taints), created with the
-//! `metadata.name` matchFields affinity and the tolerations the controller adds, left for the
-//! default scheduler to bind; surplus and misplaced pods deleted; a changed template rolled
-//! one node at a time (maxUnavailable 1); status.
+//! The DaemonSet controller: one pod per eligible node (matchFields affinity, the controller's
+//! tolerations), bound by the default scheduler; surplus and misplaced pods deleted, template
+//! changes rolled one node at a time, status. It never binds pods itself.
 
 use jiff::Timestamp;
 use k8s_openapi::api::{

@@ -1,8 +1,6 @@
-//! The Deployment controller: one ReplicaSet per pod template (named by a template hash, with
-//! the `pod-template-hash` label and the `deployment.kubernetes.io/revision` annotation),
-//! RollingUpdate with maxSurge/maxUnavailable resolved as upstream (surge rounds up,
-//! unavailable down, both 0 → unavailable 1), Recreate, revision history cleanup, and status.
-//! It scales ReplicaSets; pods are the ReplicaSet controller's.
+//! The Deployment controller: a ReplicaSet per template (hash-named, revisioned), RollingUpdate
+//! with maxSurge/maxUnavailable resolved as upstream, Recreate, history cleanup, status. It
+//! scales ReplicaSets and never touches pods.
 
 use jiff::Timestamp;
 use k8s_openapi::{

@@ -1,8 +1,6 @@
-//! The disruption controller: each PodDisruptionBudget's status as upstream computes it —
-//! expected pods from the controllers' scale, desiredHealthy from minAvailable or
-//! maxUnavailable (int or percent, rounded up), currentHealthy, disruptionsAllowed, the
-//! disruptedPods the Eviction API recorded (dropped once deleted or after two minutes), the
-//! DisruptionAllowed condition. It never evicts.
+//! The disruption controller: each PodDisruptionBudget's expected pods, desired and current
+//! healthy pods, disruptionsAllowed, disruptedPods bookkeeping and condition, as upstream
+//! computes them. It never evicts.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,6 @@
-//! Every node's kubelet: posts the node's Ready status and renews its Lease in
-//! `kube-node-lease`, starts the pods bound to the node (Pending → Running → Ready after a
-//! per-pod start-up delay), and removes terminating pods once their grace period is over.
-//! A stopped kubelet does nothing at all; it never touches another node's pods.
+//! Every node's kubelet: node status and Lease heartbeats, pods started (Pending → Running →
+//! Ready after a per-pod delay), terminating pods removed after their grace period. A stopped
+//! kubelet does nothing; none touches another node's pods.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,8 +1,6 @@
-//! The simulated control plane: kube-scheduler, the controllers of kube-controller-manager and
-//! every node's kubelet, working on the [`Store`] in-process (never over HTTP, never subject to
-//! injected faults), deterministic for a seed and timed by the store's clock. It must not read
-//! the system time or spin: [`ControlPlane::settle`] runs every component until nothing changes
-//! and says when it next needs to run.
+//! The simulated control plane: kube-scheduler, kube-controller-manager's controllers and the
+//! kubelets, on the [`Store`] in-process (no HTTP, no injected faults), deterministic for a seed.
+//! It must not read the system time or spin: [`ControlPlane::settle`] says when to run next.
 //!
 //! - [`cache`]: the typed objects the components read, kept from the store's change feed.
 //! - [`admission`]: the DefaultTolerationSeconds admission plugin.

@@ -1,7 +1,6 @@
-//! kube-controller-manager's node lifecycle and taint eviction controllers: a node silent for
-//! the grace period turns Unknown and its pods NotReady; node conditions and cordons become
-//! taints (TaintNodesByCondition, the NoExecute tainting pass); pods on NoExecute-tainted nodes
-//! are deleted when their tolerations run out. It never deletes a pod outright (PodGC's job).
+//! The node lifecycle and taint eviction controllers: silent nodes turn Unknown, conditions and
+//! cordons become taints, pods whose NoExecute tolerations run out are deleted gracefully.
+//! It never force-deletes a pod (that is PodGC's job).
 
 use std::collections::BTreeMap;
 

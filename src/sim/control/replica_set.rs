@@ -1,7 +1,6 @@
-//! The ReplicaSet controller: creates pods from the template until the active pods (not
-//! terminating, not finished) match `spec.replicas`, deletes the surplus in upstream's
-//! `ActivePodsWithRanks` order, and reports status (ready and available counts honouring
-//! minReadySeconds). It never touches pods it does not control.
+//! The ReplicaSet controller: creates and deletes pods (upstream's `ActivePodsWithRanks` order)
+//! until the active ones match the replicas, and reports status honouring minReadySeconds.
+//! It never touches pods it does not control.
 
 use std::cmp::Ordering;
 

@@ -1,9 +1,6 @@
-//! kube-scheduler: binds Pending pods. Feasibility is the planner's own: the cache converted to
-//! a `planner::model::Cluster` and judged by `planner::explain::placements` (NodeName,
-//! NodeUnschedulable, NodeAffinity, TaintToleration, NodeResourcesFit, NodePorts,
-//! PodTopologySpread), plus VolumeBinding. Scores with the default plugins' weights, ties broken
-//! by a seeded draw. An unschedulable pod gets PodScheduled=False and is retried when the
-//! cluster changes. It never evicts or preempts.
+//! kube-scheduler: binds Pending pods where the planner's own filters (`explain::placements`)
+//! and VolumeBinding admit them, scored with the default plugins and weights, ties drawn from
+//! the seed; marks the rest Unschedulable and retries them on change. It never preempts.
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,6 @@
-//! The StatefulSet controller with OrderedReady management: pods `<name>-<ordinal>` created one
-//! at a time in ordinal order, each Running and Ready before the next; a deleted pod recreated
-//! under the same name only once the old one is gone; claims from volumeClaimTemplates
-//! (`<template>-<name>-<ordinal>`, kept when pods go); scale-down from the highest ordinal;
-//! RollingUpdate from the highest ordinal down to the partition; status.
+//! The StatefulSet controller (OrderedReady): `<name>-<ordinal>` pods one at a time, a deleted
+//! pod recreated under its name once gone, claims from volumeClaimTemplates, ordered scale-down
+//! and RollingUpdate, status. Claims are kept when pods go.
 
 use jiff::Timestamp;
 use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Pod};

@@ -1,7 +1,6 @@
-//! A volume provisioner and binder: a claim of the `local-path` class waits for its first
-//! consumer and then gets a hostPath volume with a hostname nodeAffinity of the node the
-//! scheduler chose (so its pod stays on that node for good); a claim of any other class is
-//! bound at once to a network volume any node reaches. Claims naming a volume are marked Bound.
+//! A provisioner and binder: `local-path` claims wait for their first consumer and get a volume
+//! pinned to the scheduler's chosen node; claims of other classes get a network volume at once.
+//! It never moves or deletes volumes.
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;

@@ -1,7 +1,6 @@
-//! What a simulation showed: pods per node sampled over time, the scenario's events and the
-//! node transitions they caused, pods moved by clients (evictions and rollout restarts, not the
-//! node lifecycle's), the budget violations and pinned pods among those moves, and the final
-//! placement. [`Recorder`] watches the store's change feed; it never writes.
+//! What a simulation showed: pods per node over time, events and node transitions, pods moved
+//! by clients (with budget violations and pinned pods among them), the final placement.
+//! [`Recorder`] only reads the store's change feed; it never writes.
 //!
 //! - [`text`]: the story for people, with bars.
 //! - [`svg`]: a hand-written chart of pods per node over time.

@@ -1,7 +1,6 @@
-//! Scenarios: a cluster's starting objects (Kubernetes manifests), its settings (seed, pod
-//! start-up delays, duration), and timed events (`at: 10m` with `nodeDown`, `nodeUp`, `cordon`,
-//! `uncordon`, `scale`, `restart`, `apply` or `delete`), read from YAML with one clear error
-//! naming the event or object and the field. Describes what happens; [`Simulation`] runs it.
+//! Scenarios: starting objects (Kubernetes manifests), settings and timed events, read from YAML
+//! with one clear error naming the event or object and the field. Describes what happens;
+//! [`Simulation`] runs it.
 //!
 //! ```yaml
 //! name: two-nodes
@@ -15,6 +14,11 @@
 //!   - {at: 40m, nodeUp: n1}
 //!   - {at: 45m, scale: {kind: Deployment, namespace: default, name: web, replicas: 3}}
 //! ```
+//!
+//! Events: `nodeDown`, `nodeUp`, `cordon` and `uncordon` name a node; `scale` takes `kind`,
+//! `namespace`, `name` and `replicas`; `restart` (a rollout restart) and `delete` take `kind`,
+//! `namespace`, `name` and optionally `apiVersion`; `apply` takes a manifest or a list of them
+//! (server-side apply, forced). Settings default to seed 1, 1h, start-up 5s–45s, samples 1m.
 
 mod simulation;
 

@@ -1,7 +1,6 @@
-//! Runs a scenario: builds the simulated API and the control plane, creates the scenario's
-//! objects, applies its events on time, runs extra in-process tasks (the controller) alongside,
-//! and records the report. Timed only by tokio's clock: under paused time hours of cluster time
-//! pass in seconds; with real time (`--serve`) it runs as a live cluster.
+//! Runs a scenario: the simulated API and control plane, the scenario's objects and events on
+//! time, extra in-process tasks (the controller) alongside, and the report. Timed only by
+//! tokio's clock: paused for fast runs, real for `--serve`.
 
 use std::{future::Future, pin::Pin, time::Duration};
 
