@@ -123,12 +123,16 @@ objects:
   - {apiVersion: apps/v1, kind: DaemonSet, metadata: {name: agent, namespace: default}, spec: {selector: {matchLabels: {app: agent}}, template: {metadata: {labels: {app: agent}}, spec: {containers: [{name: a, image: x}]}}}}
   - {apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: web, namespace: default}, spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}}
   - {apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: solo, namespace: default}, spec: {minAvailable: 1, selector: {matchLabels: {app: solo}}}}
+  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: tight, namespace: default}, spec: {replicas: 2, strategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}, selector: {matchLabels: {app: tight}}, template: {metadata: {labels: {app: tight}}, spec: {containers: [{name: a, image: x}]}}}}
+  - {apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: tight, namespace: default}, spec: {minAvailable: 2, selector: {matchLabels: {app: tight}}}}
 events:
   - {at: 20m, restart: {kind: Deployment, namespace: default, name: solo}}
+  - {at: 25m, restart: {kind: Deployment, namespace: default, name: tight}}
 "#;
 
 #[tokio::test(start_paused = true)]
-async fn extra_tasks_run_against_the_api_and_their_evictions_and_restarts_count_as_moves() {
+async fn extra_tasks_run_against_the_api_and_client_moves_are_counted_with_the_budgets_they_break()
+{
     use k8s_openapi::api::core::v1::Pod;
     use k8s_openapi::api::rbac::v1::PolicyRule;
     use kube::api::{Api, EvictParams, ListParams};
@@ -176,13 +180,22 @@ async fn extra_tasks_run_against_the_api_and_their_evictions_and_restarts_count_
         [
             ("default/web", "eviction", false),
             ("default/agent", "eviction", true),
-            ("default/solo", "rolloutRestart", false)
+            ("default/solo", "rolloutRestart", false),
+            ("default/tight", "rolloutRestart", false),
+            ("default/tight", "rolloutRestart", false)
         ]
     );
-    assert_eq!((report.moves, report.pinned_moved), (3, 1));
+    assert_eq!((report.moves, report.pinned_moved), (5, 1));
     // The restart of the single-replica `solo` (maxUnavailable 25% rounds to 0, surge 1) keeps
-    // its pod until the new one is Ready: no budget goes below its desired count.
-    assert_eq!(report.pdb_violations, 0, "{:?}", report.move_log);
+    // its pod until the new one is Ready, and the evictions respect their budgets; but `tight`
+    // (no surge, minAvailable 2) drops below its budget with each old pod the restart deletes.
+    let violated: Vec<&str> = report
+        .move_log
+        .iter()
+        .flat_map(|m| m.violated.iter().map(String::as_str))
+        .collect();
+    assert_eq!(violated, ["tight", "tight"]);
+    assert_eq!(report.pdb_violations, 2);
 }
 
 /// The served simulation, killed when the test ends however it ends.
