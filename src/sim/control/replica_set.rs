@@ -319,3 +319,52 @@ fn write_status(
     }
     wake
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, node: Option<&str>, phase: &str, ready: bool, created: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "uid": name, "creationTimestamp": created},
+            "spec": {"nodeName": node, "containers": []},
+            "status": {"phase": phase, "conditions": [
+                {"type": "Ready", "status": if ready { "True" } else { "False" },
+                 "lastTransitionTime": created}]},
+        }))
+        .expect("pod")
+    }
+
+    #[test]
+    fn surplus_pods_go_unscheduled_pending_unready_doubled_up_then_newest_first() {
+        let now: Timestamp = "2025-10-20T12:00:00Z".parse().expect("now");
+        let old = "2025-10-19T12:00:00Z";
+        let new = "2025-10-20T11:59:00Z";
+        let pods = [
+            pod("ready-alone-old", Some("n3"), "Running", true, old),
+            pod("ready-alone-new", Some("n4"), "Running", true, new),
+            pod("ready-doubled", Some("n1"), "Running", true, old),
+            pod("ready-doubled-2", Some("n1"), "Running", true, old),
+            pod("not-ready", Some("n2"), "Running", false, old),
+            pod("pending", Some("n5"), "Pending", false, old),
+            pod("unscheduled", None, "Pending", false, old),
+        ];
+        let active: Vec<&Pod> = pods.iter().collect();
+        let order: Vec<&str> = pods_to_delete(&active, &active, pods.len(), now)
+            .into_iter()
+            .map(|p| p.metadata.name.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "unscheduled",
+                "pending",
+                "not-ready",
+                "ready-doubled",
+                "ready-doubled-2",
+                "ready-alone-new",
+                "ready-alone-old"
+            ]
+        );
+    }
+}
