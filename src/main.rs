@@ -24,6 +24,7 @@ async fn main() -> ExitCode {
         Command::Plan(plan) => cli::plan(plan, &mut out).await,
         Command::Explain(explain) => cli::explain(explain, &mut out).await,
         Command::Crd => cli::crd(&mut out),
+        Command::Simulate(simulate) => cli::simulate(simulate, &mut out).await,
     };
     let flushed = out.flush();
     match (outcome, flushed) {

@@ -3,6 +3,7 @@
 //! went wrong; `main` alone decides exit codes.
 
 mod render;
+pub mod simulate;
 
 use std::{io::Write, path::PathBuf};
 
@@ -41,6 +42,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Prints the SpreadPolicy CustomResourceDefinition.
     Crd,
+    /// Replays a scenario on the simulated cluster (default: the seed's homelab incident).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Output formats.
@@ -165,6 +168,9 @@ pub enum CommandError {
     /// JSON output could not be produced.
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The simulation failed.
+    #[error(transparent)]
+    Simulate(#[from] simulate::Simulate),
 }
 
 impl CommandError {
@@ -181,6 +187,7 @@ impl CommandError {
             Self::Crd(_) => "crd",
             Self::Write(_) => "write",
             Self::Json(_) => "json",
+            Self::Simulate(error) => error.metric_label(),
         }
     }
 }
@@ -294,6 +301,14 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+/// `kube-spread simulate`.
+pub async fn simulate(
+    args: &simulate::SimulateArgs,
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
+    Ok(simulate::simulate(args, out).await?)
 }
 
 /// `kube-spread crd`.

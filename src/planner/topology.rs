@@ -491,3 +491,165 @@ pub fn spread_filter<'c>(
     }
     Ok(())
 }
+
+/// `topologyNormalizingWeight`: counts of small topologies weigh more, ln(size + 2).
+pub fn normalizing_weight(size: usize) -> f64 {
+    (size as f64 + 2.0).ln()
+}
+
+/// `scoreForCount`: a domain's matching pods weighted, plus maxSkew - 1.
+pub fn score_for_count(count: i64, max_skew: i32, weight: f64) -> f64 {
+    count as f64 * weight + f64::from(max_skew - 1)
+}
+
+/// `countPodsMatchSelector` on one node: the node's non-terminating pods of `namespace` that
+/// the selector matches; nothing for an empty selector.
+fn count_on_node(
+    index: &Index<'_>,
+    node: NodeId,
+    selector: &LabelSelector,
+    namespace: &str,
+) -> i64 {
+    if selector.is_empty() {
+        return 0;
+    }
+    let count = index
+        .pods_on(node)
+        .iter()
+        .map(|&pod| index.pod(pod))
+        .filter(|pod| !pod.terminating && &*pod.namespace == namespace)
+        .filter(|pod| selector.matches(&pod.labels))
+        .count();
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// PodTopologySpread's scoring for a pod's ScheduleAnyway `constraints` (its own, or the system
+/// defaults when it has none), over the nodes that passed the filters: PreScore, Score and
+/// NormalizeScore exactly as kube-scheduler computes them, including the ignored nodes that
+/// lack a topology key (when `require_all_topologies`) and the per-node count of the hostname
+/// key. Returns the normalized score (0..=100) of each filtered node, in order, or None when
+/// the plugin skips (no constraints, no nodes).
+pub fn spread_scores(
+    index: &Index<'_>,
+    namespace: &str,
+    placement: &Placement,
+    constraints: &[Constraint],
+    require_all_topologies: bool,
+    filtered: &[NodeId],
+) -> Option<Vec<i64>> {
+    const MAX_NODE_SCORE: i64 = 100;
+    if constraints.is_empty() || filtered.is_empty() || index.cluster.nodes.is_empty() {
+        return None;
+    }
+    let hostname = crate::api::HOSTNAME_LABEL;
+    let has_all_keys = |node: &Node| {
+        constraints
+            .iter()
+            .all(|c| node.labels.contains_key(&c.topology_key))
+    };
+    // PreScore: the domains of the filtered nodes, and the ignored nodes.
+    let mut ignored = vec![false; filtered.len()];
+    let mut value_counts: Vec<HashMap<&str, i64>> = vec![HashMap::default(); constraints.len()];
+    for (position, &node_id) in filtered.iter().enumerate() {
+        let node = index.node(node_id);
+        if require_all_topologies && !has_all_keys(node) {
+            ignored[position] = true;
+            continue;
+        }
+        for (i, constraint) in constraints.iter().enumerate() {
+            if constraint.topology_key == hostname {
+                continue;
+            }
+            let value = node
+                .labels
+                .get(&constraint.topology_key)
+                .map_or("", String::as_str);
+            value_counts[i].entry(value).or_insert(0);
+        }
+    }
+    let ignored_count = ignored.iter().filter(|i| **i).count();
+    let weights: Vec<f64> = constraints
+        .iter()
+        .enumerate()
+        .map(|(i, constraint)| {
+            let size = if constraint.topology_key == hostname {
+                filtered.len() - ignored_count
+            } else {
+                value_counts[i].len()
+            };
+            normalizing_weight(size)
+        })
+        .collect();
+    let placements = [placement.clone()];
+    for (node_id, node) in index.cluster.nodes.iter().enumerate() {
+        if require_all_topologies && !has_all_keys(node) {
+            continue;
+        }
+        for (i, constraint) in constraints.iter().enumerate() {
+            if !constraint.includes(&placements, node) {
+                continue;
+            }
+            let value = node
+                .labels
+                .get(&constraint.topology_key)
+                .map_or("", String::as_str);
+            if constraint.topology_key == hostname {
+                continue;
+            }
+            if value_counts[i].contains_key(value) {
+                let count = count_on_node(index, node_id, &constraint.selector, namespace);
+                if let Some(total) = value_counts[i].get_mut(value) {
+                    *total += count;
+                }
+            }
+        }
+    }
+    // Score.
+    let raw: Vec<i64> = filtered
+        .iter()
+        .enumerate()
+        .map(|(position, &node_id)| {
+            if ignored[position] {
+                return 0;
+            }
+            let node = index.node(node_id);
+            let mut score = 0.0;
+            for (i, constraint) in constraints.iter().enumerate() {
+                let Some(value) = node.labels.get(&constraint.topology_key) else {
+                    continue;
+                };
+                let count = if constraint.topology_key == hostname {
+                    count_on_node(index, node_id, &constraint.selector, namespace)
+                } else {
+                    value_counts[i].get(value.as_str()).copied().unwrap_or(0)
+                };
+                score += score_for_count(count, constraint.max_skew, weights[i]);
+            }
+            score.round() as i64
+        })
+        .collect();
+    // NormalizeScore.
+    let mut min_score = i64::MAX;
+    let mut max_score = 0;
+    for (position, score) in raw.iter().enumerate() {
+        if ignored[position] {
+            continue;
+        }
+        min_score = min_score.min(*score);
+        max_score = max_score.max(*score);
+    }
+    Some(
+        raw.iter()
+            .enumerate()
+            .map(|(position, score)| {
+                if ignored[position] {
+                    0
+                } else if max_score == 0 {
+                    MAX_NODE_SCORE
+                } else {
+                    MAX_NODE_SCORE * (max_score + min_score - score) / max_score
+                }
+            })
+            .collect(),
+    )
+}

@@ -16,6 +16,9 @@
 //! - [`fault`]: injected errors, latency, watch cuts and 410s.
 //! - [`rbac`]: rules per identity and the Forbidden answer.
 //! - [`server`]: the HTTP router: discovery, Tables, watch streams.
+//! - [`control`]: the simulated control plane (scheduler, controllers, kubelets) on the store.
+//! - [`scenario`]: scenario files and the [`scenario::Simulation`] that runs them.
+//! - [`report`]: what a run showed: pods per node over time, moves, text and SVG.
 //!
 //! Using it:
 //!
@@ -37,11 +40,13 @@
 //!
 //! Left out on purpose: aggregated discovery (kubectl falls back to the legacy documents),
 //! protobuf and CBOR, OpenAPI documents, Table watches (`kubectl get -w`), CRD schema pruning
-//! and defaulting (the admission hook may default), a garbage collector (ownerReferences and
-//! propagationPolicy are stored, dependents are not deleted) and namespace finalization (a
+//! and defaulting (the admission hook may default), garbage collection in the store itself
+//! (ownerReferences and propagationPolicy are stored; [`control`]'s garbage collector deletes
+//! dependents in the background when a control plane runs) and namespace finalization (a
 //! deleted namespace and its objects go at once).
 
 pub mod catalog;
+pub mod control;
 pub mod conversion;
 pub mod eviction;
 pub mod fault;
@@ -52,6 +57,8 @@ pub mod prng;
 pub mod query;
 pub mod rbac;
 pub mod rejection;
+pub mod report;
+pub mod scenario;
 pub mod server;
 pub mod shape;
 pub mod store;
