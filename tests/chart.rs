@@ -5,7 +5,7 @@
 // Test helpers read fixtures and fail the test with a message when they are missing.
 #![allow(clippy::panic, clippy::expect_used)]
 
-use std::fs;
+use std::{env, fs};
 
 use serde_json::Value;
 
@@ -23,10 +23,22 @@ fn yaml(path: &str) -> Value {
 
 #[test]
 fn the_chart_ships_the_committed_crd_byte_for_byte() {
+    const CHART_CRD: &str = "charts/kube-spread/crds/spreadpolicy.yaml";
+    let generated = kube_spread::api::crd_yaml().expect("the CRD renders as YAML");
+    if env::var("KUBE_SPREAD_BLESS").as_deref() == Ok("1") {
+        fs::write(format!("{ROOT}/{CHART_CRD}"), &generated)
+            .expect("the chart's crds/ is writable");
+        return;
+    }
     assert!(
-        read("charts/kube-spread/crds/spreadpolicy.yaml") == read("crds/spreadpolicy.yaml"),
-        "charts/kube-spread/crds/spreadpolicy.yaml differs from crds/spreadpolicy.yaml; copy it:\n\n    \
-         cp crds/spreadpolicy.yaml charts/kube-spread/crds/\n"
+        read(CHART_CRD) == generated,
+        "{CHART_CRD} is not what `kube-spread crd` prints; regenerate it with\n\n    \
+         KUBE_SPREAD_BLESS=1 cargo test --test crd --test chart\n"
+    );
+    assert!(
+        read(CHART_CRD) == read("crds/spreadpolicy.yaml"),
+        "{CHART_CRD} differs from crds/spreadpolicy.yaml; regenerate both with\n\n    \
+         KUBE_SPREAD_BLESS=1 cargo test --test crd --test chart\n"
     );
 }
 
