@@ -456,7 +456,7 @@ def contract_problems(deploy: dict, values: dict) -> list[str]:
         problems.append(f"args lack {addr}")
     election = values["controller"]["leaderElection"]
     if election["enabled"]:
-        lease = election["leaseName"] or RELEASE_FULLNAME(values)
+        lease = election["leaseName"] or fullname(values)
         for arg in ("--leader-election", f"--lease-name={lease}"):
             if arg not in args:
                 problems.append(f"args lack {arg}")
@@ -493,7 +493,8 @@ def contract_problems(deploy: dict, values: dict) -> list[str]:
     return problems
 
 
-def RELEASE_FULLNAME(values: dict) -> str:  # noqa: N802 - mirrors the template helper
+def fullname(values: dict) -> str:
+    """The release's full name, as the kube-spread.fullname template helper computes it."""
     if values.get("fullnameOverride"):
         return values["fullnameOverride"]
     name = values.get("nameOverride") or "kube-spread"
@@ -517,15 +518,15 @@ def rules_as_tuples(rules: list[dict]) -> tuple[set, list[str]]:
 
 
 def check_rbac(report: Report, label: str, rendered: Rendered, values: dict) -> None:
-    fullname = RELEASE_FULLNAME(values)
-    sa = values["serviceAccount"]["name"] or (fullname if values["serviceAccount"]["create"] else "default")
-    role = rendered.named("ClusterRole", fullname)
+    full = fullname(values)
+    sa = values["serviceAccount"]["name"] or (full if values["serviceAccount"]["create"] else "default")
+    role = rendered.named("ClusterRole", full)
     if not values["rbac"]["create"]:
         report.check(f"[{label}] no RBAC objects with rbac.create false",
                      [describe(o) for o in rendered.objects() if o["kind"].endswith(("Role", "RoleBinding"))])
         return
     if role is None:
-        report.fail(f"[{label}] ClusterRole", f"no ClusterRole named {fullname}")
+        report.fail(f"[{label}] ClusterRole", f"no ClusterRole named {full}")
         return
     got, problems = rules_as_tuples(role.get("rules", []))
     extra, missing = got - CLUSTER_ROLE_CONTRACT, CLUSTER_ROLE_CONTRACT - got
@@ -535,18 +536,18 @@ def check_rbac(report: Report, label: str, rendered: Rendered, values: dict) -> 
         problems.append(f"lacks what the controller uses: {sorted(missing)}")
     if role.get("aggregationRule"):
         problems.append("has an aggregationRule")
-    report.check(f"[{label}] ClusterRole {fullname} grants exactly the controller's API access", problems)
+    report.check(f"[{label}] ClusterRole {full} grants exactly the controller's API access", problems)
 
-    binding = rendered.named("ClusterRoleBinding", fullname)
+    binding = rendered.named("ClusterRoleBinding", full)
     report.check(f"[{label}] ClusterRoleBinding binds it to ServiceAccount {NAMESPACE}/{sa}", [] if binding and (
-        binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": fullname}
+        binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": full}
         and binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]
     ) else [f"binding is {binding and {k: binding[k] for k in ('roleRef', 'subjects')}}"])
 
     lease_roles = [o for o in rendered.of_kind("Role")]
     election = values["controller"]["leaderElection"]
     if election["enabled"]:
-        lease = election["leaseName"] or fullname
+        lease = election["leaseName"] or full
         want = {("coordination.k8s.io", "leases", "create"),
                 ("coordination.k8s.io", "leases", "get", lease),
                 ("coordination.k8s.io", "leases", "patch", lease)}
@@ -797,7 +798,7 @@ def main() -> int:
                          [] if alerts == enabled else [f"has {sorted(alerts)}, expected {sorted(enabled)}"])
             check_alerts(report, label, rendered, operations_md)
         for monitor in rendered.of_kind("ServiceMonitor"):
-            service = rendered.named("Service", RELEASE_FULLNAME(values))
+            service = rendered.named("Service", fullname(values))
             problems = []
             if not service:
                 problems.append("no metrics Service")
