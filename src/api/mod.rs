@@ -5,6 +5,7 @@ pub mod conditions;
 mod crd;
 mod duration;
 mod policy;
+pub mod reference;
 mod status;
 pub mod validation;
 

@@ -1,0 +1,140 @@
+//! The docs say what the code does: `docs/crd-reference.md` is generated from the CRD schema,
+//! the example workloads of `docs/e2e/` are valid SpreadPolicies, and the operations guide names
+//! the field manager, group label and condition reasons the code uses.
+
+// Test helpers read fixtures and fail the test with a message when they are missing.
+#![allow(clippy::panic, clippy::expect_used)]
+
+use std::{env, fs};
+
+use kube_spread::api::{
+    FIELD_MANAGER, GROUP_LABEL, IGNORE_ANNOTATION, conditions, reference, validate_policy,
+};
+use serde_json::Value;
+
+const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/crd-reference.md");
+const OPERATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md");
+const E2E_WORKLOADS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/e2e/homelab.yaml");
+
+fn read(path: &str) -> String {
+    fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read {path}: {error}"))
+}
+
+#[test]
+fn the_crd_reference_is_generated_from_the_schema() {
+    let generated = reference::crd_reference().expect("the reference renders");
+    if env::var("KUBE_SPREAD_BLESS").as_deref() == Ok("1") {
+        fs::write(REFERENCE, &generated).expect("docs/crd-reference.md is writable");
+        return;
+    }
+    let committed = fs::read_to_string(REFERENCE).unwrap_or_default();
+    if committed != generated {
+        let line = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
+        panic!(
+            "docs/crd-reference.md is out of date with the SpreadPolicy schema.\n\
+             Regenerate it with:\n\n    KUBE_SPREAD_BLESS=1 cargo test --test docs\n\n\
+             First difference at line {}:\n  committed: {}\n  generated: {}",
+            line + 1,
+            committed.lines().nth(line).unwrap_or("<end of file>"),
+            generated.lines().nth(line).unwrap_or("<end of file>"),
+        );
+    }
+}
+
+#[test]
+fn the_crd_reference_documents_every_spec_field_with_its_default() {
+    let text = reference::crd_reference().expect("the reference renders");
+    for field in [
+        "`spec.constraints[].maxSkew`",
+        "`spec.constraints[].matchLabelKeys`",
+        "`spec.rebalance.stabilizationWindow`",
+        "`spec.rebalance.moveStrategy`",
+        "`spec.statefulSetWhenUnsatisfiable`",
+        "`status.rebalance.phase`",
+    ] {
+        assert!(text.contains(field), "the reference lacks {field}");
+    }
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| `spec.rebalance.cooldown`"))
+        .expect("a row for spec.rebalance.cooldown");
+    assert!(row.contains("`\"30s\"`"), "its default is shown: {row}");
+    assert!(row.contains("pattern"), "its validation is shown: {row}");
+    let rules = text.matches("CEL `").count();
+    assert!(rules >= 6, "every CEL rule is listed, found {rules}");
+}
+
+#[test]
+fn the_e2e_example_policies_are_valid_spreadpolicies() {
+    let text = read(E2E_WORKLOADS);
+    let mut policies = 0;
+    for document in text.split("\n---\n") {
+        let object: Value = serde_saphyr::from_str(document).expect("each document is YAML");
+        if object.get("kind").and_then(Value::as_str) != Some("SpreadPolicy") {
+            continue;
+        }
+        policies += 1;
+        if let Err(invalid) = validate_policy(&object) {
+            panic!("{document}\nis refused: {invalid}");
+        }
+    }
+    assert!(
+        policies >= 2,
+        "docs/e2e/homelab.yaml holds the SpreadPolicies it documents"
+    );
+}
+
+#[test]
+fn the_operations_guide_names_what_the_code_uses() {
+    let text = read(OPERATIONS);
+    for needle in [FIELD_MANAGER, GROUP_LABEL, IGNORE_ANNOTATION] {
+        assert!(
+            text.contains(needle),
+            "docs/operations.md does not mention {needle}"
+        );
+    }
+    for condition in [
+        conditions::READY,
+        conditions::BALANCED,
+        conditions::REBALANCING,
+        conditions::DEGRADED,
+    ] {
+        assert!(
+            text.contains(&format!("`{condition}`")),
+            "docs/operations.md does not explain the {condition} condition"
+        );
+    }
+    use conditions::reason::*;
+    for reason in [
+        OBSERVED,
+        INVALID,
+        WITHIN_MAX_SKEW,
+        SKEWED,
+        STABILIZATION_PENDING,
+        NOT_ARMED,
+        WAITING_FOR_REPLACEMENT,
+        COOLING_DOWN,
+        MOVING,
+        IDLE,
+        PDB_BLOCKED,
+        MULTIPLE_PDBS,
+        CONFLICT,
+        NO_ACCEPTING_DOMAIN,
+        SCHEDULER_DISAGREES,
+        REPLACEMENT_TIMEOUT,
+        BUDGET_EXHAUSTED,
+        NO_MOVABLE_POD,
+        DRY_RUN,
+        MODE_OFF,
+        NOT_LEADER,
+    ] {
+        assert!(
+            text.contains(&format!("`{reason}`")),
+            "docs/operations.md does not explain the reason {reason}"
+        );
+    }
+}
