@@ -64,15 +64,15 @@ NAMESPACE = "kube-spread"
 
 # The controller's contract (what `kube-spread run` uses), as (apiGroup, resource, verb).
 CLUSTER_ROLE_CONTRACT = {
-    ("kubespread.io", "spreadpolicies", v) for v in ("get", "list", "watch")
+    ("kubespread.io", "spreadpolicies", v) for v in ("list", "watch")
 } | {("kubespread.io", "spreadpolicies/status", "patch")} | {
-    ("apps", r, v) for r in ("deployments", "statefulsets") for v in ("get", "list", "watch", "patch")
+    ("apps", r, v) for r in ("deployments", "statefulsets") for v in ("list", "watch", "patch")
 } | {("apps", "replicasets", v) for v in ("list", "watch")} | {
     ("", "pods", v) for v in ("list", "watch")
 } | {("", "pods/eviction", "create")} | {
     ("", r, v) for r in ("nodes", "persistentvolumeclaims", "persistentvolumes") for v in ("list", "watch")
 } | {("policy", "poddisruptionbudgets", v) for v in ("list", "watch")} | {
-    ("events.k8s.io", "events", v) for v in ("create", "patch")
+    ("events.k8s.io", "events", v) for v in ("create",)
 }
 
 METRICS = {

@@ -2,11 +2,13 @@
 //! or serves the simulated cluster in real time until Ctrl-C. The run is the library's
 //! [`Simulation`]; this module only picks the runtime and writes output.
 
-use std::{io::Write, net::SocketAddr, path::PathBuf};
+use std::{future::Future, io::Write, net::SocketAddr, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use crate::controller;
 use crate::sim::{
+    SimApi,
     report::{Report, svg, text},
     scenario::{LoadScenario, RunSimulation, Scenario, Simulation},
 };
@@ -30,8 +32,8 @@ pub struct SimulateArgs {
     /// Overrides the scenario's seed (uids, names, start-up delays, tie-breaks).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run without the kube-spread controller (today the only mode: the controller is not
-    /// built yet, so the simulation runs without one either way).
+    /// Run without the kube-spread controller, to see the problem it solves (with --serve: to
+    /// run `kube-spread run` against the served cluster yourself).
     #[arg(long)]
     pub no_controller: bool,
     /// Output format.
@@ -96,15 +98,39 @@ impl Simulate {
     }
 }
 
+/// The kube-spread controller of a simulation: one replica, always the leader, acting through
+/// `client` on the simulation's clock, until the simulation ends and aborts it.
+pub fn controller(api: &SimApi, client: kube::Client) -> impl Future<Output = ()> + Send + 'static {
+    let clock = *api.store().clock();
+    let settings = controller::Settings {
+        metrics_address: None,
+        lease: None,
+        identity: "kube-spread-simulated".to_owned(),
+    };
+    async move {
+        let shutdown = std::future::pending::<()>();
+        if let Err(error) = controller::run(client, clock, settings, shutdown).await {
+            tracing::error!(error = %error, "The simulated cluster's controller stopped.");
+        }
+    }
+}
+
 /// Runs a scenario to its end on a current-thread runtime with paused time (hours of cluster
-/// time in seconds).
-pub fn run_paused(scenario: Scenario) -> Result<Report, Simulate> {
+/// time in seconds), with the controller unless `with_controller` is false.
+pub fn run_paused(scenario: Scenario, with_controller: bool) -> Result<Report, Simulate> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .map_err(|error| Simulate::StartRuntime(error.to_string()))?;
-    runtime.block_on(async move { Ok(Simulation::new(scenario)?.run().await?) })
+    runtime.block_on(async move {
+        let mut simulation = Simulation::new(scenario)?;
+        if with_controller {
+            let client = simulation.api().client();
+            simulation.spawn(controller(simulation.api(), client));
+        }
+        Ok(simulation.run().await?)
+    })
 }
 
 /// `kube-spread simulate`.
@@ -121,11 +147,19 @@ pub async fn simulate(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), Si
                 Format::Text => &mut *out,
                 Format::Json => &mut quiet,
             };
-            serve(scenario, address, args.kubeconfig_out.as_ref(), notice).await?
+            serve(
+                scenario,
+                !args.no_controller,
+                address,
+                args.kubeconfig_out.as_ref(),
+                notice,
+            )
+            .await?
         }
         None => {
             // The paused runtime lives on its own thread, away from the caller's runtime.
-            let thread = std::thread::spawn(move || run_paused(scenario));
+            let with_controller = !args.no_controller;
+            let thread = std::thread::spawn(move || run_paused(scenario, with_controller));
             tokio::task::spawn_blocking(move || thread.join())
                 .await
                 .map_err(|error| Simulate::StartRuntime(error.to_string()))?
@@ -150,11 +184,16 @@ pub async fn simulate(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), Si
 /// Serves the cluster in real time until Ctrl-C.
 async fn serve(
     scenario: Scenario,
+    with_controller: bool,
     address: SocketAddr,
     kubeconfig: Option<&PathBuf>,
     out: &mut dyn Write,
 ) -> Result<Report, Simulate> {
-    let simulation = Simulation::new(scenario)?;
+    let mut simulation = Simulation::new(scenario)?;
+    if with_controller {
+        let client = simulation.api().client();
+        simulation.spawn(controller(simulation.api(), client));
+    }
     let (bound, server) = simulation.api().serve(address).await?;
     if let Some(path) = kubeconfig {
         crate::sim::write_kubeconfig(path, bound).map_err(|source| Simulate::WriteFile {

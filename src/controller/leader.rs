@@ -15,20 +15,9 @@ const LEASE_SECONDS: u64 = 15;
 /// How long before expiry the holder renews it, in seconds.
 const RENEW_GRACE_SECONDS: u64 = 5;
 
-/// Why leader election could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum Elect {
-    /// The lease could not be read or created.
-    #[error("preparing lease {namespace}/{name}: {source}")]
-    Lease {
-        /// The lease's namespace.
-        namespace: String,
-        /// The lease's name.
-        name: String,
-        /// Why.
-        source: kube_lease_manager::LeaseManagerError,
-    },
-}
+/// The first wait before retrying to prepare the lease; it doubles up to the maximum.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Whether this replica may write.
 #[derive(Clone, Debug)]
@@ -69,24 +58,42 @@ pub struct Election {
 }
 
 impl Election {
-    /// Starts competing for the lease `namespace/name` as `identity`.
+    /// Starts competing for the lease `namespace/name` as `identity`. Reading or creating the
+    /// lease is retried with back-off until it succeeds: an API server that is briefly
+    /// unavailable must not stop the controller, and until then this replica does not lead.
     pub async fn start(
         client: Client,
         namespace: &str,
         name: &str,
         identity: &str,
         metrics: ControllerMetrics,
-    ) -> Result<Self, Elect> {
+    ) -> Self {
         let params = LeaseParams::new(identity, LEASE_SECONDS, RENEW_GRACE_SECONDS)
             .with_field_manager(FIELD_MANAGER);
-        let manager =
-            LeaseManager::new(client, name, namespace, params, LeaseCreateMode::AutoCreate)
-                .await
-                .map_err(|source| Elect::Lease {
-                    namespace: namespace.to_owned(),
-                    name: name.to_owned(),
-                    source,
-                })?;
+        let mut wait = RETRY_FIRST;
+        let manager = loop {
+            match LeaseManager::new(
+                client.clone(),
+                name,
+                namespace,
+                params.clone(),
+                LeaseCreateMode::AutoCreate,
+            )
+            .await
+            {
+                Ok(manager) => break manager,
+                Err(error) => {
+                    tracing::warn!(
+                        lease = %format!("{namespace}/{name}"),
+                        error = %error,
+                        retry_in = ?wait,
+                        "Cannot prepare the leader lease; retrying."
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+            }
+        };
         let (receiver, task) = manager.watch().await;
         let mut watching = receiver.clone();
         let gauge = tokio::spawn(async move {
@@ -102,13 +109,13 @@ impl Election {
                 }
             }
         });
-        Ok(Self {
+        Self {
             leadership: Leadership {
                 leader: Some(receiver),
             },
             task,
             gauge,
-        })
+        }
     }
 
     /// The leadership to hand to the reconcilers.

@@ -84,9 +84,6 @@ pub enum Run {
     /// The metrics could not be set up.
     #[error(transparent)]
     Metrics(#[from] Metrics),
-    /// Leader election could not start.
-    #[error(transparent)]
-    Elect(#[from] leader::Elect),
     /// The endpoints could not be served.
     #[error(transparent)]
     Serve(#[from] server::Serve),
@@ -217,7 +214,7 @@ pub async fn run(
                 &settings.identity,
                 metrics.clone(),
             )
-            .await?,
+            .await,
         ),
         None => {
             metrics.leader.set(1);

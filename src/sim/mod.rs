@@ -15,6 +15,7 @@
 //! - [`rejection`]: kube-apiserver's error Status bodies.
 //! - [`fault`]: injected errors, latency, watch cuts and 410s.
 //! - [`rbac`]: rules per identity and the Forbidden answer.
+//! - [`audit`]: every client request with its identity and answer, for tests to count.
 //! - [`server`]: the HTTP router: discovery, Tables, watch streams.
 //! - [`control`]: the simulated control plane (scheduler, controllers, kubelets) on the store.
 //! - [`scenario`]: scenario files and the [`scenario::Simulation`] that runs them.
@@ -45,6 +46,7 @@
 //! dependents in the background when a control plane runs) and namespace finalization (a
 //! deleted namespace and its objects go at once).
 
+pub mod audit;
 pub mod catalog;
 pub mod control;
 pub mod conversion;
@@ -67,6 +69,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use audit::{Audit, AuditRecord};
 pub use catalog::{Catalog, ResourceId, ResourceType};
 pub use fault::{Fault, FaultRule, Faults};
 pub use object::{Header, Object};
@@ -140,6 +143,7 @@ impl SimApi {
                 store: Store::new(clock, config),
                 faults: Faults::new(config.seed),
                 rbac: Arc::new(Rbac::default()),
+                audit: Arc::new(Audit::default()),
             },
         };
         api.set_admission::<SpreadPolicy>(Arc::new(admit_spread_policy));
@@ -159,6 +163,11 @@ impl SimApi {
     /// The RBAC grants.
     pub fn rbac(&self) -> &Rbac {
         &self.shared.rbac
+    }
+
+    /// The audit log of client requests.
+    pub fn audit(&self) -> &Audit {
+        &self.shared.audit
     }
 
     /// Installs the admission hook of the resource type of `K` (validation and defaulting).

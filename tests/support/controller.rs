@@ -16,61 +16,89 @@ use tokio::{sync::oneshot, task::JoinHandle};
 /// The identity the controller's requests carry.
 pub const CONTROLLER_USER: &str = "system:serviceaccount:kube-spread:kube-spread";
 
-/// The rules the chart grants the controller: a ClusterRole, and a Role for the Lease in the
-/// controller's namespace. As `(apiGroups, resources, verbs)`.
-pub const CLUSTER_RULES: &[(&[&str], &[&str], &[&str])] = &[
-    (
-        &["kubespread.io"],
-        &["spreadpolicies"],
-        &["get", "list", "watch"],
-    ),
-    (&["kubespread.io"], &["spreadpolicies/status"], &["patch"]),
-    (
-        &["apps"],
-        &["deployments", "statefulsets"],
-        &["get", "list", "watch", "patch"],
-    ),
-    (&["apps"], &["replicasets"], &["list", "watch"]),
-    (&[""], &["pods"], &["list", "watch"]),
-    (&[""], &["pods/eviction"], &["create"]),
-    (
-        &[""],
-        &["nodes", "persistentvolumeclaims", "persistentvolumes"],
-        &["list", "watch"],
-    ),
-    (&["policy"], &["poddisruptionbudgets"], &["list", "watch"]),
-    (&["events.k8s.io"], &["events"], &["create", "patch"]),
-];
-
-/// The Role for leader election, in the namespace `kube-spread`.
-pub const LEASE_RULES: &[(&[&str], &[&str], &[&str])] = &[(
-    &["coordination.k8s.io"],
-    &["leases"],
-    &["get", "create", "patch"],
-)];
-
-fn rules(rules: &[(&[&str], &[&str], &[&str])]) -> Vec<PolicyRule> {
-    rules
-        .iter()
-        .map(|(groups, resources, verbs)| PolicyRule {
-            api_groups: Some(groups.iter().map(|g| (*g).to_owned()).collect()),
-            resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
-            verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
-            ..PolicyRule::default()
+/// The rules of a chart RBAC template (`charts/kube-spread/templates/...`), read from the
+/// template itself: its `rules:` block, which holds no template directives except the lease
+/// name, filled in as the chart's default (`kube-spread`).
+pub fn chart_rules(template: &str) -> Vec<PolicyRule> {
+    let path = format!(
+        "{}/charts/kube-spread/templates/{template}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("the chart's RBAC template is readable");
+    let document = text.split("\n---").next().unwrap_or_default();
+    let rules = document
+        .split_once("\nrules:\n")
+        .map(|(_, rules)| rules)
+        .expect("the template has a rules: block");
+    let rules: String = rules
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("{{"))
+        .map(|line| {
+            line.replace(
+                r#"{{ include "kube-spread.leaseName" . | quote }}"#,
+                "\"kube-spread\"",
+            )
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_saphyr::from_str(&rules).expect("the chart's rules are YAML PolicyRules")
 }
 
-/// Grants the controller's identity exactly the chart's rules (with one rule left out, when
-/// `without` names it), and creates its namespace.
+/// The ClusterRole's rules, one rule per `(apiGroup, resource, verb)` so that a test can
+/// leave out any single permission.
+pub fn cluster_permissions() -> Vec<PolicyRule> {
+    split(chart_rules("clusterrole.yaml"))
+}
+
+/// The leader-election Role's rules, one per permission.
+pub fn lease_permissions() -> Vec<PolicyRule> {
+    split(chart_rules("role.yaml"))
+}
+
+fn split(rules: Vec<PolicyRule>) -> Vec<PolicyRule> {
+    let mut permissions = Vec::new();
+    for rule in rules {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    permissions.push(PolicyRule {
+                        api_groups: Some(vec![group.clone()]),
+                        resources: Some(vec![resource.clone()]),
+                        verbs: vec![verb.clone()],
+                        resource_names: rule.resource_names.clone(),
+                        ..PolicyRule::default()
+                    });
+                }
+            }
+        }
+    }
+    permissions
+}
+
+/// Every permission the chart grants: the ClusterRole's, then the lease Role's.
+pub fn chart_permissions() -> Vec<PolicyRule> {
+    let mut all = cluster_permissions();
+    all.extend(lease_permissions());
+    all
+}
+
+/// Grants the controller's identity exactly the chart's permissions (with one permission of
+/// [`chart_permissions`] left out, when `without` names it), and creates its namespace.
 pub async fn grant(sim: &SimApi, without: Option<usize>) {
-    let mut cluster = rules(CLUSTER_RULES);
-    if let Some(index) = without {
-        cluster.remove(index);
+    let mut cluster = cluster_permissions();
+    let mut lease = lease_permissions();
+    match without {
+        Some(index) if index < cluster.len() => {
+            cluster.remove(index);
+        }
+        Some(index) => {
+            lease.remove(index - cluster.len());
+        }
+        None => {}
     }
     sim.rbac().grant(CONTROLLER_USER, None, cluster);
     sim.rbac()
-        .grant(CONTROLLER_USER, Some("kube-spread"), rules(LEASE_RULES));
+        .grant(CONTROLLER_USER, Some("kube-spread"), lease);
     let namespaces: Api<Namespace> = Api::all(sim.client());
     let _ = namespaces
         .create(

@@ -2,9 +2,11 @@
 //! by clients (with budget violations and pinned pods among them), the final placement.
 //! [`Recorder`] only reads the store's change feed; it never writes.
 //!
+//! - [`groups`]: per SpreadPolicy group, the rebalancing: start, lower bound, moves, flights.
 //! - [`text`]: the story for people, with bars.
 //! - [`svg`]: a hand-written chart of pods per node over time.
 
+pub mod groups;
 pub mod svg;
 pub mod text;
 
@@ -71,6 +73,8 @@ pub struct Move {
     pub from: Option<String>,
     /// `eviction` or `rolloutRestart`.
     pub how: String,
+    /// `Kind/name` of its workload (a ReplicaSet's Deployment), when it has one.
+    pub workload: Option<String>,
     /// A DaemonSet pod or one pinned to its node.
     pub pinned: bool,
     /// Budgets this move took below their desired healthy count.
@@ -133,6 +137,9 @@ pub struct Report {
     pub pinned_moved: u32,
     /// Each move.
     pub move_log: Vec<Move>,
+    /// Per SpreadPolicy group: domains at the start of rebalancing and at the end, the
+    /// planner's lower bound at the start, moves, and the most moves in flight at once.
+    pub policy_groups: Vec<groups::GroupReport>,
     /// Every pod at the end.
     pub final_pods: Vec<PodRow>,
 }
@@ -150,6 +157,7 @@ pub struct Recorder {
     moves: Vec<Move>,
     node_ready: BTreeMap<String, String>,
     taint_evictions: BTreeMap<String, (u64, u32)>,
+    groups: groups::GroupRecorder,
 }
 
 fn seconds_between(start: Timestamp, at: Timestamp) -> u64 {
@@ -195,6 +203,7 @@ impl Recorder {
             moves: Vec::new(),
             node_ready: BTreeMap::new(),
             taint_evictions: BTreeMap::new(),
+            groups: groups::GroupRecorder::new(store),
         }
     }
 
@@ -246,6 +255,8 @@ impl Recorder {
     /// Takes in what changed: node transitions, client moves, and a sample when one is due.
     pub fn observe(&mut self, cache: &Cache, now: Timestamp) {
         self.read_changes(cache, now);
+        let t = seconds_between(self.start, now);
+        self.groups.observe(cache, now, t, &self.moves);
         for node in cache.nodes.iter() {
             let name = node.metadata.name.clone().unwrap_or_default();
             let ready = node
@@ -329,6 +340,11 @@ impl Recorder {
                 ),
                 from,
                 how: how.to_owned(),
+                workload: groups::workload_of(
+                    cache,
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                    &pod.metadata,
+                ),
                 pinned,
                 violated,
             });
@@ -343,6 +359,8 @@ impl Recorder {
         scenario: &super::scenario::Scenario,
     ) -> Report {
         self.read_changes(cache, now);
+        let t = seconds_between(self.start, now);
+        self.groups.observe(cache, now, t, &self.moves);
         if self
             .timeline
             .last()
@@ -403,6 +421,7 @@ impl Recorder {
             .unwrap_or(u32::MAX),
             pinned_moved: count(&|m| m.pinned),
             move_log: self.moves,
+            policy_groups: self.groups.finish(now),
             final_pods,
         }
     }

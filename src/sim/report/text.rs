@@ -130,6 +130,52 @@ pub fn story(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             }
         )?;
     }
+    policy_groups(report, out)
+}
+
+/// Per SpreadPolicy group: where rebalancing started, the fewest moves it needed, what it did.
+fn policy_groups(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for group in &report.policy_groups {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "SpreadPolicy {}/{}, group {}:",
+            group.namespace,
+            group.policy.as_deref().unwrap_or("-"),
+            group.group
+        )?;
+        match (group.rebalance_started, group.lower_bound_moves) {
+            (Some(t), Some(lower_bound)) => writeln!(
+                out,
+                "  rebalancing started at {}: {} move(s) made, {lower_bound} needed at the \
+                 least; at most {} in flight at once",
+                clock(t),
+                group.moves,
+                group.max_in_flight
+            )?,
+            _ => writeln!(out, "  no pod moved")?,
+        }
+        for constraint in &group.constraints {
+            let line = |counts: Option<&super::groups::DomainCounts>| {
+                counts.map_or_else(
+                    || "-".to_owned(),
+                    |c| {
+                        let domains: Vec<String> =
+                            c.domains.values().map(ToString::to_string).collect();
+                        format!("{} (skew {})", domains.join("/"), c.actionable_skew)
+                    },
+                )
+            };
+            writeln!(
+                out,
+                "  {} (maxSkew {}): {} at the start, {} at the end",
+                constraint.topology_key,
+                constraint.max_skew,
+                line(constraint.at_start.as_ref()),
+                line(constraint.at_end.as_ref())
+            )?;
+        }
+    }
     Ok(())
 }
 

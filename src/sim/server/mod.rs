@@ -17,6 +17,7 @@ use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::audit::{Audit, AuditRecord};
 use super::catalog::{ResourceId, ResourceType};
 use super::fault::Faults;
 use super::patch::PatchBody;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub faults: Faults,
     /// The grants in force.
     pub rbac: Arc<Rbac>,
+    /// Every resource request and its answer.
+    pub audit: Arc<Audit>,
 }
 
 /// The router serving the Kubernetes API from `shared`.
@@ -283,9 +286,56 @@ async fn resource_request(
         .ok_or_else(not_found_path)?;
     let pairs = query::pairs(parts.uri.query());
     let verb = verb_of(&parts.method, &target, &pairs)?;
-    if let Some(user) = shared.rbac.identity_of(parts.extensions.get::<Identity>()) {
+    let user = shared.rbac.identity_of(parts.extensions.get::<Identity>());
+    let answer = answer(
+        shared,
+        parts,
+        body,
+        group,
+        &pairs,
+        &target,
+        &resource,
+        verb,
+        user.as_deref(),
+    )
+    .await;
+    shared.audit.record(AuditRecord {
+        user,
+        verb: verb.to_owned(),
+        group: group.to_owned(),
+        resource: if target.subresource.is_empty() {
+            resource.plural.clone()
+        } else {
+            format!("{}/{}", resource.plural, target.subresource)
+        },
+        namespace: target.namespace.to_owned(),
+        name: target.name.to_owned(),
+        dry_run: query::param(&pairs, "dryRun") == Some("All"),
+        code: answer.as_ref().map_or_else(
+            |rejection| rejection.code,
+            |response| response.status().as_u16(),
+        ),
+    });
+    answer
+}
+
+/// Authorizes, injects faults and answers one resource request.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    shared: &Shared,
+    parts: &Parts,
+    body: Bytes,
+    group: &str,
+    pairs: &[(String, String)],
+    target: &Target<'_>,
+    resource: &ResourceType,
+    verb: &str,
+    user: Option<&str>,
+) -> Result<Response, Rejection> {
+    let store = &shared.store;
+    if let Some(user) = user {
         shared.rbac.authorize(&Attributes {
-            user: &user,
+            user,
             verb,
             group,
             resource: &resource.plural,
@@ -310,11 +360,11 @@ async fn resource_request(
     let (id, ns, name, sub) = (target.id, target.namespace, target.name, target.subresource);
     match verb {
         "watch" => {
-            let options = WatchOptions::from_query(&pairs, &resource, namespace)?;
+            let options = WatchOptions::from_query(pairs, resource, namespace)?;
             watch::respond(store.clone(), id, options, &verdict, wants_metadata(parts))
         }
         "list" => {
-            let options = ListOptions::from_query(&pairs, &resource, namespace)?;
+            let options = ListOptions::from_query(pairs, resource, namespace)?;
             if verdict.gone
                 && (options.resource_version.is_some() || options.continue_token.is_some())
             {
@@ -322,9 +372,9 @@ async fn resource_request(
             }
             let page = store.list(id, &options)?;
             if wants_table(parts) {
-                let include = table::Include::parse(query::param(&pairs, "includeObject"));
+                let include = table::Include::parse(query::param(pairs, "includeObject"));
                 let rendered = table::render(
-                    &resource,
+                    resource,
                     &page.items,
                     page.resource_version,
                     page.continue_token.as_deref(),
@@ -349,7 +399,7 @@ async fn resource_request(
                             "metadata": metadata, "items": items}),
                 ));
             }
-            Ok(list_response(&resource, &page))
+            Ok(list_response(resource, &page))
         }
         "get" => {
             let object = store.get(id, ns, name)?;
@@ -361,9 +411,9 @@ async fn resource_request(
                 _ => return Err(not_found_path()),
             }
             if wants_table(parts) {
-                let include = table::Include::parse(query::param(&pairs, "includeObject"));
+                let include = table::Include::parse(query::param(pairs, "includeObject"));
                 let rendered = table::render(
-                    &resource,
+                    resource,
                     std::slice::from_ref(&object),
                     object.header.resource_version,
                     None,
@@ -379,7 +429,7 @@ async fn resource_request(
         }
         "create" => {
             let value = parse_body(&body)?;
-            let options = write_options(parts, &pairs);
+            let options = write_options(parts, pairs);
             match sub {
                 "" => {
                     let created = store.create(id, ns, value, &options)?;
@@ -398,7 +448,7 @@ async fn resource_request(
         }
         "update" => {
             let value = parse_body(&body)?;
-            let options = write_options(parts, &pairs);
+            let options = write_options(parts, pairs);
             let updated = match sub {
                 "" => store.update(id, ns, name, value, Subresource::Main, &options)?,
                 "status" if resource.status => {
@@ -427,18 +477,18 @@ async fn resource_request(
             };
             Ok(object_response(200, updated.json.clone()))
         }
-        "patch" => patch(store, parts, &pairs, &resource, &target, &body),
+        "patch" => patch(store, parts, pairs, resource, target, &body),
         "delete" => {
             let mut options = match parse_body(&body)? {
                 Value::Null => DeleteOptions::default(),
                 value => DeleteOptions::from_value(&value),
             };
             if let Some(grace) =
-                query::param(&pairs, "gracePeriodSeconds").and_then(|g| g.parse().ok())
+                query::param(pairs, "gracePeriodSeconds").and_then(|g| g.parse().ok())
             {
                 options.grace_period_seconds = Some(grace);
             }
-            options.dry_run |= query::param(&pairs, "dryRun") == Some("All");
+            options.dry_run |= query::param(pairs, "dryRun") == Some("All");
             match store.delete(id, ns, name, &options)? {
                 // Pod storage returns the deleted object; the others a Status naming it.
                 Deletion::Gone(object) if !resource.is_pod() => Ok(json_response(
@@ -453,7 +503,7 @@ async fn resource_request(
             }
         }
         "deletecollection" => {
-            let options = ListOptions::from_query(&pairs, &resource, namespace)?;
+            let options = ListOptions::from_query(pairs, resource, namespace)?;
             let page = store.list(id, &options)?;
             let delete = match parse_body(&body)? {
                 Value::Null => DeleteOptions::default(),
@@ -472,7 +522,7 @@ async fn resource_request(
                 resource_version: store.resource_version(),
                 continue_token: None,
             };
-            Ok(list_response(&resource, &page))
+            Ok(list_response(resource, &page))
         }
         _ => Err(not_found_path()),
     }
