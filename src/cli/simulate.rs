@@ -129,7 +129,9 @@ pub fn run_paused(scenario: Scenario, with_controller: bool) -> Result<Report, S
             let client = simulation.api().client();
             simulation.spawn(controller(simulation.api(), client));
         }
-        Ok(simulation.run().await?)
+        let mut report = simulation.run().await?;
+        report.controller = with_controller;
+        Ok(report)
     })
 }
 
@@ -214,7 +216,9 @@ async fn serve(
     };
     let report = simulation.run_until(stop).await;
     server.abort();
-    Ok(report?)
+    let mut report = report?;
+    report.controller = with_controller;
+    Ok(report)
 }
 
 fn write_report(report: &Report, dir: &PathBuf) -> Result<(), Simulate> {

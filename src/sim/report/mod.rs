@@ -121,6 +121,8 @@ pub struct Report {
     pub description: String,
     /// The seed.
     pub seed: u64,
+    /// Whether kube-spread's controller ran in the simulation.
+    pub controller: bool,
     /// Cluster time covered, in seconds.
     pub cluster_seconds: u64,
     /// Pods per node before the first event and at the end.
@@ -410,6 +412,7 @@ impl Recorder {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
             seed: scenario.seed,
+            controller: false,
             cluster_seconds: seconds_between(self.start, now),
             nodes,
             timeline: self.timeline,

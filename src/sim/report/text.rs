@@ -41,6 +41,15 @@ pub fn story(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !report.description.is_empty() {
         writeln!(out, "{}", report.description.trim())?;
     }
+    writeln!(
+        out,
+        "{}",
+        if report.controller {
+            "kube-spread's controller ran alongside (--no-controller leaves it out)."
+        } else {
+            "No kube-spread controller ran (--no-controller)."
+        }
+    )?;
     writeln!(out)?;
     let widest = report
         .timeline
@@ -118,7 +127,7 @@ pub fn story(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for moved in &report.move_log {
         writeln!(
             out,
-            "  {:>7}  {} {} from {}{}",
+            "  {:>8}  {} {} from {}{}",
             clock(moved.t),
             moved.how,
             moved.pod,
