@@ -1,0 +1,220 @@
+//! Rebalancing, end to end on small clusters: the real controller, as the chart's
+//! ServiceAccount under its RBAC, against the simulated API and control plane.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use kube_spread::{
+    controller::{self, LeaseSettings, Settings},
+    sim::{
+        SimApi,
+        report::{Report, groups::GroupReport},
+        scenario::{Scenario, Simulation},
+    },
+};
+use serde_json::{Value, json};
+use support::controller::{CONTROLLER_USER, grant, policy_status};
+
+/// One scenario object (JSON is YAML).
+fn object(value: Value) -> String {
+    format!("  - {value}\n")
+}
+
+/// A node of 4 CPUs; `spec` as given.
+fn node(name: &str, spec: Value) -> String {
+    object(json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": spec,
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}))
+}
+
+/// A Deployment of `replicas` small pods labelled `app: NAME`.
+fn deployment(name: &str, replicas: u32) -> String {
+    object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "apps", "labels": {"app": name}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"terminationGracePeriodSeconds": 5,
+                                       "containers": [{"name": "main", "image": "x",
+                                                       "resources": {"requests": {"cpu": "100m"}}}]}}}}))
+}
+
+/// A PodDisruptionBudget `name` selecting `app: APP` with `spec` merged in.
+fn pdb(name: &str, app: &str, spec: Value) -> String {
+    let mut value = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": "apps"},
+        "spec": {"selector": {"matchLabels": {"app": app}}}});
+    for (key, field) in spec.as_object().into_iter().flatten() {
+        value["spec"][key] = field.clone();
+    }
+    object(value)
+}
+
+/// A SpreadPolicy `spread` in `apps`: scope Policy, a hostname constraint with maxSkew 1,
+/// and `rebalance`.
+fn policy(rebalance: Value) -> String {
+    object(
+        json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy",
+        "metadata": {"name": "spread", "namespace": "apps"},
+        "spec": {"scope": "Policy",
+                 "constraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                  "whenUnsatisfiable": "ScheduleAnyway"}],
+                 "rebalance": rebalance}}),
+    )
+}
+
+/// A scenario of `objects` (after the `apps` namespace) and `events`, lasting `duration`.
+fn scenario(objects: &[String], events: &str, duration: &str) -> Scenario {
+    let text = format!(
+        "name: small\nsettings: {{seed: 7, duration: {duration}, podStartup: {{min: 5s, max: 20s}}, sampleEvery: 1m}}\n\
+         events:\n{events}\nobjects:\n  - {{apiVersion: v1, kind: Namespace, metadata: {{name: apps}}}}\n{}",
+        objects.concat()
+    );
+    Scenario::parse("small", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Node c down at 2m, back at 20m: with six pods, 2/2/2 becomes 3/3/0.
+const C_DOWN_AND_BACK: &str = "  - {at: 2m, nodeDown: c}\n  - {at: 20m, nodeUp: c}";
+
+fn controller_task(
+    sim: &SimApi,
+    user: &str,
+    identity: &str,
+    elect: bool,
+) -> impl Future<Output = ()> + Send + 'static {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = kube_spread::telemetry::init(&filter, false);
+    }
+    let client = sim.client_as(user);
+    let clock = *sim.store().clock();
+    let settings = Settings {
+        metrics_address: None,
+        lease: elect.then(|| LeaseSettings {
+            namespace: "kube-spread".to_owned(),
+            name: "kube-spread".to_owned(),
+        }),
+        identity: identity.to_owned(),
+    };
+    async move {
+        let _ = controller::run(client, clock, settings, std::future::pending()).await;
+    }
+}
+
+/// Runs the scenario with one controller replica; returns the report, the API and the
+/// policy's final status.
+async fn run(scenario: Scenario) -> (Report, SimApi, Value) {
+    let mut simulation = Simulation::new(scenario).unwrap();
+    let api = simulation.api().clone();
+    grant(&api, None).await;
+    simulation.spawn(controller_task(
+        &api,
+        CONTROLLER_USER,
+        "kube-spread-0",
+        false,
+    ));
+    let report = simulation.run().await.unwrap();
+    let status = policy_status(&api, "apps", "spread").await;
+    (report, api, status)
+}
+
+fn group(report: &Report) -> &GroupReport {
+    report
+        .policy_groups
+        .iter()
+        .find(|g| g.policy.as_deref() == Some("spread"))
+        .unwrap_or_else(|| panic!("no group of apps/spread: {:#?}", report.policy_groups))
+}
+
+fn mentions(status: &Value, reason: &str) -> bool {
+    status.to_string().contains(&format!("\"{reason}\""))
+}
+
+/// The controller's calls: (verb, resource, dry run, code).
+fn calls(api: &SimApi, resource: &str) -> Vec<(String, bool, u16)> {
+    api.audit()
+        .of(CONTROLLER_USER)
+        .into_iter()
+        .filter(|r| r.resource == resource)
+        .map(|r| (r.verb, r.dry_run, r.code))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn counts_of_3_3_0_after_a_recovery_take_exactly_two_moves_one_at_a_time_each_after_its_replacement_is_ready()
+ {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", json!({})),
+        deployment("web", 6),
+        policy(json!({})),
+    ];
+    let (report, _, status) = run(scenario(&objects, C_DOWN_AND_BACK, "50m")).await;
+    let group = group(&report);
+    let start = &group.constraints[0]
+        .at_start
+        .as_ref()
+        .expect("rebalancing started")
+        .domains;
+    assert_eq!(
+        start.values().copied().collect::<Vec<_>>(),
+        [3, 3, 0],
+        "{group:#?}"
+    );
+    assert_eq!(group.lower_bound_moves, Some(2));
+    assert_eq!(group.moves, 2, "{:#?}", report.move_log);
+    assert_eq!(group.max_in_flight, 1, "one at a time");
+    let end = &group.constraints[0].at_end.as_ref().unwrap().domains;
+    assert_eq!(end.values().copied().collect::<Vec<_>>(), [2, 2, 2]);
+    // The second move waits for the first replacement to be Ready, then the 30 s cooldown.
+    let (first, second) = (report.move_log[0].t, report.move_log[1].t);
+    assert!(
+        second >= first + 5 + 30,
+        "moves at {first} s and {second} s"
+    );
+    assert_eq!(report.pdb_violations, 0);
+    assert_eq!(status["rebalance"]["totalMoves"], 2, "{status:#}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_single_replica_under_a_pdb_with_min_available_1_is_blocked_without_a_hot_loop() {
+    // Two single-replica apps, each under a budget that allows no disruption, both on a
+    // while b is cordoned; uncordoning b arms rebalancing.
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({"unschedulable": true})),
+        deployment("solo", 1),
+        deployment("duo", 1),
+        pdb("solo", "solo", json!({"minAvailable": 1})),
+        pdb("duo", "duo", json!({"minAvailable": 1})),
+        policy(json!({"stabilizationWindow": "1m"})),
+    ];
+    let (report, api, status) =
+        run(scenario(&objects, "  - {at: 10m, uncordon: b}", "1h10m")).await;
+    assert_eq!(report.moves, 0, "{:#?}", report.move_log);
+    assert!(mentions(&status, "PdbBlocked"), "{status:#}");
+    // The plan already knows the budgets allow nothing: the controller may ask the API, but
+    // every try is refused and tries are spaced by back-off (30 s doubling to 10 min).
+    let evictions = calls(&api, "pods/eviction");
+    assert!(
+        evictions.iter().all(|(_, _, code)| *code == 429),
+        "every try was refused by the budget: {evictions:?}"
+    );
+    assert!(
+        evictions.len() <= 12,
+        "{} eviction calls in an hour",
+        evictions.len()
+    );
+    let writes: Vec<_> = api
+        .audit()
+        .of(CONTROLLER_USER)
+        .into_iter()
+        .filter(|r| r.verb != "watch" && r.verb != "list" && r.resource != "events")
+        .map(|r| format!("{} {}", r.verb, r.resource))
+        .collect();
+    assert!(
+        writes.len() <= 40,
+        "{} calls in an hour: {writes:?}",
+        writes.len()
+    );
+}
