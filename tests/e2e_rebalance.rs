@@ -65,9 +65,14 @@ fn policy(rebalance: Value) -> String {
 
 /// A scenario of `objects` (after the `apps` namespace) and `events`, lasting `duration`.
 fn scenario(objects: &[String], events: &str, duration: &str) -> Scenario {
+    let events = if events.is_empty() {
+        " []".to_owned()
+    } else {
+        format!("\n{events}")
+    };
     let text = format!(
         "name: small\nsettings: {{seed: 7, duration: {duration}, podStartup: {{min: 5s, max: 20s}}, sampleEvery: 1m}}\n\
-         events:\n{events}\nobjects:\n  - {{apiVersion: v1, kind: Namespace, metadata: {{name: apps}}}}\n{}",
+         events:{events}\nobjects:\n  - {{apiVersion: v1, kind: Namespace, metadata: {{name: apps}}}}\n{}",
         objects.concat()
     );
     Scenario::parse("small", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -97,6 +102,29 @@ fn controller_task(
     };
     async move {
         let _ = controller::run(client, clock, settings, std::future::pending()).await;
+    }
+}
+
+/// A controller replica that shuts down gracefully when `shutdown` resolves.
+fn controller_until(
+    sim: &SimApi,
+    user: &str,
+    identity: &str,
+    elect: bool,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
+    let client = sim.client_as(user);
+    let clock = *sim.store().clock();
+    let settings = Settings {
+        metrics_address: None,
+        lease: elect.then(|| LeaseSettings {
+            namespace: "kube-spread".to_owned(),
+            name: "kube-spread".to_owned(),
+        }),
+        identity: identity.to_owned(),
+    };
+    async move {
+        let _ = controller::run(client, clock, settings, shutdown).await;
     }
 }
 
@@ -217,4 +245,292 @@ async fn a_single_replica_under_a_pdb_with_min_available_1_is_blocked_without_a_
         "{} calls in an hour: {writes:?}",
         writes.len()
     );
+}
+
+/// Runs `objects` with the controller and prints nothing; for the cases below.
+async fn run_objects(objects: &[String], events: &str, duration: &str) -> (Report, SimApi, Value) {
+    run(scenario(objects, events, duration)).await
+}
+
+/// The pods on a node at the end.
+fn pods_on(report: &Report, node: &str) -> Vec<String> {
+    report
+        .final_pods
+        .iter()
+        .filter(|p| p.node.as_deref() == Some(node) && !p.terminating)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_budgets_on_one_pod_mark_its_workload_multiple_pdbs_and_it_is_not_moved() {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({"unschedulable": true})),
+        deployment("web", 2),
+        pdb("web", "web", json!({"maxUnavailable": 1})),
+        pdb("web-too", "web", json!({"maxUnavailable": 1})),
+        policy(json!({"stabilizationWindow": "1m"})),
+    ];
+    let (report, _, status) = run_objects(&objects, "  - {at: 10m, uncordon: b}", "40m").await;
+    assert_eq!(report.moves, 0, "{:#?}", report.move_log);
+    assert!(mentions(&status, "MultiplePDBs"), "{status:#}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_writes_nothing_and_reports_the_moves_a_budget_refuses_as_blocked() {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", json!({})),
+        deployment("web", 6),
+        pdb("web", "web", json!({"maxUnavailable": 0})),
+        policy(json!({"mode": "DryRun"})),
+    ];
+    let (report, api, status) = run_objects(&objects, C_DOWN_AND_BACK, "50m").await;
+    assert_eq!(report.moves, 0, "{:#?}", report.move_log);
+    let evictions = calls(&api, "pods/eviction");
+    assert!(!evictions.is_empty(), "the moves were evaluated by the API");
+    assert!(
+        evictions.iter().all(|(_, dry_run, _)| *dry_run),
+        "only dry-run evictions: {evictions:?}"
+    );
+    let pod_writes: Vec<_> = api
+        .audit()
+        .of(CONTROLLER_USER)
+        .into_iter()
+        .filter(|r| r.writes() && r.resource.starts_with("pods"))
+        .collect();
+    assert!(pod_writes.is_empty(), "{pod_writes:?}");
+    let dry_run = &status["rebalance"]["dryRun"];
+    assert!(dry_run["blocked"].as_i64().unwrap_or(0) >= 1, "{status:#}");
+    assert_eq!(group(&report).moves, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replacement_the_scheduler_puts_back_leads_to_back_off_and_scheduler_disagrees() {
+    // c carries a PreferNoSchedule taint: the planner may target it, the scheduler's
+    // TaintToleration score (weight 3) sends replacements back to a and b.
+    let taint = json!({"taints": [{"key": "slow", "value": "true", "effect": "PreferNoSchedule"}]});
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", taint),
+        deployment("web", 6),
+        policy(json!({"trigger": "Continuous", "stabilizationWindow": "1m", "minPodAge": "1m"})),
+    ];
+    let (report, _, status) = run_objects(&objects, "", "2h").await;
+    assert!(mentions(&status, "SchedulerDisagrees"), "{status:#}");
+    assert!(
+        pods_on(&report, "c").is_empty(),
+        "the scheduler kept c empty"
+    );
+    // Back-off: three disagreements, then waits that double, not a move a minute.
+    assert!(
+        (3..=8).contains(&report.moves),
+        "{} moves in two hours: {:#?}",
+        report.moves,
+        report.move_log
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_on_a_node_bound_volume_is_skipped_with_its_reason() {
+    let volume = object(json!({"apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": "db-a"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": "local", "local": {"path": "/data"},
+                 "claimRef": {"namespace": "apps", "name": "db"},
+                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                     {"key": "kubernetes.io/hostname", "operator": "In", "values": ["a"]}]}]}}},
+        "status": {"phase": "Bound"}}));
+    let claim = object(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local", "volumeName": "db-a",
+                 "resources": {"requests": {"storage": "1Gi"}}},
+        "status": {"phase": "Bound"}}));
+    let db = object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                 "strategy": {"type": "Recreate"},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "db", "image": "x"}],
+                                       "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}]}}}}));
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({"unschedulable": true})),
+        volume,
+        claim,
+        db,
+        deployment("web", 3),
+        policy(json!({"stabilizationWindow": "1m"})),
+    ];
+    let mut simulation =
+        Simulation::new(scenario(&objects, "  - {at: 10m, uncordon: b}", "40m")).unwrap();
+    let api = simulation.api().clone();
+    grant(&api, None).await;
+    simulation.spawn(controller_task(
+        &api,
+        CONTROLLER_USER,
+        "kube-spread-0",
+        false,
+    ));
+    let report = simulation.run().await.unwrap();
+    assert!(
+        report
+            .move_log
+            .iter()
+            .all(|m| !m.pod.starts_with("apps/db-")),
+        "{:#?}",
+        report.move_log
+    );
+    assert!(
+        report.moves >= 1,
+        "the others moved: {:#?}",
+        report.move_log
+    );
+    let db_pod = report
+        .final_pods
+        .iter()
+        .find(|p| p.name.starts_with("db-"))
+        .expect("the db pod");
+    assert_eq!(db_pod.node.as_deref(), Some("a"));
+    // `kube-spread plan` on the live cluster says why it stays.
+    let snapshot = kube_spread::snapshot::live::list_with(api.client())
+        .await
+        .unwrap();
+    let plan = kube_spread::planner::plan(
+        &snapshot.cluster,
+        &kube_spread::planner::PlanOptions {
+            now: api.store().clock().now(),
+            namespace: None,
+            policy: None,
+            source: kube_spread::planner::Source::Policies,
+        },
+    );
+    let skipped = &plan.groups[0].skipped;
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.pod == format!("apps/{}", db_pod.name) && s.reason == "NodeBoundVolume"),
+        "{skipped:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_one_ready_node_nothing_moves_and_the_status_says_why() {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        deployment("web", 4),
+        policy(json!({"trigger": "Continuous", "stabilizationWindow": "1m"})),
+    ];
+    let (report, api, status) = run_objects(&objects, "  - {at: 2m, nodeDown: b}", "40m").await;
+    assert_eq!(report.moves, 0, "{:#?}", report.move_log);
+    assert!(calls(&api, "pods/eviction").is_empty());
+    assert!(mentions(&status, "NoAcceptingDomain"), "{status:#}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cordoned_node_is_never_a_destination() {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", json!({})),
+        node("d", json!({"unschedulable": true})),
+        deployment("web", 6),
+        policy(json!({})),
+    ];
+    let (report, _, _) = run_objects(&objects, C_DOWN_AND_BACK, "50m").await;
+    let group = group(&report);
+    assert_eq!(group.moves, 2, "{:#?}", report.move_log);
+    assert!(pods_on(&report, "d").is_empty());
+    let end = &group.constraints[0].at_end.as_ref().unwrap().domains;
+    assert_eq!(end.get("d"), Some(&0), "{end:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_controller_restarted_mid_rebalance_makes_no_extra_moves_and_keeps_its_hourly_budget() {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", json!({})),
+        deployment("web", 9),
+        policy(json!({"maxMovesPerHour": 2})),
+    ];
+    let mut simulation = Simulation::new(scenario(&objects, C_DOWN_AND_BACK, "60m")).unwrap();
+    let api = simulation.api().clone();
+    grant(&api, None).await;
+    let watched = api.clone();
+    let evicted_once = async move {
+        while calls(&watched, "pods/eviction")
+            .iter()
+            .all(|(_, _, code)| *code != 201)
+        {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    // The first replica stops (SIGTERM: it releases the lease) right after its first eviction;
+    // the second, waiting for the lease, takes over mid-rebalance.
+    simulation.spawn(controller_until(
+        &api,
+        CONTROLLER_USER,
+        "kube-spread-0",
+        true,
+        evicted_once,
+    ));
+    simulation.spawn(controller_task(
+        &api,
+        CONTROLLER_USER,
+        "kube-spread-1",
+        true,
+    ));
+    let report = simulation.run().await.unwrap();
+    let status = policy_status(&api, "apps", "spread").await;
+    assert_eq!(
+        report.moves, 2,
+        "the hourly budget held across the restart: {:#?}",
+        report.move_log
+    );
+    assert_eq!(status["rebalance"]["movesLastHour"], 2, "{status:#}");
+    assert!(mentions(&status, "BudgetExhausted"), "{status:#}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_two_replicas_only_the_leader_writes() {
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", json!({})),
+        deployment("web", 6),
+        policy(json!({})),
+    ];
+    let mut simulation = Simulation::new(scenario(&objects, C_DOWN_AND_BACK, "50m")).unwrap();
+    let api = simulation.api().clone();
+    grant(&api, None).await;
+    let other = "system:serviceaccount:kube-spread:kube-spread-other";
+    api.rbac()
+        .grant(other, None, support::controller::cluster_permissions());
+    api.rbac().grant(
+        other,
+        Some("kube-spread"),
+        support::controller::lease_permissions(),
+    );
+    simulation.spawn(controller_task(
+        &api,
+        CONTROLLER_USER,
+        "kube-spread-0",
+        true,
+    ));
+    simulation.spawn(controller_task(&api, other, "kube-spread-1", true));
+    let report = simulation.run().await.unwrap();
+    assert_eq!(group(&report).moves, 2, "{:#?}", report.move_log);
+    let writers: std::collections::BTreeSet<String> = api
+        .audit()
+        .records()
+        .into_iter()
+        .filter(|r| r.writes() && r.resource != "leases" && r.user.is_some())
+        .filter_map(|r| r.user)
+        .collect();
+    assert_eq!(writers.len(), 1, "one replica wrote: {writers:?}");
 }

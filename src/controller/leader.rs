@@ -1,23 +1,36 @@
-//! Leader election on a Lease (kube-lease-manager): only the holder writes; the others keep
-//! their watches warm and write nothing. Shutting down releases the lease so a follower takes
-//! over at once.
+//! Leader election on a `coordination.k8s.io` Lease, as client-go's leaderelection does it:
+//! the holder renews the lease well before it expires and steps down when it cannot renew in
+//! time; the others take it over once it has expired; shutting down releases it, so a follower
+//! takes over at once. Every time comes from the controller's one [`Clock`], so the election
+//! runs the same under the simulation's paused time. Only the holder writes; the others keep
+//! their watches warm.
+//!
+//! Writes carry the Lease's resourceVersion, so two replicas racing for it cannot both win.
 
 use std::time::Duration;
 
-use kube::Client;
-use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseParams};
-use tokio::{sync::watch, task::JoinHandle};
+use jiff::Timestamp;
+use k8s_openapi::{
+    api::coordination::v1::{Lease, LeaseSpec},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
+};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams, PostParams},
+};
+use tokio::{
+    sync::{oneshot, watch},
+    task::JoinHandle,
+};
 
-use crate::{api::FIELD_MANAGER, metrics::ControllerMetrics};
+use crate::{api::FIELD_MANAGER, clock::Clock, metrics::ControllerMetrics};
 
-/// How long a lease lasts without renewal, in seconds.
-const LEASE_SECONDS: u64 = 15;
-/// How long before expiry the holder renews it, in seconds.
-const RENEW_GRACE_SECONDS: u64 = 5;
-
-/// The first wait before retrying to prepare the lease; it doubles up to the maximum.
-const RETRY_FIRST: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(30);
+/// How long a lease lasts without renewal.
+const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// The holder steps down when it could not renew for this long (before others may take over).
+const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+/// How often the holder renews, and followers look.
+const RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// Whether this replica may write.
 #[derive(Clone, Debug)]
@@ -53,68 +66,72 @@ impl Leadership {
 #[derive(Debug)]
 pub struct Election {
     leadership: Leadership,
-    task: JoinHandle<Result<LeaseManager, kube_lease_manager::LeaseManagerError>>,
-    gauge: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// One replica's view of the lease.
+struct Candidate {
+    api: Api<Lease>,
+    name: String,
+    identity: String,
+    clock: Clock,
+    /// When this replica last renewed the lease it holds.
+    renewed: Option<Timestamp>,
 }
 
 impl Election {
-    /// Starts competing for the lease `namespace/name` as `identity`. Reading or creating the
-    /// lease is retried with back-off until it succeeds: an API server that is briefly
-    /// unavailable must not stop the controller, and until then this replica does not lead.
-    pub async fn start(
+    /// Starts competing for the lease `namespace/name` as `identity`.
+    pub fn start(
         client: Client,
+        clock: Clock,
         namespace: &str,
         name: &str,
         identity: &str,
         metrics: ControllerMetrics,
     ) -> Self {
-        let params = LeaseParams::new(identity, LEASE_SECONDS, RENEW_GRACE_SECONDS)
-            .with_field_manager(FIELD_MANAGER);
-        let mut wait = RETRY_FIRST;
-        let manager = loop {
-            match LeaseManager::new(
-                client.clone(),
-                name,
-                namespace,
-                params.clone(),
-                LeaseCreateMode::AutoCreate,
-            )
-            .await
-            {
-                Ok(manager) => break manager,
-                Err(error) => {
-                    tracing::warn!(
-                        lease = %format!("{namespace}/{name}"),
-                        error = %error,
-                        retry_in = ?wait,
-                        "Cannot prepare the leader lease; retrying."
-                    );
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-            }
+        let mut candidate = Candidate {
+            api: Api::namespaced(client, namespace),
+            name: name.to_owned(),
+            identity: identity.to_owned(),
+            clock,
+            renewed: None,
         };
-        let (receiver, task) = manager.watch().await;
-        let mut watching = receiver.clone();
-        let gauge = tokio::spawn(async move {
+        let (sender, receiver) = watch::channel(false);
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        metrics.leader.set(0);
+        let task = tokio::spawn(async move {
             loop {
-                let leading = *watching.borrow_and_update();
+                let leading = candidate.try_acquire_or_renew().await;
+                sender.send_if_modified(|was| {
+                    let changed = *was != leading;
+                    if changed {
+                        if leading {
+                            tracing::info!("Became the leader.");
+                        } else {
+                            tracing::info!("No longer the leader.");
+                        }
+                    }
+                    *was = leading;
+                    changed
+                });
                 metrics.leader.set(i64::from(leading));
-                if leading {
-                    tracing::info!("Became the leader.");
-                }
-                if watching.changed().await.is_err() {
-                    metrics.leader.set(0);
-                    return;
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    () = tokio::time::sleep(RETRY_PERIOD) => {}
                 }
             }
+            // Step down first, so nothing writes while the lease is being released.
+            sender.send_replace(false);
+            metrics.leader.set(0);
+            candidate.release().await;
         });
         Self {
             leadership: Leadership {
                 leader: Some(receiver),
             },
+            stop,
             task,
-            gauge,
         }
     }
 
@@ -123,24 +140,138 @@ impl Election {
         self.leadership.clone()
     }
 
-    /// Releases the lease (once every clone of the leadership is dropped) and waits for it.
+    /// Steps down, releases the lease and waits for it (at most ten seconds).
     pub async fn stop(self) {
-        let Self {
-            leadership,
-            task,
-            gauge,
-        } = self;
-        drop(leadership);
-        gauge.abort();
-        // The lease is released once the gauge's receiver is gone too.
-        let _ = gauge.await;
-        match tokio::time::timeout(Duration::from_secs(10), task).await {
-            Ok(Ok(Ok(_))) => tracing::info!("Released the leader lease."),
-            Ok(Ok(Err(error))) => {
-                tracing::warn!(error = %error, "Releasing the leader lease failed.")
-            }
-            Ok(Err(error)) => tracing::warn!(error = %error, "The leader election task failed."),
-            Err(_) => tracing::warn!("Gave up waiting for the leader lease to be released."),
+        let Self { stop, task, .. } = self;
+        let _ = stop.send(());
+        if tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("Gave up waiting for the leader lease to be released.");
         }
+    }
+}
+
+impl Candidate {
+    /// One round: take the lease when it is free or expired, renew it when held. Returns
+    /// whether this replica leads now.
+    async fn try_acquire_or_renew(&mut self) -> bool {
+        let now = self.clock.now();
+        let result = self.round(now).await;
+        match result {
+            Ok(leading) => {
+                self.renewed = leading.then_some(now);
+                leading
+            }
+            Err(error) => {
+                // A holder keeps leading through brief API trouble, until its renew deadline.
+                let leading = self
+                    .renewed
+                    .is_some_and(|renewed| self.clock.since(renewed) < RENEW_DEADLINE);
+                tracing::warn!(lease = %self.name, error = %error, leading, "Cannot read or renew the leader lease.");
+                if !leading {
+                    self.renewed = None;
+                }
+                leading
+            }
+        }
+    }
+
+    async fn round(&self, now: Timestamp) -> Result<bool, kube::Error> {
+        let Some(lease) = self.api.get_opt(&self.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(self.held_spec(now, now, 0)),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+                Err(error) => Err(error),
+            };
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
+        let expired = spec.renew_time.as_ref().is_none_or(|renewed| {
+            let duration = spec
+                .lease_duration_seconds
+                .and_then(|s| u64::try_from(s).ok())
+                .map_or(LEASE_DURATION, Duration::from_secs);
+            self.clock.since(renewed.0) >= duration
+        });
+        let ours = holder == Some(self.identity.as_str());
+        if !ours && holder.is_some() && !expired {
+            return Ok(false);
+        }
+        let (acquired, transitions) = if ours {
+            (
+                spec.acquire_time.map_or(now, |t| t.0),
+                spec.lease_transitions.unwrap_or(0),
+            )
+        } else {
+            (now, spec.lease_transitions.unwrap_or(0) + 1)
+        };
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": self.held_spec(acquired, now, transitions),
+        });
+        match self
+            .api
+            .patch(&self.name, &patch_params(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(true),
+            // Another replica wrote first: it won this round.
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn held_spec(&self, acquired: Timestamp, renewed: Timestamp, transitions: i32) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some(self.identity.clone()),
+            lease_duration_seconds: i32::try_from(LEASE_DURATION.as_secs()).ok(),
+            acquire_time: Some(MicroTime(acquired)),
+            renew_time: Some(MicroTime(renewed)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        }
+    }
+
+    /// Gives the lease up if this replica holds it, so a follower takes over at once.
+    async fn release(&self) {
+        let Ok(Some(lease)) = self.api.get_opt(&self.name).await else {
+            return;
+        };
+        let held = lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            == Some(self.identity.as_str());
+        if !held {
+            return;
+        }
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": {"holderIdentity": null, "renewTime": null, "acquireTime": null},
+        });
+        match self
+            .api
+            .patch(&self.name, &patch_params(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => tracing::info!("Released the leader lease."),
+            Err(error) => tracing::warn!(error = %error, "Releasing the leader lease failed."),
+        }
+    }
+}
+
+fn patch_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
     }
 }

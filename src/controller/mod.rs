@@ -206,16 +206,14 @@ pub async fn run(
     ));
 
     let election = match &settings.lease {
-        Some(lease) => Some(
-            Election::start(
-                client.clone(),
-                &lease.namespace,
-                &lease.name,
-                &settings.identity,
-                metrics.clone(),
-            )
-            .await,
-        ),
+        Some(lease) => Some(Election::start(
+            client.clone(),
+            clock,
+            &lease.namespace,
+            &lease.name,
+            &settings.identity,
+            metrics.clone(),
+        )),
         None => {
             metrics.leader.set(1);
             None

@@ -21,6 +21,7 @@ use crate::{
         RebalanceTrigger, WorkloadIssue, WorkloadKind, conditions::reason,
     },
     planner::{
+        budget::BudgetVerdict,
         model::{Cluster, Pod, PodVolume, Policy, UpdateStrategy, Workload},
         report::{GroupPlan, Move},
     },
@@ -399,6 +400,37 @@ pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupto
         } else {
             RebalancePhase::WaitingForReplacement
         };
+        // Skewed, but not in domains that can take pods now: say so rather than look idle.
+        let stranded = groups
+            .iter()
+            .flat_map(|group| group.constraints.iter())
+            .filter(|c| i64::from(c.skew) > i64::from(c.max_skew))
+            .max_by_key(|c| c.skew);
+        if let Some(constraint) = stranded {
+            let refusing: Vec<String> = constraint
+                .domains
+                .iter()
+                .filter(|domain| !domain.accepting)
+                .map(|domain| domain.name)
+                .collect();
+            let message = format!(
+                "skew {} on {} (maxSkew {}), but {} of its domains cannot take pods now ({}: not Ready, cordoned, tainted or full); nothing to move until they can",
+                constraint.skew,
+                constraint.topology_key,
+                constraint.max_skew,
+                refusing.len(),
+                refusing.join(", ")
+            );
+            return finish(
+                status,
+                phase,
+                reason::NO_ACCEPTING_DOMAIN,
+                message,
+                issues,
+                None,
+                requeue,
+            );
+        }
         let message = format!(
             "actionable skew {skew} is within skewThreshold {}",
             spec.skew_threshold
@@ -578,6 +610,22 @@ pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupto
                 .get(&workload)
                 .is_some_and(|(_, until_time)| *until_time > now)
         {
+            continue;
+        }
+        if let BudgetVerdict::MultiplePdbs { pdbs } = &planned.budget {
+            // The API server would answer 500: the workload is a problem to report, not a
+            // move to wait for.
+            memory.multiple_pdbs.insert(workload.clone(), now);
+            issues.push(WorkloadIssue {
+                workload: workload.clone(),
+                reason: reason::MULTIPLE_PDBS.to_owned(),
+                message: format!(
+                    "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
+                    planned.pod,
+                    pdbs.len(),
+                    pdbs.join(", ")
+                ),
+            });
             continue;
         }
         if !planned.pdb_allows {
