@@ -10,24 +10,17 @@
 use std::error::Error;
 use std::time::Instant;
 
+#[path = "support/cluster.rs"]
+mod cluster;
+#[path = "support/resident.rs"]
+mod resident;
+
+use cluster::{LeanPod, node, with_status};
 use kube_spread::clock::Clock;
 use kube_spread::sim::{ListOptions, SimApi, StoreConfig, Subresource, WriteOptions};
+use resident::{mib, resident_bytes};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-fn resident_bytes() -> Result<u64, Box<dyn Error>> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .ok_or("statm has no resident field")?
-        .parse()?;
-    Ok(pages * 4096)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
 
 fn count(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -36,56 +29,23 @@ fn count(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn node(i: usize) -> Value {
-    let name = format!("node-{i:05}");
-    json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": {
-            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-            "topology.kubernetes.io/zone": format!("zone-{}", i % 3), "topology.kubernetes.io/region": "region-1",
-            "node.kubernetes.io/instance-type": "m5.xlarge"}},
-        "spec": {"podCIDR": format!("10.{}.{}.0/24", i / 256, i % 256), "providerID": format!("sim://{name}")},
-        "status": {
-            "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"},
-            "allocatable": {"cpu": "3920m", "memory": "15Gi", "pods": "110", "ephemeral-storage": "95Gi"},
-            "conditions": [
-                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "lastHeartbeatTime": "2025-10-20T08:00:00Z", "lastTransitionTime": "2025-10-20T08:00:00Z", "message": "kubelet has sufficient memory available"},
-                {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "lastHeartbeatTime": "2025-10-20T08:00:00Z", "lastTransitionTime": "2025-10-20T08:00:00Z", "message": "kubelet has no disk pressure"},
-                {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "lastHeartbeatTime": "2025-10-20T08:00:00Z", "lastTransitionTime": "2025-10-20T08:00:00Z", "message": "kubelet has sufficient PID available"},
-                {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": "2025-10-20T08:00:00Z", "lastTransitionTime": "2025-10-20T08:00:00Z", "message": "kubelet is posting ready status"}],
-            "addresses": [{"type": "InternalIP", "address": format!("10.0.{}.{}", i / 256, i % 256)}, {"type": "Hostname", "address": name}],
-            "nodeInfo": {"kubeletVersion": "v1.33.1", "kubeProxyVersion": "", "containerRuntimeVersion": "containerd://2.0.0", "kernelVersion": "6.1.0-28-amd64",
-                         "osImage": "Debian GNU/Linux 12 (bookworm)", "operatingSystem": "linux", "architecture": "amd64", "machineID": "", "systemUUID": "", "bootID": ""}}
-    })
-}
-
 /// A pod as a small Deployment's pod looks once running (about 2 KB with managedFields).
 fn lean_pod(i: usize, nodes: usize) -> (String, Value, Value) {
     let app = format!("app-{:04}", i / 30);
     let namespace = format!("team-{:02}", (i / 30) % 50);
-    let name = format!("{app}-5d8f7c9b6-{:05x}", i);
-    let spec = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace,
-            "labels": {"app": app, "pod-template-hash": "5d8f7c9b6"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{app}-5d8f7c9b6"),
-                                 "uid": "1f0c6a2e-4b7d-4f35-9a51-6c1e8d2b7f40", "controller": true, "blockOwnerDeletion": true}]},
-        "spec": {
-            "nodeName": format!("node-{:05}", i % nodes.max(1)),
-            "containers": [{"name": "app", "image": format!("registry.example.com/shop/{app}:1.4.2"),
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
-            "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
-                                           "labelSelector": {"matchLabels": {"app": app}}}]}
-    });
-    let status = json!({"status": {
-        "phase": "Running", "qosClass": "Burstable", "podIP": format!("10.244.{}.{}", (i / 256) % 256, i % 256),
-        "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": "2025-10-20T08:00:05Z"},
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2025-10-20T08:00:00Z"}],
-        "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": format!("registry.example.com/shop/{app}:1.4.2"),
-            "imageID": "", "state": {"running": {"startedAt": "2025-10-20T08:00:03Z"}}}]}});
-    (namespace, spec, status)
+    let pod = LeanPod {
+        namespace: &namespace,
+        name: &format!("{app}-5d8f7c9b6-{i:05x}"),
+        app: &app,
+        labels: &json!({"app": app, "pod-template-hash": "5d8f7c9b6"}),
+        replica_set: &format!("{app}-5d8f7c9b6"),
+        replica_set_uid: "1f0c6a2e-4b7d-4f35-9a51-6c1e8d2b7f40",
+        node: &format!("node-{:05}", i % nodes.max(1)),
+        requests: ("100m", "128Mi"),
+        index: i,
+    };
+    let (object, status) = (pod.object(), pod.status());
+    (namespace, object, status)
 }
 
 /// A pod with everything a production pod carries (probes, env, service-account volume, five
@@ -120,7 +80,7 @@ fn rich_pod(i: usize, nodes: usize) -> (String, Value, Value) {
                                            "labelSelector": {"matchLabels": {"app": app}}}],
             "volumes": [{"name": token, "projected": {"defaultMode": 420, "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}]}
     });
-    let status = json!({"status": {
+    let status = json!({
         "phase": "Running", "qosClass": "Burstable", "hostIP": "10.0.0.1", "podIP": format!("10.244.{}.{}", (i / 256) % 256, i % 256),
         "startTime": "2025-10-20T08:00:00Z",
         "conditions": [
@@ -132,7 +92,7 @@ fn rich_pod(i: usize, nodes: usize) -> (String, Value, Value) {
         "containerStatuses": [{"name": "app", "ready": true, "started": true, "restartCount": 0,
             "image": format!("registry.example.com/shop/{app}:1.4.2"), "imageID": "registry.example.com/shop/app@sha256:3f1c0b6e9a7d2c4e5f8a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e",
             "containerID": "containerd://8c2f6e1b9d4a7c3e5f0b1a2d3c4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e",
-            "state": {"running": {"startedAt": "2025-10-20T08:00:03Z"}}}]}});
+            "state": {"running": {"startedAt": "2025-10-20T08:00:03Z"}}}]});
     (namespace, spec, status)
 }
 
@@ -192,7 +152,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             pod_id,
             &namespace,
             &name,
-            merged(created.value()?, status),
+            with_status(created.value()?, status),
             Subresource::Status,
             &kubelet,
         )?;
@@ -291,11 +251,4 @@ fn main() -> Result<(), Box<dyn Error>> {
         http_list.as_secs_f64()
     );
     Ok(())
-}
-
-fn merged(mut object: Value, status: Value) -> Value {
-    if let (Some(root), Some(status)) = (object.as_object_mut(), status.get("status")) {
-        root.insert("status".to_owned(), status.clone());
-    }
-    object
 }

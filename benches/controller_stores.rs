@@ -1,0 +1,417 @@
+//! The controller's stores at the Kubernetes scalability envelope: the simulated API filled with
+//! 5,000 nodes in 3 zones and 150,000 running pods of 10,000 Deployments (each with its
+//! ReplicaSet and a PodDisruptionBudget) in 1,000 namespaces, then `Stores::watch_all` run
+//! against it until synced. Reports the heap the stores hold, counted by the global allocator.
+//!
+//! Run: `cargo bench --bench controller_stores` (CONTROLLER_STORES_PODS / CONTROLLER_STORES_NODES
+//! scale it; Deployments have 15 replicas and namespaces 10 Deployments at any size).
+#![allow(clippy::print_stdout)] // A benchmark reports on stdout.
+
+#[path = "support/cluster.rs"]
+mod cluster;
+#[path = "support/resident.rs"]
+mod resident;
+
+use std::{
+    collections::HashSet,
+    error::Error,
+    mem::size_of,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use cap::Cap;
+use cluster::{LeanPod, node, with_status};
+use kube_spread::{
+    clock::Clock,
+    controller::stores::Stores,
+    metrics::ControllerMetrics,
+    planner::model,
+    sim::{ResourceId, SimApi, Store, StoreConfig, WriteOptions},
+};
+use resident::{mib, resident_bytes};
+use serde_json::{Value, json};
+
+// The binary ships with mimalloc (see src/main.rs). `Cap` counts the bytes of every live
+// allocation as requested (its own `unsafe impl GlobalAlloc`; this crate forbids unsafe code).
+#[global_allocator]
+static ALLOCATOR: Cap<mimalloc::MiMalloc> = Cap::new(mimalloc::MiMalloc, usize::MAX);
+
+const REPLICAS: usize = 15;
+const DEPLOYMENTS_PER_NAMESPACE: usize = 10;
+const APPS: [&str; DEPLOYMENTS_PER_NAMESPACE] = [
+    "web", "api", "worker", "cart", "checkout", "search", "catalog", "auth", "notify", "billing",
+];
+/// Container requests, one per Deployment in turn.
+const REQUESTS: [(&str, &str); 4] = [
+    ("100m", "128Mi"),
+    ("250m", "256Mi"),
+    ("500m", "512Mi"),
+    ("50m", "64Mi"),
+];
+const SYNC_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the synced watches idle before the heap is counted.
+const IDLE: Duration = Duration::from_secs(2);
+
+fn count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Where each kind goes in the simulated store.
+struct Kinds {
+    namespace: ResourceId,
+    node: ResourceId,
+    pod: ResourceId,
+    deployment: ResourceId,
+    replica_set: ResourceId,
+    pdb: ResourceId,
+}
+
+impl Kinds {
+    fn of(store: &Store) -> Result<Self, Box<dyn Error>> {
+        let catalog = store.catalog();
+        let find = |group: &str, version: &str, plural: &str| {
+            catalog
+                .find(group, version, plural)
+                .ok_or_else(|| format!("the simulated API has no {plural}"))
+        };
+        Ok(Self {
+            namespace: find("", "v1", "namespaces")?,
+            node: find("", "v1", "nodes")?,
+            pod: find("", "v1", "pods")?,
+            deployment: find("apps", "v1", "deployments")?,
+            replica_set: find("apps", "v1", "replicasets")?,
+            pdb: find("policy", "v1", "poddisruptionbudgets")?,
+        })
+    }
+}
+
+/// The pod-template-hash of Deployment `d`: nine hex digits, as the Deployment controller's.
+fn template_hash(d: usize) -> String {
+    format!(
+        "{:09x}",
+        (d as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 28
+    )
+}
+
+/// Creates an object, then writes its status as its controller does.
+fn create_with_status(
+    store: &Store,
+    id: ResourceId,
+    namespace: &str,
+    object: Value,
+    status: Value,
+    created_by: &WriteOptions,
+    status_by: &WriteOptions,
+) -> Result<Arc<str>, Box<dyn Error>> {
+    let created = store.create(id, namespace, object, created_by)?;
+    let name = created.header.name.to_string();
+    store.update_status(
+        id,
+        namespace,
+        &name,
+        with_status(created.value()?, status),
+        status_by,
+    )?;
+    Ok(Arc::from(&*created.header.uid))
+}
+
+/// Deployment `d` with its ReplicaSet, its PodDisruptionBudget and up to `REPLICAS` running
+/// pods (pod indexes from `d * REPLICAS` up to `pods`), spread round-robin over the nodes.
+fn deployment(
+    store: &Store,
+    kinds: &Kinds,
+    d: usize,
+    pods: usize,
+    nodes: usize,
+) -> Result<(), Box<dyn Error>> {
+    let controller = WriteOptions::manager("kube-controller-manager");
+    let kubelet = WriteOptions::manager("kubelet");
+    let namespace = format!("team-{:04}", d / DEPLOYMENTS_PER_NAMESPACE);
+    let app = APPS[d % DEPLOYMENTS_PER_NAMESPACE];
+    let hash = template_hash(d);
+    let replica_set = format!("{app}-{hash}");
+    let instance = format!("{namespace}-{app}");
+    let selector = json!({"app": app, "app.kubernetes.io/instance": instance});
+    let template_labels = json!({"app": app, "app.kubernetes.io/name": app,
+        "app.kubernetes.io/instance": instance, "app.kubernetes.io/part-of": namespace});
+    let mut pod_labels = template_labels.clone();
+    if let Some(labels) = pod_labels.as_object_mut() {
+        labels.insert("pod-template-hash".to_owned(), json!(hash));
+    }
+    let first = d * REPLICAS;
+    let replicas = REPLICAS.min(pods.saturating_sub(first));
+    let requests = REQUESTS[d % REQUESTS.len()];
+    let template_pod = LeanPod {
+        namespace: &namespace,
+        name: "",
+        app,
+        labels: &pod_labels,
+        replica_set: &replica_set,
+        replica_set_uid: "",
+        node: "",
+        requests,
+        index: first,
+    };
+    let template = |labels: &Value| {
+        let mut spec = template_pod.object()["spec"].clone();
+        if let Some(spec) = spec.as_object_mut() {
+            spec.remove("nodeName");
+        }
+        json!({"metadata": {"labels": labels}, "spec": spec})
+    };
+
+    let deployment_uid = create_with_status(
+        store,
+        kinds.deployment,
+        &namespace,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": app, "namespace": namespace, "labels": template_labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                "template": template(&template_labels)}}),
+        json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas}),
+        &controller,
+        &controller,
+    )?;
+    let mut replica_set_selector = selector.clone();
+    if let Some(labels) = replica_set_selector.as_object_mut() {
+        labels.insert("pod-template-hash".to_owned(), json!(hash));
+    }
+    let replica_set_uid = create_with_status(
+        store,
+        kinds.replica_set,
+        &namespace,
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": replica_set, "namespace": namespace, "labels": pod_labels,
+                "annotations": {"deployment.kubernetes.io/revision": "1", "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
+                    "deployment.kubernetes.io/max-replicas": (replicas + replicas.div_ceil(4)).to_string()},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": app, "uid": &*deployment_uid,
+                    "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": replica_set_selector},
+                "template": template(&pod_labels)}}),
+        json!({"observedGeneration": 1, "replicas": replicas, "fullyLabeledReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas}),
+        &controller,
+        &controller,
+    )?;
+    create_with_status(
+        store,
+        kinds.pdb,
+        &namespace,
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": app, "namespace": namespace},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}}}),
+        json!({"observedGeneration": 1, "disruptionsAllowed": 1, "currentHealthy": replicas,
+            "desiredHealthy": replicas.saturating_sub(1), "expectedPods": replicas}),
+        &controller,
+        &controller,
+    )?;
+    for k in 0..replicas {
+        let i = first + k;
+        let name = format!("{replica_set}-{i:05x}");
+        let node = format!("node-{:05}", i % nodes.max(1));
+        let pod = LeanPod {
+            name: &name,
+            replica_set_uid: &replica_set_uid,
+            node: &node,
+            index: i,
+            ..template_pod
+        };
+        create_with_status(
+            store,
+            kinds.pod,
+            &namespace,
+            pod.object(),
+            pod.status(),
+            &controller,
+            &kubelet,
+        )?;
+    }
+    Ok(())
+}
+
+/// Where the pod store's bytes go, from the sizes of what it holds. Strings are counted at
+/// their length (what was asked of the allocator when they were copied out of the object).
+#[derive(Debug, Default)]
+struct PodBreakdown {
+    /// `Arc<Pod>`: the struct and the two reference counts.
+    structs: usize,
+    /// The pod's own strings: name, uid, owner kind, name and uid.
+    strings: usize,
+    /// The map key: namespace and name, copied again.
+    keys: usize,
+    /// The hash map's buckets: key, `Arc` pointer and a control byte, at hashbrown's load.
+    slots: usize,
+    /// Distinct label sets and scheduling specs the pods share.
+    shared_labels: usize,
+    shared_specs: usize,
+}
+
+fn breakdown(pods: &[model::Pod]) -> PodBreakdown {
+    let mut breakdown = PodBreakdown::default();
+    let (mut labels, mut specs) = (HashSet::new(), HashSet::new());
+    for pod in pods {
+        breakdown.structs += size_of::<model::Pod>() + 2 * size_of::<usize>();
+        breakdown.strings += pod.name.len() + pod.uid.len();
+        if let Some(owner) = &pod.owner {
+            breakdown.strings += owner.kind.len() + owner.name.len() + owner.uid.len();
+        }
+        breakdown.keys += pod.namespace.len() + pod.name.len();
+        labels.insert(Arc::as_ptr(&pod.labels));
+        specs.insert(Arc::as_ptr(&pod.spec));
+    }
+    let buckets = (pods.len() * 8 / 7).max(1).next_power_of_two();
+    breakdown.slots = buckets * (size_of::<(String, String)>() + size_of::<Arc<model::Pod>>() + 1);
+    breakdown.shared_labels = labels.len();
+    breakdown.shared_specs = specs.len();
+    breakdown
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let nodes = count("CONTROLLER_STORES_NODES", 5_000);
+    let pods = count("CONTROLLER_STORES_PODS", 150_000);
+    let deployments = pods.div_ceil(REPLICAS);
+    let namespaces = deployments.div_ceil(DEPLOYMENTS_PER_NAMESPACE);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _guard = runtime.enter();
+    let sim = SimApi::with_config(
+        Clock::starting_at("2025-10-20T08:00:00Z".parse()?),
+        StoreConfig::default(),
+    );
+    let store = sim.store();
+    let kinds = Kinds::of(store)?;
+
+    let started = Instant::now();
+    let controller = WriteOptions::manager("kube-controller-manager");
+    let kubelet = WriteOptions::manager("kubelet");
+    for n in 0..namespaces {
+        store.create(
+            kinds.namespace,
+            "",
+            json!({"metadata": {"name": format!("team-{n:04}")}}),
+            &controller,
+        )?;
+    }
+    for i in 0..nodes {
+        store.create(kinds.node, "", node(i), &kubelet)?;
+    }
+    for d in 0..deployments {
+        deployment(store, &kinds, d, pods, nodes)?;
+    }
+    let filled = started.elapsed();
+
+    let metrics = ControllerMetrics::new()?;
+    let stores = Arc::new(Stores::new());
+    let before = ALLOCATOR.allocated();
+    let resident_before = resident_bytes()?;
+    let started = Instant::now();
+    let watches = runtime.spawn(Arc::clone(&stores).watch_all(sim.client(), metrics.clone()));
+    runtime.block_on(async {
+        while !(stores.synced() && stores.pod_count() >= pods) {
+            if started.elapsed() > SYNC_TIMEOUT {
+                return Err(format!(
+                    "the stores hold {} pods of {pods} after {SYNC_TIMEOUT:?}",
+                    stores.pod_count()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    })?;
+    let synced = started.elapsed();
+    runtime.block_on(tokio::time::sleep(IDLE));
+    let watching = ALLOCATOR.allocated();
+    let resident_watching = resident_bytes()?;
+
+    watches.abort();
+    if let Err(error) = runtime.block_on(watches)
+        && !error.is_cancelled()
+    {
+        return Err(error.into());
+    }
+    runtime.block_on(tokio::time::sleep(Duration::from_millis(100)));
+    let invalid: u64 = [
+        "Pod",
+        "Node",
+        "Deployment",
+        "ReplicaSet",
+        "PodDisruptionBudget",
+    ]
+    .iter()
+    .map(|kind| metrics.invalid_objects.with_label_values(&[kind]).get())
+    .sum();
+    if invalid > 0 {
+        return Err(format!("the watches could not read {invalid} objects").into());
+    }
+    let held = ALLOCATOR.allocated();
+    let cluster = stores.cluster();
+    let counts = (
+        cluster.nodes.len(),
+        cluster.workloads.len(),
+        cluster.replica_sets.len(),
+        cluster.pdbs.len(),
+    );
+    let pod_store = breakdown(&cluster.pods);
+    drop(cluster);
+    if Arc::strong_count(&stores) != 1 {
+        return Err("the stopped watches still hold the stores".into());
+    }
+    drop(stores);
+    let released = ALLOCATOR.allocated();
+    let resident_released = resident_bytes()?;
+
+    let total = held.saturating_sub(released);
+    let per_pod = |bytes: usize| bytes as f64 / pods.max(1) as f64;
+    println!(
+        "controller stores: {nodes} nodes, {pods} pods, {deployments} Deployments with a ReplicaSet and a PDB each, {namespaces} namespaces"
+    );
+    println!(
+        "  fill the simulated API: {:.1} s; watches listed and synced in {:.1} s",
+        filled.as_secs_f64(),
+        synced.as_secs_f64()
+    );
+    println!(
+        "  read into the stores: {} nodes, {} workloads, {} ReplicaSets, {} PDBs",
+        counts.0, counts.1, counts.2, counts.3
+    );
+    println!(
+        "  heap held by the stores (stores alive - stores dropped): {total} bytes = {:.1} MiB, {:.0} bytes per pod (target under 1024)",
+        mib(total as u64),
+        per_pod(total)
+    );
+    println!(
+        "  live heap: before the watches {:.1} MiB, synced and watching {:.1} MiB, watches stopped {:.1} MiB, stores dropped {:.1} MiB",
+        mib(before as u64),
+        mib(watching as u64),
+        mib(held as u64),
+        mib(released as u64)
+    );
+    println!(
+        "  the running watches' own heap (watching - stopped): {:.1} MiB",
+        mib(watching.saturating_sub(held) as u64)
+    );
+    println!(
+        "  pod store by size, bytes per pod: Arc<Pod> {:.0} (struct {}), own strings {:.0}, map keys {:.0}, map slots {:.0}; {} shared label sets, {} shared specs",
+        per_pod(pod_store.structs),
+        size_of::<model::Pod>(),
+        per_pod(pod_store.strings),
+        per_pod(pod_store.keys),
+        per_pod(pod_store.slots),
+        pod_store.shared_labels,
+        pod_store.shared_specs
+    );
+    println!(
+        "  RSS before the watches {:.0} MiB, synced {:.0} MiB, stores dropped {:.0} MiB (allocator pages kept)",
+        mib(resident_before),
+        mib(resident_watching),
+        mib(resident_released)
+    );
+    Ok(())
+}
