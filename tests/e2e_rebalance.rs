@@ -534,3 +534,35 @@ async fn with_two_replicas_only_the_leader_writes() {
         .collect();
     assert_eq!(writers.len(), 1, "one replica wrote: {writers:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn with_move_strategy_auto_a_single_replica_under_a_strict_budget_moves_by_a_rollout_restart_and_never_goes_down()
+ {
+    let surging = |name: &str| {
+        let mut text = deployment(name, 1);
+        text = text.replace(
+            "\"replicas\":1,",
+            "\"replicas\":1,\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":1,\"maxUnavailable\":0}},",
+        );
+        assert!(text.contains("maxSurge"), "{text}");
+        text
+    };
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({"unschedulable": true})),
+        surging("solo"),
+        surging("duo"),
+        pdb("solo", "solo", json!({"minAvailable": 1})),
+        pdb("duo", "duo", json!({"minAvailable": 1})),
+        policy(json!({"stabilizationWindow": "1m", "moveStrategy": "Auto"})),
+    ];
+    let (report, api, _) = run_objects(&objects, "  - {at: 10m, uncordon: b}", "40m").await;
+    assert_eq!(report.moves, 1, "{:#?}", report.move_log);
+    assert_eq!(report.move_log[0].how, "rolloutRestart");
+    assert_eq!(report.pdb_violations, 0, "the app never went down");
+    assert_eq!(pods_on(&report, "b").len(), 1, "{:#?}", report.final_pods);
+    assert!(
+        calls(&api, "pods/eviction").is_empty(),
+        "no eviction was needed"
+    );
+}

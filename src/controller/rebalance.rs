@@ -53,6 +53,8 @@ pub struct Memory {
     multiple_pdbs: HashMap<String, Timestamp>,
     /// DryRun: planned moves already evaluated, with whether they would pass.
     dry_run: HashMap<(String, String), bool>,
+    /// The state the last step ended in, in case its status write was lost.
+    last_status: Option<RebalanceStatus>,
 }
 
 /// Where the rebalancer stands after a step, for the status and the conditions.
@@ -200,9 +202,14 @@ fn domain_counts(
 /// Whether a move can be a rollout restart: a single-replica Deployment that surges, whose
 /// pod has no ReadWriteOnce or node-bound volume (two pods must run at once for a moment).
 fn can_restart(cluster: &Cluster, workload: &Workload, pod: &Pod) -> bool {
+    // The new pod must be Ready before the old one goes: a surge, and no unavailability.
     let surges = match &workload.strategy {
-        UpdateStrategy::RollingUpdate { max_surge, .. } => {
+        UpdateStrategy::RollingUpdate {
+            max_surge,
+            max_unavailable,
+        } => {
             resolve_surge(max_surge, workload.replicas) >= 1
+                && resolve_unavailable(max_unavailable, workload.replicas) == 0
         }
         _ => false,
     };
@@ -230,6 +237,17 @@ fn can_restart(cluster: &Cluster, workload: &Workload, pod: &Pod) -> bool {
         && workload.replicas == 1
         && surges
         && !exclusive_volume
+}
+
+/// maxUnavailable against a replica count, rounding down as the Deployment controller does.
+fn resolve_unavailable(value: &str, replicas: i32) -> i64 {
+    match value.strip_suffix('%') {
+        Some(percent) => percent
+            .parse::<i64>()
+            .map(|percent| percent * i64::from(replicas) / 100)
+            .unwrap_or(1),
+        None => value.parse::<i64>().unwrap_or(1),
+    }
 }
 
 /// maxSurge against a replica count, rounding up as the Deployment controller does.
@@ -282,9 +300,22 @@ fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
 
 /// A step of one policy's rebalancer.
 pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disruptor<'_>) -> Step {
+    let step = step_from(inputs, memory, disruptor).await;
+    memory.last_status = Some(step.status.clone());
+    step
+}
+
+/// One step from the durable state: the status as read, unless this replica made moves whose
+/// status write failed (the API answered an error, or the write is not watched back yet): then
+/// the state it last stepped to, so a lost write never loses a move in flight or from the
+/// hourly budget.
+async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disruptor<'_>) -> Step {
     let spec = &inputs.policy.spec.rebalance;
     let now = inputs.now;
-    let mut status = inputs.status.clone();
+    let mut status = match memory.last_status.take() {
+        Some(remembered) if remembered.total_moves > inputs.status.total_moves => remembered,
+        _ => inputs.status.clone(),
+    };
     let mut issues = Vec::new();
     let mut requeue = IDLE_REQUEUE;
 
@@ -612,26 +643,6 @@ pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupto
         {
             continue;
         }
-        if let BudgetVerdict::MultiplePdbs { pdbs } = &planned.budget {
-            // The API server would answer 500: the workload is a problem to report, not a
-            // move to wait for.
-            memory.multiple_pdbs.insert(workload.clone(), now);
-            issues.push(WorkloadIssue {
-                workload: workload.clone(),
-                reason: reason::MULTIPLE_PDBS.to_owned(),
-                message: format!(
-                    "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
-                    planned.pod,
-                    pdbs.len(),
-                    pdbs.join(", ")
-                ),
-            });
-            continue;
-        }
-        if !planned.pdb_allows {
-            budget_blocked += 1;
-            continue;
-        }
         let (namespace, pod_name) = planned
             .pod
             .split_once('/')
@@ -650,6 +661,29 @@ pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupto
             }
             _ => Method::Evict,
         };
+        // A surge restart never lowers availability: budgets only hold evictions back.
+        if method == Method::Evict {
+            if let BudgetVerdict::MultiplePdbs { pdbs } = &planned.budget {
+                // The API server would answer 500: the workload is a problem to report, not a
+                // move to wait for.
+                memory.multiple_pdbs.insert(workload.clone(), now);
+                issues.push(WorkloadIssue {
+                    workload: workload.clone(),
+                    reason: reason::MULTIPLE_PDBS.to_owned(),
+                    message: format!(
+                        "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
+                        planned.pod,
+                        pdbs.len(),
+                        pdbs.join(", ")
+                    ),
+                });
+                continue;
+            }
+            if !planned.pdb_allows {
+                budget_blocked += 1;
+                continue;
+            }
+        }
         let request = Request {
             policy: inputs.reference,
             namespace,

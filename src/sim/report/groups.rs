@@ -68,7 +68,22 @@ pub struct ConstraintCounts {
     pub at_end: Option<DomainCounts>,
 }
 
-/// One policy group's rebalancing.
+/// A rebalance that a later scenario event ended (the group's next move began a new one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarlierRebalance {
+    /// Seconds into the run of its first move.
+    pub started: u64,
+    /// The planner's fewest possible moves when it started.
+    pub lower_bound_moves: u32,
+    /// Moves made.
+    pub moves: u32,
+    /// The most moves in flight at once.
+    pub max_in_flight: u32,
+}
+
+/// One policy group's rebalancing: the last one, after the last scenario event that needed
+/// one, and those before it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupReport {
@@ -90,6 +105,9 @@ pub struct GroupReport {
     pub max_in_flight: u32,
     /// Per constraint, the domains at the start and at the end.
     pub constraints: Vec<ConstraintCounts>,
+    /// Rebalances before the last one, each ended by a scenario event (a node going down,
+    /// say) after which the group moved again.
+    pub earlier_rebalances: Vec<EarlierRebalance>,
 }
 
 /// A move waiting for its workload to be whole again.
@@ -112,6 +130,8 @@ pub struct GroupRecorder {
     members: BTreeMap<(String, String), usize>,
     flights: Vec<Flight>,
     moves_seen: usize,
+    /// Groups whose next move starts a new rebalance: a scenario event happened since.
+    new_round: std::collections::BTreeSet<usize>,
 }
 
 impl GroupRecorder {
@@ -129,6 +149,7 @@ impl GroupRecorder {
             members: BTreeMap::new(),
             flights: Vec::new(),
             moves_seen: 0,
+            new_round: std::collections::BTreeSet::new(),
         }
     }
 
@@ -156,6 +177,11 @@ impl GroupRecorder {
         self.previous = self.kinds.iter().map(|id| self.store.all(*id)).collect();
     }
 
+    /// A scenario event happened: each group's next move starts a new rebalance.
+    pub fn scenario_event(&mut self) {
+        self.new_round.extend(0..self.groups.len());
+    }
+
     fn take_move(&mut self, moved: &Move, before: Option<&Plan>, t: u64) {
         let Some((namespace, _)) = moved.pod.split_once('/') else {
             return;
@@ -172,6 +198,11 @@ impl GroupRecorder {
         let Some(&group) = self.members.get(&key) else {
             return;
         };
+        if self.new_round.remove(&group)
+            && let Some(plan) = before
+        {
+            self.restart_round(group, plan, t);
+        }
         if let Some(report) = self.groups.get_mut(group) {
             report.moves += 1;
         }
@@ -180,6 +211,43 @@ impl GroupRecorder {
             namespace: namespace.to_owned(),
             workload,
         });
+    }
+
+    /// Files the group's current rebalance as an earlier one and starts the next from `plan`.
+    fn restart_round(&mut self, index: usize, plan: &Plan, t: u64) {
+        let Some(report) = self.groups.get_mut(index) else {
+            return;
+        };
+        let Some(group) = plan.groups.iter().find(|g| {
+            *g.namespace == *report.namespace
+                && g.policy == report.policy
+                && g.group == report.group
+        }) else {
+            return;
+        };
+        if let (Some(started), Some(lower_bound_moves)) =
+            (report.rebalance_started, report.lower_bound_moves)
+        {
+            report.earlier_rebalances.push(EarlierRebalance {
+                started,
+                lower_bound_moves,
+                moves: report.moves,
+                max_in_flight: report.max_in_flight,
+            });
+        }
+        report.rebalance_started = Some(t);
+        report.lower_bound_moves = Some(group.lower_bound_moves);
+        report.moves = 0;
+        report.max_in_flight = 0;
+        report.constraints = counts_of(group)
+            .into_iter()
+            .map(|(topology_key, max_skew, counts)| ConstraintCounts {
+                topology_key,
+                max_skew,
+                at_start: Some(counts),
+                at_end: None,
+            })
+            .collect();
     }
 
     /// Starts the report of the group that holds the workload, from the plan before its first
@@ -220,6 +288,7 @@ impl GroupRecorder {
                     at_end: None,
                 })
                 .collect(),
+            earlier_rebalances: Vec::new(),
         });
     }
 
@@ -246,6 +315,7 @@ impl GroupRecorder {
                     moves: 0,
                     max_in_flight: 0,
                     constraints: Vec::new(),
+                    earlier_rebalances: Vec::new(),
                 });
                 self.groups.len() - 1
             });

@@ -237,6 +237,7 @@ impl Recorder {
         if self.before.is_none() {
             self.before = Some(pods_per_node(cache).0);
         }
+        self.groups.scenario_event();
         let t = seconds_between(self.start, now);
         match self.timeline.last_mut() {
             // A sample taken this very moment carries the event instead of a second sample.
