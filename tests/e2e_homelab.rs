@@ -119,12 +119,22 @@ fn assert_converged(report: &Report) -> u32 {
     }
     assert_eq!(report.pdb_violations, 0, "{:#?}", report.move_log);
     assert_eq!(report.pinned_moved, 0, "{:#?}", report.move_log);
+    let all_rebalances: u32 = group.moves
+        + group
+            .earlier_rebalances
+            .iter()
+            .map(|r| r.moves)
+            .sum::<u32>();
     assert_eq!(
-        report.moves, group.moves,
+        report.moves, all_rebalances,
         "nothing else moved: {:#?}",
         report.move_log
     );
     assert_eq!(group.max_in_flight, 1, "maxConcurrentMoves defaults to 1");
+    for earlier in &group.earlier_rebalances {
+        assert_eq!(earlier.moves, earlier.lower_bound_moves, "{earlier:?}");
+        assert!(earlier.max_in_flight <= 1, "{earlier:?}");
+    }
     group.moves
 }
 
