@@ -114,10 +114,36 @@ fn new_pod_labels(index: &Index<'_>, id: WorkloadId) -> Labels {
 /// Whether a workload's pod belongs to the current revision (a Deployment's newest
 /// ReplicaSet; every pod of a StatefulSet).
 fn is_current(index: &Index<'_>, workload: WorkloadId, pod: &Pod) -> bool {
-    match index.current_hash(workload) {
-        Some(hash) => pod.labels.get(POD_TEMPLATE_HASH).map(String::as_str) == Some(hash),
-        None => true,
-    }
+    has_hash(index.current_hash(workload), pod)
+}
+
+/// Whether a pod carries the current `pod-template-hash` (any pod, when there is none).
+fn has_hash(current: Option<&str>, pod: &Pod) -> bool {
+    current.is_none_or(|hash| pod.labels.get(POD_TEMPLATE_HASH).map(String::as_str) == Some(hash))
+}
+
+/// A workload's pods of the current revision. Pods of one template share one labels object,
+/// so the answer for the last one is reused.
+fn current_pods(index: &Index<'_>, workload: WorkloadId) -> Vec<PodId> {
+    let current = index.current_hash(workload);
+    let mut last: Option<(*const Labels, bool)> = None;
+    index
+        .pods_of(workload)
+        .iter()
+        .copied()
+        .filter(|&id| {
+            let pod = index.pod(id);
+            let labels = Arc::as_ptr(&pod.labels);
+            match last {
+                Some((seen, answer)) if seen == labels => answer,
+                _ => {
+                    let answer = has_hash(current, pod);
+                    last = Some((labels, answer));
+                    answer
+                }
+            }
+        })
+        .collect()
 }
 
 /// Whose pods an injected constraint spreads.
@@ -278,16 +304,11 @@ fn workload_group(index: &Index<'_>, policy: &Policy, matched: MatchedWorkload) 
             .collect()
     };
     let constraints: Vec<Constraint> = pod_constraints
-        .iter()
-        .map(|constraint| Constraint::of_pod(constraint, &pod_labels))
+        .into_iter()
+        .map(|constraint| Constraint::from_pod(constraint, &pod_labels))
         .collect();
     let members = shared_members(index, &workload.namespace, &constraints);
-    let candidates = index
-        .pods_of(matched.id)
-        .iter()
-        .copied()
-        .filter(|&id| is_current(index, matched.id, index.pod(id)))
-        .collect();
+    let candidates = current_pods(index, matched.id);
     let unplannable = constraints
         .is_empty()
         .then(|| "the policy has no constraints and the pod template carries none".to_owned());
@@ -331,8 +352,8 @@ fn policy_scope_group(
         .constraints
         .iter()
         .map(|constraint| {
-            Constraint::of_pod(
-                &injected_constraint(constraint, Spreading::Policy(&policy.name)),
+            Constraint::from_pod(
+                injected_constraint(constraint, Spreading::Policy(&policy.name)),
                 &pod_labels,
             )
         })

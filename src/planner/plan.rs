@@ -124,11 +124,18 @@ pub(super) struct Observed {
     pods: Vec<(u32, u32)>,
 }
 
+/// Which domains of a domain set can take pods of given requests now, and how many can.
+#[derive(Clone)]
+struct Accepting {
+    flags: Arc<Vec<bool>>,
+    total: u32,
+}
+
 /// The planner's picture of the cluster, updated by each planned move.
 pub(super) struct Planner<'i, 'a> {
     pub(super) index: &'i Index<'a>,
     domains: DomainCache,
-    accepting: HashMap<(usize, Resources), Arc<Vec<bool>>>,
+    accepting: HashMap<(usize, Resources), Accepting>,
     pub(super) usage: Vec<Resources>,
     pub(super) placed: HashMap<PodId, NodeId>,
     pub(super) arrived: Vec<Vec<PodId>>,
@@ -154,27 +161,27 @@ impl<'i, 'a> Planner<'i, 'a> {
         self.placed.get(&pod).copied().or(self.index.pod_node[pod])
     }
 
-    /// Per domain: live, and some live node fits `requests` (as the cluster is observed).
-    fn accepting(&mut self, set: &Arc<DomainSet>, requests: Resources) -> Arc<Vec<bool>> {
+    /// Per domain: live, and some live node fits `requests` (as the cluster is observed);
+    /// with how many domains that is.
+    fn accepting(&mut self, set: &Arc<DomainSet>, requests: Resources) -> Accepting {
         let index = self.index;
         let key = (Arc::as_ptr(set) as usize, requests);
-        let flags = self.accepting.entry(key).or_insert_with(|| {
-            Arc::new(
-                set.domains()
-                    .map(|domain| {
-                        set.live_nodes(domain).iter().any(|&node| {
-                            eligibility::fits(
-                                index.node(node),
-                                index.node_requested[node],
-                                requests,
-                            )
+        let accepting = self.accepting.entry(key).or_insert_with(|| {
+            let flags: Vec<bool> = set
+                .domains()
+                .map(|domain| {
+                    set.live_nodes(domain).iter().any(|&node| {
+                        eligibility::fits(index.node(node), index.node_requested[node], requests)
                             .is_ok()
-                        })
                     })
-                    .collect(),
-            )
+                })
+                .collect();
+            Accepting {
+                total: u32::try_from(flags.iter().filter(|a| **a).count()).unwrap_or(u32::MAX),
+                flags: Arc::new(flags),
+            }
         });
-        Arc::clone(flags)
+        accepting.clone()
     }
 
     fn constraint_states(&mut self, group: &Group) -> Vec<ConstraintState> {
@@ -185,8 +192,6 @@ impl<'i, 'a> Planner<'i, 'a> {
                 .domains
                 .get(self.index, &group.placements, constraint, &keys);
             let accepting = self.accepting(&set, group.requests);
-            let accepting_total =
-                u32::try_from(accepting.iter().filter(|a| **a).count()).unwrap_or(u32::MAX);
             let live_total = set.live_count();
             let members = Members(Arc::clone(&group.members[position]));
             let mut counts = Counts::new(set);
@@ -202,8 +207,8 @@ impl<'i, 'a> Planner<'i, 'a> {
             states.push(ConstraintState {
                 constraint: constraint.clone(),
                 counts,
-                accepting,
-                accepting_total,
+                accepting: accepting.flags,
+                accepting_total: accepting.total,
                 live_total,
                 members,
             });

@@ -372,7 +372,7 @@ impl Planner<'_, '_> {
             })
             .collect();
         let mut effects: Vec<Vec<[Option<Effect>; 2]>> = vec![Vec::new(); states.len()];
-        let mut ranked: Vec<(Destination, NodeId)> = Vec::new();
+        let mut ranked: Vec<(Destination, NodeId)> = Vec::with_capacity(index.cluster.nodes.len());
         'nodes: for to in 0..index.cluster.nodes.len() {
             if to == from {
                 continue;

@@ -122,13 +122,12 @@ impl LabelSelector {
 
     /// The selector with `key in (value)` added for each pair, as the scheduler merges
     /// `matchLabelKeys` values into a constraint's selector. Nothing stays nothing.
-    pub fn with_labels(&self, extra: &Labels) -> Self {
+    pub fn with_labels(self, extra: &Labels) -> Self {
         match self {
             Self::Nothing => Self::Nothing,
-            Self::Requirements(requirements) => {
-                let mut merged = requirements.clone();
-                merged.extend(extra.iter().map(|(k, v)| Requirement::equals(k, v)));
-                Self::from_requirements(merged)
+            Self::Requirements(mut requirements) => {
+                requirements.extend(extra.iter().map(|(k, v)| Requirement::equals(k, v)));
+                Self::from_requirements(requirements)
             }
         }
     }

@@ -44,7 +44,29 @@ impl Constraint {
     /// `filterTopologySpreadConstraints`: a pod's constraint as the scheduler uses it to place
     /// that pod, with the pod's own values of `matchLabelKeys` merged into the selector.
     pub fn of_pod(constraint: &PodSpreadConstraint, pod_labels: &Labels) -> Self {
-        let selector = match &constraint.label_selector {
+        Self::resolved(
+            constraint,
+            constraint.label_selector.clone(),
+            constraint.topology_key.clone(),
+            pod_labels,
+        )
+    }
+
+    /// [`Constraint::of_pod`] for a constraint the caller is done with: its selector and
+    /// topology key are moved, not copied.
+    pub fn from_pod(mut constraint: PodSpreadConstraint, pod_labels: &Labels) -> Self {
+        let selector = constraint.label_selector.take();
+        let topology_key = std::mem::take(&mut constraint.topology_key);
+        Self::resolved(&constraint, selector, topology_key, pod_labels)
+    }
+
+    fn resolved(
+        constraint: &PodSpreadConstraint,
+        selector: Option<LabelSelector>,
+        topology_key: String,
+        pod_labels: &Labels,
+    ) -> Self {
+        let selector = match selector {
             None => LabelSelector::Nothing,
             Some(selector) => {
                 let values: Labels = constraint
@@ -54,7 +76,7 @@ impl Constraint {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 if values.is_empty() {
-                    selector.clone()
+                    selector
                 } else {
                     selector.with_labels(&values)
                 }
@@ -62,7 +84,7 @@ impl Constraint {
         };
         Self {
             max_skew: constraint.max_skew,
-            topology_key: constraint.topology_key.clone(),
+            topology_key,
             when_unsatisfiable: constraint.when_unsatisfiable,
             min_domains: constraint.min_domains.unwrap_or(1),
             node_affinity_policy: constraint
@@ -96,6 +118,7 @@ pub struct DomainSet {
     names: Vec<String>,
     node_domain: Vec<Option<u32>>,
     live: Vec<bool>,
+    live_count: usize,
     live_nodes: Vec<Vec<NodeId>>,
 }
 
@@ -148,6 +171,7 @@ impl DomainSet {
             topology_key: constraint.topology_key.clone(),
             names,
             node_domain,
+            live_count: live.iter().filter(|live| **live).count(),
             live,
             live_nodes,
         }
@@ -201,7 +225,7 @@ impl DomainSet {
 
     /// How many domains are live.
     pub fn live_count(&self) -> usize {
-        self.live.iter().filter(|live| **live).count()
+        self.live_count
     }
 }
 
