@@ -7,15 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use kube_spread::{
-    controller::{self, LeaseSettings, Settings},
-    sim::{
-        Fault, FaultRule, SimApi,
-        report::{Report, groups::GroupReport},
-        scenario::{Manifest, Scenario, Simulation},
-    },
+use kube_spread::sim::{
+    Fault, FaultRule, SimApi,
+    report::{Report, groups::GroupReport},
+    scenario::{Manifest, Scenario, Simulation},
 };
-use support::controller::{CONTROLLER_USER, chart_permissions, grant};
+use support::controller::{CONTROLLER_USER, chart_permissions, grant, replica};
 
 /// The SpreadPolicy the README gives for the homelab case, read from the README itself.
 fn readme_policy() -> serde_json::Value {
@@ -45,25 +42,16 @@ fn homelab() -> Scenario {
     scenario
 }
 
-/// A controller replica acting as the chart's ServiceAccount, electing a leader when `elect`.
+/// A controller replica acting as the chart's ServiceAccount, electing a leader when `elect`,
+/// until the simulation ends.
 fn controller_task(sim: &SimApi, elect: bool) -> impl Future<Output = ()> + Send + 'static {
-    // `RUST_LOG=kube_spread=debug cargo test --test e2e_homelab` shows what the controller does.
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        let _ = kube_spread::telemetry::init(&filter, false);
-    }
-    let client = sim.client_as(CONTROLLER_USER);
-    let clock = *sim.store().clock();
-    let settings = Settings {
-        metrics_address: None,
-        lease: elect.then(|| LeaseSettings {
-            namespace: "kube-spread".to_owned(),
-            name: "kube-spread".to_owned(),
-        }),
-        identity: "kube-spread-0".to_owned(),
-    };
-    async move {
-        let _ = controller::run(client, clock, settings, std::future::pending()).await;
-    }
+    replica(
+        sim,
+        CONTROLLER_USER,
+        "kube-spread-0",
+        elect,
+        std::future::pending(),
+    )
 }
 
 /// Runs the scenario with the controller under the chart's RBAC (less one permission when

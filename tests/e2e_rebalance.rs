@@ -4,16 +4,13 @@
 
 mod support;
 
-use kube_spread::{
-    controller::{self, LeaseSettings, Settings},
-    sim::{
-        SimApi,
-        report::{Report, groups::GroupReport},
-        scenario::{Scenario, Simulation},
-    },
+use kube_spread::sim::{
+    SimApi,
+    report::{Report, groups::GroupReport},
+    scenario::{Scenario, Simulation},
 };
 use serde_json::{Value, json};
-use support::controller::{CONTROLLER_USER, grant, policy_status};
+use support::controller::{CONTROLLER_USER, grant, policy_status, replica};
 
 /// One scenario object (JSON is YAML).
 fn object(value: Value) -> String {
@@ -81,51 +78,14 @@ fn scenario(objects: &[String], events: &str, duration: &str) -> Scenario {
 /// Node c down at 2m, back at 20m: with six pods, 2/2/2 becomes 3/3/0.
 const C_DOWN_AND_BACK: &str = "  - {at: 2m, nodeDown: c}\n  - {at: 20m, nodeUp: c}";
 
+/// A replica that runs until the simulation ends.
 fn controller_task(
     sim: &SimApi,
     user: &str,
     identity: &str,
     elect: bool,
 ) -> impl Future<Output = ()> + Send + 'static {
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        let _ = kube_spread::telemetry::init(&filter, false);
-    }
-    let client = sim.client_as(user);
-    let clock = *sim.store().clock();
-    let settings = Settings {
-        metrics_address: None,
-        lease: elect.then(|| LeaseSettings {
-            namespace: "kube-spread".to_owned(),
-            name: "kube-spread".to_owned(),
-        }),
-        identity: identity.to_owned(),
-    };
-    async move {
-        let _ = controller::run(client, clock, settings, std::future::pending()).await;
-    }
-}
-
-/// A controller replica that shuts down gracefully when `shutdown` resolves.
-fn controller_until(
-    sim: &SimApi,
-    user: &str,
-    identity: &str,
-    elect: bool,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> impl Future<Output = ()> + Send + 'static {
-    let client = sim.client_as(user);
-    let clock = *sim.store().clock();
-    let settings = Settings {
-        metrics_address: None,
-        lease: elect.then(|| LeaseSettings {
-            namespace: "kube-spread".to_owned(),
-            name: "kube-spread".to_owned(),
-        }),
-        identity: identity.to_owned(),
-    };
-    async move {
-        let _ = controller::run(client, clock, settings, shutdown).await;
-    }
+    replica(sim, user, identity, elect, std::future::pending())
 }
 
 /// Runs the scenario with one controller replica; returns the report, the API and the
@@ -472,7 +432,7 @@ async fn a_controller_restarted_mid_rebalance_makes_no_extra_moves_and_keeps_its
     };
     // The first replica stops (SIGTERM: it releases the lease) right after its first eviction;
     // the second, waiting for the lease, takes over mid-rebalance.
-    simulation.spawn(controller_until(
+    simulation.spawn(replica(
         &api,
         CONTROLLER_USER,
         "kube-spread-0",

@@ -125,14 +125,23 @@ impl Running {
     }
 }
 
-/// Starts a controller replica against `sim`: as `identity`, with leader election on the lease
-/// `kube-spread/kube-spread` when `elect`.
-pub fn start_as(sim: &SimApi, identity: &str, elect: bool) -> Running {
+/// A controller replica as a future: acting as `user`, named `identity`, electing a leader on
+/// the lease `kube-spread/kube-spread` when `elect`, until `shutdown` resolves (a leader then
+/// releases the lease). For a test's background task or a simulation's [`spawn`].
+///
+/// [`spawn`]: kube_spread::sim::scenario::Simulation::spawn
+pub fn replica(
+    sim: &SimApi,
+    user: &str,
+    identity: &str,
+    elect: bool,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
     // `RUST_LOG=kube_spread=debug cargo test ...` shows what the controller does.
     if let Ok(filter) = std::env::var("RUST_LOG") {
         let _ = kube_spread::telemetry::init(&filter, false);
     }
-    let client = sim.client_as(CONTROLLER_USER);
+    let client = sim.client_as(user);
     let clock = *sim.store().clock();
     let settings = Settings {
         metrics_address: None,
@@ -142,15 +151,21 @@ pub fn start_as(sim: &SimApi, identity: &str, elect: bool) -> Running {
         }),
         identity: identity.to_owned(),
     };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
+    async move {
         if let Err(error) = controller::run(client, clock, settings, shutdown).await {
             panic!("the controller failed: {error}");
         }
-    });
+    }
+}
+
+/// Starts a controller replica against `sim` as the chart's ServiceAccount, named `identity`,
+/// with leader election when `elect`; it runs until stopped.
+pub fn start_as(sim: &SimApi, identity: &str, elect: bool) -> Running {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(replica(sim, CONTROLLER_USER, identity, elect, shutdown));
     Running {
         stop: Some(stop),
         task,
