@@ -138,7 +138,7 @@ impl Desired {
             constraints: policy
                 .spec
                 .constraints_for(workload.kind)
-                .iter()
+                .into_iter()
                 .map(|constraint| group::injected_constraint(constraint, spreading))
                 .collect(),
             group_label: (policy.spec.scope == Scope::Policy).then(|| policy.name.clone()),

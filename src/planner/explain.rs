@@ -144,7 +144,7 @@ fn governing(index: &Index<'_>, pod_id: PodId) -> Governing {
         let constraints = policy
             .spec
             .constraints_for(workload.kind)
-            .iter()
+            .into_iter()
             .map(|constraint| group::injected_constraint(constraint, spreading))
             .collect();
         return Governing {

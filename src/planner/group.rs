@@ -158,10 +158,10 @@ pub enum Spreading<'a> {
 
 /// The constraint a policy's entry becomes on a workload's pod template.
 pub fn injected_constraint(
-    constraint: &SpreadConstraint,
+    constraint: SpreadConstraint,
     spreading: Spreading<'_>,
 ) -> PodSpreadConstraint {
-    let mut match_label_keys = constraint.match_label_keys.clone();
+    let mut match_label_keys = constraint.match_label_keys;
     let label_selector = match spreading {
         Spreading::Workload(workload) => {
             if workload.kind == WorkloadKind::Deployment
@@ -175,7 +175,7 @@ pub fn injected_constraint(
     };
     PodSpreadConstraint {
         max_skew: constraint.max_skew,
-        topology_key: constraint.topology_key.clone(),
+        topology_key: constraint.topology_key,
         when_unsatisfiable: constraint.when_unsatisfiable,
         label_selector: Some(label_selector),
         min_domains: constraint.min_domains,
@@ -214,9 +214,13 @@ fn shared_members(
     members
 }
 
-/// The groups of the given policies. Each workload belongs to at most one policy: the oldest
+/// The groups of the given policies, built one at a time as they are taken (a plan keeps one
+/// group's lists in memory at once). Each workload belongs to at most one policy: the oldest
 /// (then first by name) of its namespace that matches it.
-pub fn policy_groups(index: &Index<'_>, policies: &[&Policy]) -> Vec<Group> {
+pub fn policy_groups<'i, 'a>(
+    index: &'i Index<'a>,
+    policies: &'i [&'a Policy],
+) -> impl Iterator<Item = Group> + 'i {
     let mut ordered: Vec<&Policy> = index.cluster.policies.iter().collect();
     ordered.sort_by(|a, b| {
         (&*a.namespace, a.created, &a.name).cmp(&(&*b.namespace, b.created, &b.name))
@@ -252,21 +256,20 @@ pub fn policy_groups(index: &Index<'_>, policies: &[&Policy]) -> Vec<Group> {
         );
     }
 
-    let mut groups = Vec::new();
-    for policy in policies {
+    policies.iter().flat_map(move |policy| {
         let matched = matched_by
             .remove(&(Arc::clone(&policy.namespace), policy.name.clone()))
             .unwrap_or_default();
-        match (policy.spec.scope, policy.spec.constraints.is_empty()) {
-            (Scope::Policy, false) => groups.push(policy_scope_group(index, policy, matched)),
-            _ => groups.extend(
-                matched
-                    .into_iter()
-                    .map(|workload| workload_group(index, policy, workload)),
-            ),
-        }
-    }
-    groups
+        let (whole, each) = match (policy.spec.scope, policy.spec.constraints.is_empty()) {
+            (Scope::Policy, false) => (Some(policy_scope_group(index, policy, matched)), None),
+            _ => (None, Some(matched)),
+        };
+        whole.into_iter().chain(
+            each.into_iter()
+                .flatten()
+                .map(move |workload| workload_group(index, policy, workload)),
+        )
+    })
 }
 
 fn selects(policy: &Policy, labels: &Labels) -> bool {
@@ -299,7 +302,7 @@ fn workload_group(index: &Index<'_>, policy: &Policy, matched: MatchedWorkload) 
         policy
             .spec
             .constraints_for(workload.kind)
-            .iter()
+            .into_iter()
             .map(|constraint| injected_constraint(constraint, Spreading::Workload(workload)))
             .collect()
     };
@@ -353,7 +356,7 @@ fn policy_scope_group(
         .iter()
         .map(|constraint| {
             Constraint::from_pod(
-                injected_constraint(constraint, Spreading::Policy(&policy.name)),
+                injected_constraint(constraint.clone(), Spreading::Policy(&policy.name)),
                 &pod_labels,
             )
         })

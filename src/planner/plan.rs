@@ -14,7 +14,7 @@ use super::{
     eligibility,
     group::{self, Group},
     index::{Index, NodeId, PodId},
-    model::{Cluster, Resources},
+    model::{Cluster, Policy, Resources},
     protection::Protections,
     report::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
@@ -53,9 +53,10 @@ pub struct PlanOptions {
 /// Plans a cluster.
 pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
     let index = Index::new(cluster);
-    let groups = match &options.source {
+    let mut chosen: Vec<&Policy>;
+    let groups: Box<dyn Iterator<Item = Group> + '_> = match &options.source {
         Source::Policies => {
-            let chosen: Vec<_> = cluster
+            chosen = cluster
                 .policies
                 .iter()
                 .filter(|policy| {
@@ -71,19 +72,16 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
                         .is_none_or(|name| name == policy.name)
                 })
                 .collect();
-            let mut chosen = chosen;
             chosen.sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-            group::policy_groups(&index, &chosen)
+            Box::new(group::policy_groups(&index, &chosen))
         }
-        Source::PodConstraints { min_pod_age } => {
+        Source::PodConstraints { min_pod_age } => Box::new(
             group::pod_constraint_groups(&index, options.namespace.as_deref(), *min_pod_age)
-        }
+                .into_iter(),
+        ),
     };
     let mut planner = Planner::new(&index, options.now);
-    let groups: Vec<GroupPlan> = groups
-        .iter()
-        .map(|group| planner.plan_group(group))
-        .collect();
+    let groups: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
     let moves = groups.iter().map(|group| group.moves.len()).sum();
     let moves_allowed_now = groups
         .iter()
@@ -184,13 +182,24 @@ impl<'i, 'a> Planner<'i, 'a> {
         accepting.clone()
     }
 
-    fn constraint_states(&mut self, group: &Group) -> Vec<ConstraintState> {
-        let mut states = Vec::with_capacity(group.constraints.len());
-        for (position, constraint) in group.constraints.iter().enumerate() {
-            let keys = topology::keys_of_kind(&group.constraints, constraint.when_unsatisfiable);
-            let set = self
-                .domains
-                .get(self.index, &group.placements, constraint, &keys);
+    /// The group's constraints, taken from it, with their counts as observed.
+    fn constraint_states(&mut self, group: &mut Group) -> Vec<ConstraintState> {
+        let sets: Vec<Arc<DomainSet>> = group
+            .constraints
+            .iter()
+            .map(|constraint| {
+                let keys =
+                    topology::keys_of_kind(&group.constraints, constraint.when_unsatisfiable);
+                self.domains
+                    .get(self.index, &group.placements, constraint, &keys)
+            })
+            .collect();
+        let mut states = Vec::with_capacity(sets.len());
+        for (position, (constraint, set)) in std::mem::take(&mut group.constraints)
+            .into_iter()
+            .zip(sets)
+            .enumerate()
+        {
             let accepting = self.accepting(&set, group.requests);
             let live_total = set.live_count();
             let members = Members(Arc::clone(&group.members[position]));
@@ -205,7 +214,7 @@ impl<'i, 'a> Planner<'i, 'a> {
                 }
             }
             states.push(ConstraintState {
-                constraint: constraint.clone(),
+                constraint,
                 counts,
                 accepting: accepting.flags,
                 accepting_total: accepting.total,
@@ -216,7 +225,7 @@ impl<'i, 'a> Planner<'i, 'a> {
         states
     }
 
-    fn plan_group(&mut self, group: &Group) -> GroupPlan {
+    fn plan_group(&mut self, mut group: Group) -> GroupPlan {
         let index = self.index;
         let left_alone: Vec<LeftAloneWorkload> = group
             .workloads
@@ -228,8 +237,8 @@ impl<'i, 'a> Planner<'i, 'a> {
                 })
             })
             .collect();
-        let mut skipped = self.left_alone_pods(group);
-        let mut states = self.constraint_states(group);
+        let mut skipped = self.left_alone_pods(&group);
+        let mut states = self.constraint_states(&mut group);
         let observed: Vec<Observed> = states
             .iter()
             .map(|state| {
@@ -267,11 +276,11 @@ impl<'i, 'a> Planner<'i, 'a> {
         let moves = if whole_group_left_alone || group.unplannable.is_some() {
             Vec::new()
         } else {
-            self.search(group, &mut states, &movable)
+            self.search(&group, &mut states, &movable)
         };
 
         let (outcome, message) = self.outcome(
-            group,
+            &group,
             &states,
             &observed,
             &moves,
@@ -314,9 +323,9 @@ impl<'i, 'a> Planner<'i, 'a> {
             .collect();
         skipped.sort_by(|a, b| a.pod.cmp(&b.pod));
         GroupPlan {
-            namespace: Arc::clone(&group.namespace),
-            policy: group.policy.clone(),
-            group: group.name.clone(),
+            namespace: group.namespace,
+            policy: group.policy,
+            group: group.name,
             constraints,
             moves,
             skipped,
