@@ -117,6 +117,26 @@ impl Candidate {
 /// The effect of adding one pod to a domain of a given count, for one constraint.
 type Effect = Option<i64>;
 
+/// What a scan over the destinations for one source reads, and the effects it has worked out.
+struct Scan<'s> {
+    /// The node the pod leaves.
+    from: NodeId,
+    /// Per constraint: whether it counts the pod.
+    member: &'s [bool],
+    /// Per constraint: the domain the pod leaves.
+    sources: &'s [Option<u32>],
+    /// Per constraint: the counts per domain, with the pod gone.
+    dense: &'s [Vec<u32>],
+    /// Per constraint: the effect of a destination, by its count and whether it accepts.
+    effects: Vec<Vec<[Option<Effect>; 2]>>,
+    /// Per constraint: the live counts before the move.
+    lives: &'s [LiveCounts],
+    /// Per constraint: its bound before the move.
+    phis: &'s [u32],
+    /// Per node: the group's pods on it.
+    group_pods: &'s [u32],
+}
+
 impl Planner<'_, '_> {
     /// Greedy moves, each lowering the summed bounds as much as any move can.
     pub(super) fn search(
@@ -357,8 +377,7 @@ impl Planner<'_, '_> {
         {
             state.counts.add(from, -1);
         }
-        // Per constraint, the counts per domain laid out densely for the scan over every node,
-        // and the effect of a destination by its count and whether it accepts.
+        // Per constraint, the counts per domain laid out densely for the scan over every node.
         let dense: Vec<Vec<u32>> = states
             .iter()
             .map(|state| {
@@ -371,45 +390,104 @@ impl Planner<'_, '_> {
                 counts
             })
             .collect();
-        let mut effects: Vec<Vec<[Option<Effect>; 2]>> = vec![Vec::new(); states.len()];
-        let mut ranked: Vec<(Destination, NodeId)> = Vec::with_capacity(index.cluster.nodes.len());
-        'nodes: for to in 0..index.cluster.nodes.len() {
-            if to == from {
+        let mut scan = Scan {
+            from,
+            member: &member,
+            sources: &sources,
+            dense: &dense,
+            effects: vec![Vec::new(); states.len()],
+            lives,
+            phis,
+            group_pods,
+        };
+        // The best-ranked destination is usually admitted: find it in one pass, and rank them
+        // all only when a filter refuses it.
+        let mut best: Option<(Destination, NodeId)> = None;
+        self.scan_destinations(states, &mut scan, |candidate| {
+            if best.is_none_or(|best| candidate < best) {
+                best = Some(candidate);
+            }
+        });
+        let placement = Placement::of(&p.spec);
+        let admits = |states: &[ConstraintState], to: NodeId| {
+            let node = index.node(to);
+            placement.is_live_on(node)
+                && self.refuses(p, to).is_none()
+                && topology::spread_filter(
+                    node,
+                    states
+                        .iter()
+                        .map(|state| (&state.constraint, &state.counts)),
+                    &group.pod_labels,
+                )
+                .is_ok()
+        };
+        let found = match best {
+            Some((_, to)) if admits(states, to) => best,
+            Some(_) => {
+                let mut ranked: Vec<(Destination, NodeId)> = Vec::new();
+                self.scan_destinations(states, &mut scan, |candidate| ranked.push(candidate));
+                ranked.sort_unstable();
+                ranked.into_iter().find(|&(_, to)| admits(states, to))
+            }
+            None => None,
+        };
+        for (state, _) in states
+            .iter_mut()
+            .zip(&member)
+            .filter(|(_, member)| **member)
+        {
+            state.counts.add(from, 1);
+        }
+        found.map(|(destination, to)| (to, destination))
+    }
+
+    /// Every node a pod leaving `scan.from` could go to that lowers the summed bounds without
+    /// raising any constraint's skew, with its rank.
+    fn scan_destinations(
+        &self,
+        states: &mut [ConstraintState],
+        scan: &mut Scan<'_>,
+        mut visit: impl FnMut((Destination, NodeId)),
+    ) {
+        'nodes: for to in 0..self.index.cluster.nodes.len() {
+            if to == scan.from {
                 continue;
             }
             let mut phi_change = 0i64;
             let mut fullness = 0u32;
             let mut moves_domain = false;
             for (c, state) in states.iter_mut().enumerate() {
-                if !member[c] {
+                if !scan.member[c] {
                     continue;
                 }
                 let set = &state.counts.domains;
                 let Some(target) = set.domain_of(to).filter(|&domain| set.is_live(domain)) else {
                     continue 'nodes;
                 };
-                let count = dense[c].get(target as usize).copied().unwrap_or(0);
+                let count = scan.dense[c].get(target as usize).copied().unwrap_or(0);
                 fullness += count;
-                if Some(target) == sources[c] {
+                if Some(target) == scan.sources[c] {
                     continue;
                 }
                 moves_domain = true;
                 let accepting = usize::from(state.is_accepting(target));
                 let slot = usize::try_from(count).unwrap_or(usize::MAX);
-                if effects[c].len() <= slot {
-                    effects[c].resize(slot + 1, [None, None]);
+                let effects = &mut scan.effects[c];
+                if effects.len() <= slot {
+                    effects.resize(slot + 1, [None, None]);
                 }
-                let effect = match effects[c][slot][accepting] {
+                let effect = match effects[slot][accepting] {
                     Some(effect) => effect,
                     None => {
                         state.counts.add(to, 1);
                         let after = state.live_counts();
                         state.counts.add(to, -1);
-                        let raises = matches!((lives[c].skew(), after.skew()), (Some(before), Some(after)) if after > before);
+                        let raises = matches!((scan.lives[c].skew(), after.skew()), (Some(before), Some(after)) if after > before);
                         let effect = (!raises).then(|| {
-                            i64::from(after.lower_bound().unwrap_or(0)) - i64::from(phis[c])
+                            i64::from(after.lower_bound().unwrap_or(0)) - i64::from(scan.phis[c])
                         });
-                        effects[c][slot][accepting] = Some(effect);
+                        effects[slot][accepting] = Some(effect);
                         effect
                     }
                 };
@@ -421,51 +499,17 @@ impl Planner<'_, '_> {
             if !moves_domain || phi_change >= 0 {
                 continue;
             }
-            ranked.push((
+            visit((
                 Destination {
                     phi_change,
                     fullness,
-                    group_pods: group_pods.get(to).copied().unwrap_or(0),
+                    group_pods: scan.group_pods.get(to).copied().unwrap_or(0),
                     pods: self.usage[to].pods,
-                    name_rank: index.node_rank[to],
+                    name_rank: self.index.node_rank[to],
                 },
                 to,
             ));
         }
-        // Take the best-ranked destination every filter admits; the first usually is.
-        let placement = Placement::of(&p.spec);
-        let mut found = None;
-        while let Some(position) = ranked
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, candidate)| *candidate)
-            .map(|(position, _)| position)
-        {
-            let (destination, to) = ranked.swap_remove(position);
-            let node = index.node(to);
-            let admitted = placement.is_live_on(node)
-                && self.refuses(p, to).is_none()
-                && topology::spread_filter(
-                    node,
-                    states
-                        .iter()
-                        .map(|state| (&state.constraint, &state.counts)),
-                    &group.pod_labels,
-                )
-                .is_ok();
-            if admitted {
-                found = Some((destination, to));
-                break;
-            }
-        }
-        for (state, _) in states
-            .iter_mut()
-            .zip(&member)
-            .filter(|(_, member)| **member)
-        {
-            state.counts.add(from, 1);
-        }
-        found.map(|(destination, to)| (to, destination))
     }
 
     /// Node filters against the planner's picture: resources, host ports, volumes.
