@@ -30,23 +30,30 @@ struct NamespacePods<'a> {
     pods: Vec<PodId>,
     label_sets: Vec<LabelSet<'a>>,
     label_set_ids: HashMap<usize, usize>,
+    /// The labels object added last and its set: pods of one template come in runs.
+    last: Option<(usize, usize)>,
 }
 
 impl<'a> NamespacePods<'a> {
     fn add(&mut self, pod: PodId, labels: &'a Arc<super::model::Labels>) {
         self.pods.push(pod);
-        let sets = &mut self.label_sets;
-        let position = *self
-            .label_set_ids
-            .entry(Arc::as_ptr(labels) as usize)
-            .or_insert_with(|| {
-                sets.push(LabelSet {
-                    labels,
-                    pods: Vec::new(),
+        let object = Arc::as_ptr(labels) as usize;
+        let position = match self.last {
+            Some((last, position)) if last == object => position,
+            _ => {
+                let sets = &mut self.label_sets;
+                let position = *self.label_set_ids.entry(object).or_insert_with(|| {
+                    sets.push(LabelSet {
+                        labels,
+                        pods: Vec::new(),
+                    });
+                    sets.len() - 1
                 });
-                sets.len() - 1
-            });
-        sets[position].pods.push(pod);
+                self.last = Some((object, position));
+                position
+            }
+        };
+        self.label_sets[position].pods.push(pod);
     }
 }
 
@@ -152,6 +159,8 @@ impl<'a> Index<'a> {
         }
         let mut node_requested = vec![Resources::default(); cluster.nodes.len()];
         let mut pod_node = Vec::with_capacity(cluster.pods.len());
+        // Per pod: its node when the scheduler's cache holds it (bound, not Succeeded/Failed).
+        let mut cached: Vec<Option<NodeId>> = Vec::with_capacity(cluster.pods.len());
         let mut pod_workload = Vec::with_capacity(cluster.pods.len());
         let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
         let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
@@ -160,20 +169,31 @@ impl<'a> Index<'a> {
         let mut last_namespace: Option<(*const u8, usize)> = None;
         let mut last_owner: Option<(&str, &str, Option<WorkloadId>)> = None;
         let mut node_by_name_object: HashMap<usize, Option<NodeId>> = HashMap::default();
+        let mut last_node: Option<(usize, Option<NodeId>)> = None;
         for (id, pod) in cluster.pods.iter().enumerate() {
             let node = pod.node_name.as_ref().and_then(|name| {
-                *node_by_name_object
-                    .entry(Arc::as_ptr(name).cast::<u8>() as usize)
-                    .or_insert_with(|| node_ids.get(&**name).copied())
+                let object = Arc::as_ptr(name).cast::<u8>() as usize;
+                match last_node {
+                    Some((last, node)) if last == object => node,
+                    _ => {
+                        let node = *node_by_name_object
+                            .entry(object)
+                            .or_insert_with(|| node_ids.get(&**name).copied());
+                        last_node = Some((object, node));
+                        node
+                    }
+                }
             });
             // The scheduler's cache holds bound pods that are not Succeeded or Failed;
             // terminating ones still hold their resources.
-            if let Some(node) = node.filter(|_| !pod.phase.is_terminal()) {
+            let held = node.filter(|_| !pod.phase.is_terminal());
+            if let Some(node) = held {
                 node_requested[node] = node_requested[node].plus(Resources {
                     pods: 1,
                     ..pod.spec.requests
                 });
             }
+            cached.push(held);
             pod_node.push(node);
 
             let workload = match (&pod.owner, last_owner) {
@@ -209,11 +229,6 @@ impl<'a> Index<'a> {
             namespaces[position].add(id, &pod.labels);
         }
 
-        let cached: Vec<Option<NodeId>> = pod_node
-            .iter()
-            .zip(&cluster.pods)
-            .map(|(node, pod): (&Option<NodeId>, &Pod)| node.filter(|_| !pod.phase.is_terminal()))
-            .collect();
         let (on_node, on_node_start) = bucket(&cached, cluster.nodes.len());
         let (by_workload, by_workload_start) = bucket(&pod_workload, cluster.workloads.len());
 
