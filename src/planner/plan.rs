@@ -203,7 +203,8 @@ impl<'i, 'a> Planner<'i, 'a> {
             let accepting = self.accepting(&set, group.requests);
             let live_total = set.live_count();
             let members = Members(Arc::clone(&group.members[position]));
-            let mut counts = Counts::new(set);
+            let capacity = members.0.len().min(set.len());
+            let mut counts = Counts::with_capacity(set, capacity);
             for &pod in members.0.iter() {
                 let p = self.index.pod(pod);
                 if p.terminating || p.phase.is_terminal() {

@@ -44,7 +44,7 @@ impl ConstraintState {
     /// The counts of the live domains, as the bound reads them.
     pub(super) fn live_counts(&self) -> LiveCounts {
         let set = &self.counts.domains;
-        let mut nonzero = Vec::new();
+        let mut nonzero = Vec::with_capacity(self.counts.domains_with_pods());
         let mut accepting_nonzero = 0;
         for (domain, count) in self.counts.iter() {
             if !set.is_live(domain) {
@@ -117,24 +117,69 @@ impl Candidate {
 /// The effect of adding one pod to a domain of a given count, for one constraint.
 type Effect = Option<i64>;
 
-/// What a scan over the destinations for one source reads, and the effects it has worked out.
-struct Scan<'s> {
-    /// The node the pod leaves.
-    from: NodeId,
-    /// Per constraint: whether it counts the pod.
-    member: &'s [bool],
-    /// Per constraint: the domain the pod leaves.
-    sources: &'s [Option<u32>],
-    /// Per constraint: the counts per domain, with the pod gone.
-    dense: &'s [Vec<u32>],
-    /// Per constraint: the effect of a destination, by its count and whether it accepts.
-    effects: Vec<Vec<[Option<Effect>; 2]>>,
-    /// Per constraint: the live counts before the move.
-    lives: &'s [LiveCounts],
-    /// Per constraint: its bound before the move.
-    phis: &'s [u32],
-    /// Per node: the group's pods on it.
-    group_pods: &'s [u32],
+/// A constraint that counts the moving pod, as the scan over destinations reads it.
+struct Counted<'s> {
+    /// Per node: its domain, if eligible.
+    node_domain: &'s [Option<u32>],
+    /// Per domain: whether it is live.
+    live: &'s [bool],
+    /// Per domain: whether it accepts the group's pods.
+    accepting: &'s [bool],
+    /// Per domain: the count, with the pod gone.
+    counts: Vec<u32>,
+    /// The domain the pod leaves.
+    source: u32,
+    /// The live counts with the pod gone.
+    without: LiveCounts,
+    /// The actionable skew before the move.
+    skew_before: Option<u32>,
+    /// The bound before the move.
+    phi: u32,
+    /// The effect of a destination, by its count and whether it accepts, once worked out.
+    effects: Vec<[Option<Effect>; 2]>,
+}
+
+impl Counted<'_> {
+    /// The change in bound from adding the pod to a live domain of `count` pods, None if that
+    /// raises the actionable skew. The bound depends on a domain only through its count.
+    #[inline]
+    fn effect(&mut self, count: u32, accepting: bool) -> Effect {
+        let slot = usize::try_from(count).unwrap_or(usize::MAX);
+        match self
+            .effects
+            .get(slot)
+            .and_then(|effects| effects[usize::from(accepting)])
+        {
+            Some(effect) => effect,
+            None => self.work_out(slot, count, accepting),
+        }
+    }
+
+    /// [`Counted::effect`] the first time a count is met.
+    #[inline(never)]
+    fn work_out(&mut self, slot: usize, count: u32, accepting: bool) -> Effect {
+        if self.effects.len() <= slot {
+            self.effects.resize(slot + 1, [None, None]);
+        }
+        let mut after = self.without.clone();
+        if count == 0 {
+            after.nonzero.push((1, accepting));
+            if accepting {
+                after.empty_accepting = after.empty_accepting.saturating_sub(1);
+            }
+        } else if let Some(entry) = after
+            .nonzero
+            .iter_mut()
+            .find(|entry| **entry == (count, accepting))
+        {
+            entry.0 += 1;
+        }
+        let raises = matches!((self.skew_before, after.skew()), (Some(before), Some(after)) if after > before);
+        let effect =
+            (!raises).then(|| i64::from(after.lower_bound().unwrap_or(0)) - i64::from(self.phi));
+        self.effects[slot][usize::from(accepting)] = Some(effect);
+        effect
+    }
 }
 
 impl Planner<'_, '_> {
@@ -377,33 +422,38 @@ impl Planner<'_, '_> {
         {
             state.counts.add(from, -1);
         }
-        // Per constraint, the counts per domain laid out densely for the scan over every node.
-        let dense: Vec<Vec<u32>> = states
+        // Per counting constraint, what the scan reads: counts laid out densely by domain.
+        let mut counted: Vec<Counted<'_>> = states
             .iter()
-            .map(|state| {
-                let mut counts = vec![0; state.counts.domains.len()];
+            .zip(&member)
+            .zip(&sources)
+            .zip(lives.iter().zip(phis))
+            .filter(|(((_, member), _), _)| **member)
+            .filter_map(|(((state, _), source), (live, phi))| {
+                let set = &state.counts.domains;
+                let mut counts = vec![0; set.len()];
                 for (domain, count) in state.counts.iter() {
                     if let Some(slot) = counts.get_mut(domain as usize) {
                         *slot = count;
                     }
                 }
-                counts
+                Some(Counted {
+                    node_domain: set.node_domains(),
+                    live: set.live_flags(),
+                    accepting: &state.accepting,
+                    counts,
+                    source: (*source)?,
+                    without: state.live_counts(),
+                    skew_before: live.skew(),
+                    phi: *phi,
+                    effects: Vec::new(),
+                })
             })
             .collect();
-        let mut scan = Scan {
-            from,
-            member: &member,
-            sources: &sources,
-            dense: &dense,
-            effects: vec![Vec::new(); states.len()],
-            lives,
-            phis,
-            group_pods,
-        };
         // The best-ranked destination is usually admitted: find it in one pass, and rank them
         // all only when a filter refuses it.
         let mut best: Option<(Destination, NodeId)> = None;
-        self.scan_destinations(states, &mut scan, |candidate| {
+        self.scan_destinations(&mut counted, from, group_pods, |candidate| {
             if best.is_none_or(|best| candidate < best) {
                 best = Some(candidate);
             }
@@ -426,7 +476,9 @@ impl Planner<'_, '_> {
             Some((_, to)) if admits(states, to) => best,
             Some(_) => {
                 let mut ranked: Vec<(Destination, NodeId)> = Vec::new();
-                self.scan_destinations(states, &mut scan, |candidate| ranked.push(candidate));
+                self.scan_destinations(&mut counted, from, group_pods, |candidate| {
+                    ranked.push(candidate);
+                });
                 ranked.sort_unstable();
                 ranked.into_iter().find(|&(_, to)| admits(states, to))
             }
@@ -442,56 +494,38 @@ impl Planner<'_, '_> {
         found.map(|(destination, to)| (to, destination))
     }
 
-    /// Every node a pod leaving `scan.from` could go to that lowers the summed bounds without
+    /// Every node a pod leaving `from` could go to that lowers the summed bounds without
     /// raising any constraint's skew, with its rank.
     fn scan_destinations(
         &self,
-        states: &mut [ConstraintState],
-        scan: &mut Scan<'_>,
+        counted: &mut [Counted<'_>],
+        from: NodeId,
+        group_pods: &[u32],
         mut visit: impl FnMut((Destination, NodeId)),
     ) {
         'nodes: for to in 0..self.index.cluster.nodes.len() {
-            if to == scan.from {
+            if to == from {
                 continue;
             }
             let mut phi_change = 0i64;
             let mut fullness = 0u32;
             let mut moves_domain = false;
-            for (c, state) in states.iter_mut().enumerate() {
-                if !scan.member[c] {
-                    continue;
-                }
-                let set = &state.counts.domains;
-                let Some(target) = set.domain_of(to).filter(|&domain| set.is_live(domain)) else {
+            for constraint in counted.iter_mut() {
+                let Some(target) = constraint.node_domain.get(to).copied().flatten() else {
                     continue 'nodes;
                 };
-                let count = scan.dense[c].get(target as usize).copied().unwrap_or(0);
+                let domain = target as usize;
+                if !constraint.live.get(domain).copied().unwrap_or(false) {
+                    continue 'nodes;
+                }
+                let count = constraint.counts.get(domain).copied().unwrap_or(0);
                 fullness += count;
-                if Some(target) == scan.sources[c] {
+                if target == constraint.source {
                     continue;
                 }
                 moves_domain = true;
-                let accepting = usize::from(state.is_accepting(target));
-                let slot = usize::try_from(count).unwrap_or(usize::MAX);
-                let effects = &mut scan.effects[c];
-                if effects.len() <= slot {
-                    effects.resize(slot + 1, [None, None]);
-                }
-                let effect = match effects[slot][accepting] {
-                    Some(effect) => effect,
-                    None => {
-                        state.counts.add(to, 1);
-                        let after = state.live_counts();
-                        state.counts.add(to, -1);
-                        let raises = matches!((scan.lives[c].skew(), after.skew()), (Some(before), Some(after)) if after > before);
-                        let effect = (!raises).then(|| {
-                            i64::from(after.lower_bound().unwrap_or(0)) - i64::from(scan.phis[c])
-                        });
-                        effects[slot][accepting] = Some(effect);
-                        effect
-                    }
-                };
-                match effect {
+                let accepting = constraint.accepting.get(domain).copied().unwrap_or(false);
+                match constraint.effect(count, accepting) {
                     Some(change) => phi_change += change,
                     None => continue 'nodes,
                 }
@@ -503,7 +537,7 @@ impl Planner<'_, '_> {
                 Destination {
                     phi_change,
                     fullness,
-                    group_pods: scan.group_pods.get(to).copied().unwrap_or(0),
+                    group_pods: group_pods.get(to).copied().unwrap_or(0),
                     pods: self.usage[to].pods,
                     name_rank: self.index.node_rank[to],
                 },

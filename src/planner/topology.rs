@@ -211,6 +211,16 @@ impl DomainSet {
         self.live.get(domain as usize).copied().unwrap_or(false)
     }
 
+    /// Per node: its domain, if eligible.
+    pub fn node_domains(&self) -> &[Option<u32>] {
+        &self.node_domain
+    }
+
+    /// Per domain: whether it is live.
+    pub fn live_flags(&self) -> &[bool] {
+        &self.live
+    }
+
     /// The live nodes of a domain.
     pub fn live_nodes(&self, domain: u32) -> &[NodeId] {
         self.live_nodes
@@ -325,6 +335,19 @@ impl Counts {
             domains,
             counts: HashMap::default(),
         }
+    }
+
+    /// No pods counted yet, with room for `domains_with_pods` domains holding pods.
+    pub fn with_capacity(domains: Arc<DomainSet>, domains_with_pods: usize) -> Self {
+        Self {
+            domains,
+            counts: HashMap::with_capacity_and_hasher(domains_with_pods, Default::default()),
+        }
+    }
+
+    /// How many domains hold matching pods.
+    pub fn domains_with_pods(&self) -> usize {
+        self.counts.len()
     }
 
     /// Counts `pods` that the scheduler would count on the eligible nodes: bound to one, not
