@@ -1,7 +1,9 @@
 //! Leader election on a `coordination.k8s.io` Lease, as client-go's leaderelection does it:
 //! the holder renews the lease well before it expires and steps down when it cannot renew in
 //! time; the others take it over once it has expired; shutting down releases it, so a follower
-//! takes over at once. Every time comes from the controller's one [`Clock`], so the election
+//! takes over at once. Like client-go, a follower judges expiry by its own clock, from when it
+//! saw the lease's record last change, never from the holder's `renewTime`: replicas whose
+//! clocks disagree still never lead at once. Every time comes from the controller's one [`Clock`], so the election
 //! runs the same under the simulation's paused time. Only the holder writes; the others keep
 //! their watches warm.
 //!
@@ -78,6 +80,8 @@ struct Candidate {
     clock: Clock,
     /// When this replica last renewed the lease it holds.
     renewed: Option<Timestamp>,
+    /// The lease's resourceVersion when last read, and when this replica first read it.
+    observed: Option<(String, Timestamp)>,
 }
 
 impl Election {
@@ -96,6 +100,7 @@ impl Election {
             identity: identity.to_owned(),
             clock,
             renewed: None,
+            observed: None,
         };
         let (sender, receiver) = watch::channel(false);
         let (stop, mut stopped) = oneshot::channel::<()>();
@@ -178,7 +183,7 @@ impl Candidate {
         }
     }
 
-    async fn round(&self, now: Timestamp) -> Result<bool, kube::Error> {
+    async fn round(&mut self, now: Timestamp) -> Result<bool, kube::Error> {
         let Some(lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -195,13 +200,19 @@ impl Candidate {
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
-        let expired = spec.renew_time.as_ref().is_none_or(|renewed| {
-            let duration = spec
-                .lease_duration_seconds
-                .and_then(|s| u64::try_from(s).ok())
-                .map_or(LEASE_DURATION, Duration::from_secs);
-            self.clock.since(renewed.0) >= duration
-        });
+        let version = lease.metadata.resource_version.clone().unwrap_or_default();
+        let unchanged_since = match &self.observed {
+            Some((seen, since)) if *seen == version => *since,
+            _ => {
+                self.observed = Some((version, now));
+                now
+            }
+        };
+        let duration = spec
+            .lease_duration_seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .map_or(LEASE_DURATION, Duration::from_secs);
+        let expired = spec.renew_time.is_none() || self.clock.since(unchanged_since) >= duration;
         let ours = holder == Some(self.identity.as_str());
         if !ours && holder.is_some() && !expired {
             return Ok(false);
@@ -273,5 +284,83 @@ fn patch_params() -> PatchParams {
     PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Namespace;
+    use serde_json::json;
+
+    use super::*;
+    use crate::sim::SimApi;
+
+    const NAMESPACE: &str = "kube-spread";
+
+    fn start() -> Timestamp {
+        "2025-10-20T08:00:00Z".parse().expect("timestamp")
+    }
+
+    /// The renewTime a holder whose clock runs an hour behind writes.
+    fn an_hour_behind(clock: &Clock) -> MicroTime {
+        MicroTime(clock.now() - jiff::SignedDuration::from_hours(1))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_follower_judges_expiry_by_its_own_clock_not_by_the_holders_renew_time() {
+        let clock = Clock::starting_at(start());
+        let sim = SimApi::new(clock);
+        let namespace: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).expect("namespace");
+        Api::<Namespace>::all(sim.client())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("create namespace");
+        let leases: Api<Lease> = Api::namespaced(sim.client(), NAMESPACE);
+        let lease: Lease = serde_json::from_value(json!({
+            "metadata": {"name": "kube-spread"},
+            "spec": {"holderIdentity": "other", "leaseDurationSeconds": 15,
+                     "renewTime": an_hour_behind(&clock)},
+        }))
+        .expect("lease");
+        leases
+            .create(&PostParams::default(), &lease)
+            .await
+            .expect("create lease");
+        let election = Election::start(
+            sim.client(),
+            clock,
+            NAMESPACE,
+            "kube-spread",
+            "me",
+            ControllerMetrics::new().expect("metrics"),
+        );
+        let leadership = election.leadership();
+
+        // The other replica keeps renewing, with timestamps an hour old by this replica's clock.
+        for _ in 0..30 {
+            tokio::time::sleep(RETRY_PERIOD).await;
+            let renewal = json!({"spec": {"renewTime": an_hour_behind(&clock)}});
+            leases
+                .patch("kube-spread", &patch_params(), &Patch::Merge(&renewal))
+                .await
+                .expect("renew");
+            assert!(
+                !leadership.is_leader(),
+                "took a lease its holder kept renewing"
+            );
+        }
+
+        // It stops renewing: the lease expires one lease duration after its last change.
+        tokio::time::sleep(LEASE_DURATION - RETRY_PERIOD * 2).await;
+        assert!(!leadership.is_leader(), "took the lease before it expired");
+        tokio::time::sleep(RETRY_PERIOD * 4).await;
+        assert!(leadership.is_leader(), "never took the expired lease");
+        let held = leases.get("kube-spread").await.expect("lease");
+        assert_eq!(
+            held.spec.and_then(|spec| spec.holder_identity).as_deref(),
+            Some("me")
+        );
+        election.stop().await;
     }
 }
