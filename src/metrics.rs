@@ -209,6 +209,7 @@ mod tests {
             "kube_spread_reconcile_errors_total{error=\"evict_pod\"} 1",
             "kube_spread_reconcile_duration_seconds_count 1",
             "kube_spread_leader 1",
+            "kube_spread_invalid_objects_total{kind=\"Pod\"} 1",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }

@@ -1,14 +1,15 @@
 //! The docs say what the code does: `docs/crd-reference.md` is generated from the CRD schema,
 //! the example workloads of `docs/e2e/` are valid SpreadPolicies, and the operations guide names
-//! the field manager, group label and condition reasons the code uses.
+//! the field manager, group label, condition reasons and metrics the code uses.
 
 // Test helpers read fixtures and fail the test with a message when they are missing.
 #![allow(clippy::panic, clippy::expect_used)]
 
 use std::{env, fs};
 
-use kube_spread::api::{
-    FIELD_MANAGER, GROUP_LABEL, IGNORE_ANNOTATION, conditions, reference, validate_policy,
+use kube_spread::{
+    api::{FIELD_MANAGER, GROUP_LABEL, IGNORE_ANNOTATION, conditions, reference, validate_policy},
+    metrics::ControllerMetrics,
 };
 use serde_json::Value;
 
@@ -135,6 +136,46 @@ fn the_operations_guide_names_what_the_code_uses() {
         assert!(
             text.contains(&format!("`{reason}`")),
             "docs/operations.md does not explain the reason {reason}"
+        );
+    }
+}
+
+#[test]
+fn the_operations_guide_lists_every_metric_the_controller_exports() {
+    let metrics = ControllerMetrics::new().expect("metrics");
+    // A labelled family is exported once it has a series; give each one.
+    metrics.node_pods.with_label_values(&["n1"]).set(1);
+    metrics
+        .policy_skew
+        .with_label_values(&["ns", "p", "zone"])
+        .set(1);
+    metrics
+        .policy_balanced
+        .with_label_values(&["ns", "p"])
+        .set(1);
+    metrics
+        .policy_blocked
+        .with_label_values(&["ns", "p", "PdbBlocked"])
+        .set(1);
+    metrics.moves.with_label_values(&["evicted"]).inc();
+    metrics.patches.with_label_values(&["applied"]).inc();
+    metrics.reconcile_errors.with_label_values(&["e"]).inc();
+    metrics.invalid_objects.with_label_values(&["Pod"]).inc();
+    let exported = metrics.encode().expect("encode");
+    let families: Vec<&str> = exported
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(
+        families.len() >= 10,
+        "expected every family to be exported, got {families:?}"
+    );
+    let text = read(OPERATIONS);
+    for family in families {
+        assert!(
+            text.contains(&format!("| `{family}` |")),
+            "docs/operations.md's metrics table has no row for {family}"
         );
     }
 }
