@@ -174,6 +174,26 @@ fn the_destination_is_the_least_loaded_node_of_the_emptiest_domain_then_by_name(
 }
 
 #[test]
+fn when_the_best_ranked_node_cannot_take_the_pod_the_next_best_is_chosen() {
+    let web = deployment("web");
+    let cluster = ClusterBuilder::new()
+        .nodes([
+            node("a1").zone("a"),
+            // Emptiest and first by name, but without room for web's 100m of CPU.
+            node("b1").zone("b").cpu(50),
+            node("b2").zone("b"),
+            node("b3").zone("b"),
+        ])
+        .workload_on(&web, &[("a1", 4)])
+        .policy(policy("apps", vec![spread(ZONE_LABEL, 1, ScheduleAnyway)]))
+        .build();
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    let destinations: Vec<&str> = group.moves.iter().map(|m| m.to_node.as_str()).collect();
+    assert_eq!(destinations, ["b2", "b3"]);
+}
+
+#[test]
 fn a_zone_and_a_hostname_constraint_are_met_together() {
     let web = deployment("web");
     let cluster = ClusterBuilder::new()
