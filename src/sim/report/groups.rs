@@ -239,15 +239,7 @@ impl GroupRecorder {
         report.lower_bound_moves = Some(group.lower_bound_moves);
         report.moves = 0;
         report.max_in_flight = 0;
-        report.constraints = counts_of(group)
-            .into_iter()
-            .map(|(topology_key, max_skew, counts)| ConstraintCounts {
-                topology_key,
-                max_skew,
-                at_start: Some(counts),
-                at_end: None,
-            })
-            .collect();
+        report.constraints = starting_counts(group);
     }
 
     /// Starts the report of the group that holds the workload, from the plan before its first
@@ -279,15 +271,7 @@ impl GroupRecorder {
             lower_bound_moves_at_end: 0,
             moves: 0,
             max_in_flight: 0,
-            constraints: counts_of(group)
-                .into_iter()
-                .map(|(topology_key, max_skew, counts)| ConstraintCounts {
-                    topology_key,
-                    max_skew,
-                    at_start: Some(counts),
-                    at_end: None,
-                })
-                .collect(),
+            constraints: starting_counts(group),
             earlier_rebalances: Vec::new(),
         });
     }
@@ -366,6 +350,20 @@ fn plan_of(objects: &[Vec<std::sync::Arc<Object>>], now: Timestamp) -> Option<Pl
     ))
 }
 
+/// Per constraint of a group's plan, its counts as a rebalance starts from them.
+fn starting_counts(group: &GroupPlan) -> Vec<ConstraintCounts> {
+    counts_of(group)
+        .into_iter()
+        .map(|(topology_key, max_skew, counts)| ConstraintCounts {
+            topology_key,
+            max_skew,
+            at_start: Some(counts),
+            at_end: None,
+        })
+        .collect()
+}
+
+/// Per constraint of a group's plan: topology key, maxSkew, and the domains' counts and skew.
 fn counts_of(group: &GroupPlan) -> Vec<(String, i32, DomainCounts)> {
     group
         .constraints
