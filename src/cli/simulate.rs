@@ -17,7 +17,9 @@ use crate::sim::{
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// The story for people: before, during, after, pods per node with bars.
+    /// `table` names it too, as for `plan` and `explain`.
     #[default]
+    #[value(alias = "table")]
     Text,
     /// The report as JSON.
     Json,
@@ -239,4 +241,36 @@ fn write_report(report: &Report, dir: &PathBuf) -> Result<(), Simulate> {
         std::fs::write(&path, content).map_err(failed(path.clone()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Format;
+    use crate::cli::{Cli, Command};
+
+    fn output(args: &[&str]) -> Option<Format> {
+        match Cli::try_parse_from(args).ok()?.command {
+            Command::Simulate(simulate) => Some(simulate.output),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn simulate_takes_table_like_plan_and_explain_for_its_text_output() {
+        assert_eq!(
+            output(&["kube-spread", "simulate", "-o", "table"]),
+            Some(Format::Text)
+        );
+        assert_eq!(
+            output(&["kube-spread", "simulate", "-o", "text"]),
+            Some(Format::Text)
+        );
+        assert_eq!(
+            output(&["kube-spread", "simulate", "-o", "json"]),
+            Some(Format::Json)
+        );
+        assert_eq!(output(&["kube-spread", "simulate", "-o", "yaml"]), None);
+    }
 }
