@@ -3,9 +3,9 @@
 //! time; the others take it over once it has expired; shutting down releases it, so a follower
 //! takes over at once. Like client-go, a follower judges expiry by its own clock, from when it
 //! saw the lease's record last change, never from the holder's `renewTime`: replicas whose
-//! clocks disagree still never lead at once. Every time comes from the controller's one [`Clock`], so the election
-//! runs the same under the simulation's paused time. Only the holder writes; the others keep
-//! their watches warm.
+//! clocks disagree still never lead at once. Every time comes from the controller's one
+//! [`Clock`], so the election runs the same under the simulation's paused time. Only the
+//! holder writes; the others keep their watches warm.
 //!
 //! Writes carry the Lease's resourceVersion, so two replicas racing for it cannot both win.
 

@@ -174,7 +174,10 @@ impl Counted<'_> {
         {
             entry.0 += 1;
         }
-        let raises = matches!((self.skew_before, after.skew()), (Some(before), Some(after)) if after > before);
+        let raises = matches!(
+            (self.skew_before, after.skew()),
+            (Some(before), Some(after)) if after > before
+        );
         let effect =
             (!raises).then(|| i64::from(after.lower_bound().unwrap_or(0)) - i64::from(self.phi));
         self.effects[slot][usize::from(accepting)] = Some(effect);
@@ -442,6 +445,7 @@ impl Planner<'_, '_> {
                     live: set.live_flags(),
                     accepting: &state.accepting,
                     counts,
+                    // Always known for a member: checked on entry.
                     source: (*source)?,
                     without: state.live_counts(),
                     skew_before: live.skew(),
