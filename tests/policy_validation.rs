@@ -7,9 +7,9 @@
     reason = "a test crate: its helpers fail the test by panicking"
 )]
 
-use kube_spread::api::{
-    SpreadPolicySpec,
-    validation::{
+use kube_spread::{
+    api::SpreadPolicySpec,
+    sim::apiserver::validation::{
         CrdSchema, Invalid, Reason, UnknownFields, spread_policy_schema, validate_policy,
     },
 };

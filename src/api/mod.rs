@@ -2,13 +2,13 @@
 //! controller reports. Plain data with serde and schema derives; no client calls live here.
 
 pub mod conditions;
-mod crd;
+pub(crate) mod crd;
 mod duration;
 mod policy;
 pub mod reference;
 mod status;
-pub mod validation;
 
+pub use crate::sim::apiserver::validation::{CrdSchema, Invalid, validate_policy};
 pub use crd::{RenderCrd, crd, crd_yaml};
 pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
 pub use policy::{
@@ -20,7 +20,6 @@ pub use status::{
     ConstraintDistribution, DomainPods, DryRunReport, MoveRecord, RebalancePhase, RebalanceStatus,
     SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
 };
-pub use validation::{CrdSchema, Invalid, validate_policy};
 
 /// The field manager every write of ours is made under.
 pub const FIELD_MANAGER: &str = "kube-spread";

@@ -3,20 +3,9 @@
 //! kube-apiserver's semantics where clients rely on them, fault injection and optional RBAC.
 //! The control plane (scheduler, controllers, kubelet) builds on [`Store`]'s in-process API.
 //!
-//! - [`catalog`]: the resource types served and how each prints.
-//! - [`conversion`]: APIs served from another API's storage (events.k8s.io/v1 Events).
-//! - [`object`]: one stored object: JSON bytes plus a parsed header.
-//! - [`store`]: objects, the global resourceVersion, history, and write semantics.
-//! - [`query`]: label and field selectors, list and watch options.
-//! - [`patch`]: merge, JSON and strategic merge patches.
-//! - [`managed`]: managedFields and server-side apply.
-//! - [`shape`]: which lists merge by which keys, which fields are atomic.
-//! - [`eviction`]: the `pods/eviction` rules and PodDisruptionBudgets.
-//! - [`rejection`]: kube-apiserver's error Status bodies.
-//! - [`fault`]: injected errors, latency, watch cuts and 410s.
-//! - [`rbac`]: rules per identity and the Forbidden answer.
-//! - [`audit`]: every client request with its identity and answer, for tests to count.
-//! - [`server`]: the HTTP router: discovery, Tables, watch streams.
+//! - [`apiserver`]: kube-apiserver's semantics: the store, the HTTP router, queries, patches,
+//!   server-side apply, evictions, CRD schema validation, errors, faults, RBAC and audit.
+//! - [`prng`]: the seeded random numbers every simulated component draws from.
 //! - [`control`]: the simulated control plane (scheduler, controllers, kubelets) on the store.
 //! - [`scenario`]: scenario files and the [`scenario::Simulation`] that runs them.
 //! - [`report`]: what a run showed: pods per node over time, moves, text and SVG.
@@ -46,49 +35,34 @@
 //! dependents in the background when a control plane runs) and namespace finalization (a
 //! deleted namespace and its objects go at once).
 
-pub mod audit;
-pub mod catalog;
+pub mod apiserver;
 pub mod control;
-pub mod conversion;
-pub mod eviction;
-pub mod fault;
-pub mod managed;
-pub mod object;
-pub mod patch;
 pub mod prng;
-pub mod query;
-pub mod rbac;
-pub mod rejection;
 pub mod report;
 pub mod scenario;
-pub mod server;
-pub mod shape;
-pub mod store;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use audit::{Audit, AuditRecord};
-pub use catalog::{Catalog, ResourceId, ResourceType};
-pub use fault::{Fault, FaultRule, Faults};
-pub use object::{Header, Object};
-pub use patch::PatchBody;
-pub use query::{FieldQuery, LabelQuery, ListOptions};
-pub use rbac::{Identity, Rbac};
-pub use rejection::{Cause, FieldCause, Rejection};
-pub use store::{
+pub use apiserver::audit::{Audit, AuditRecord};
+pub use apiserver::catalog::{Catalog, ResourceId, ResourceType};
+pub use apiserver::fault::{Fault, FaultRule, Faults};
+pub use apiserver::object::{Header, Object};
+pub use apiserver::patch::PatchBody;
+pub use apiserver::query::{FieldQuery, LabelQuery, ListOptions};
+pub use apiserver::rbac::{Identity, Rbac};
+pub use apiserver::rejection::{Cause, FieldCause, Rejection};
+pub use apiserver::store::{
     Admission, Change, ChangeKind, Cursor, DeleteOptions, Deletion, Page, Store, StoreConfig,
     Subresource, WriteOptions,
 };
 
-use crate::{
-    api::{
-        SpreadPolicy,
-        validation::{self, UnknownFields},
-    },
-    clock::Clock,
+use self::apiserver::{
+    server,
+    validation::{self, UnknownFields},
 };
+use crate::{api::SpreadPolicy, clock::Clock};
 
 /// kube-apiserver's handling of a SpreadPolicy write: unknown fields pruned, defaults applied,
 /// the schema and CEL rules checked.

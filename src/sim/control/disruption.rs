@@ -179,7 +179,7 @@ fn sync_one(context: &Context<'_>, pdb: &PodDisruptionBudget) -> Option<Timestam
             wake,
             Some(after(expires, std::time::Duration::from_secs(1))),
         );
-        disrupted.insert(name, super::super::store::timestamp(at.0));
+        disrupted.insert(name, crate::sim::apiserver::store::timestamp(at.0));
     }
     // countHealthyPods.
     let healthy = pods

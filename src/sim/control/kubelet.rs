@@ -312,7 +312,10 @@ fn start_pod(context: &Context<'_>, pod: &Pod, node: &str, start: &Start) -> Opt
         .status
         .as_ref()
         .and_then(|s| s.start_time.as_ref())
-        .map_or_else(|| now.clone(), |t| super::super::store::timestamp(t.0));
+        .map_or_else(
+            || now.clone(),
+            |t| crate::sim::apiserver::store::timestamp(t.0),
+        );
     log_write(context.modify(
         context.cache.ids.pods,
         pod.metadata.namespace.as_deref().unwrap_or_default(),

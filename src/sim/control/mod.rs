@@ -206,7 +206,7 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// `now` as a metav1.Time string.
     pub fn stamp(&self) -> String {
-        super::store::timestamp(self.now)
+        crate::sim::apiserver::store::timestamp(self.now)
     }
 
     fn describe(&self, resource: ResourceId, namespace: &str, name: &str) -> String {

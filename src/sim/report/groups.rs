@@ -14,12 +14,11 @@ use serde_json::Value;
 
 use super::{
     super::{
-        ResourceId, Store,
+        Object, ResourceId, Store,
         control::{
             Cache,
             status::{self, controller_of},
         },
-        object::Object,
     },
     Move,
 };

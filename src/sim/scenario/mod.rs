@@ -30,10 +30,7 @@ use serde_json::Value;
 
 pub use simulation::{RunSimulation, Simulation};
 
-use crate::{
-    api::{Duration as GoDuration, validation::UnknownFields},
-    sim::Catalog,
-};
+use crate::{api::Duration as GoDuration, sim::Catalog, sim::apiserver::validation::UnknownFields};
 
 /// The built-in scenario: the seed's homelab, its node failure and recovery.
 pub const HOMELAB_RECOVERY: &str = include_str!("../../../scenarios/homelab-recovery.yaml");
@@ -496,7 +493,7 @@ fn typecheck(kind: &str, object: &Value) -> Result<(), FieldProblem> {
         "ReplicaSet" => typed::<apps::ReplicaSet>(object),
         "PodDisruptionBudget" => typed::<policy::PodDisruptionBudget>(object),
         "SpreadPolicy" => {
-            let schema = crate::api::validation::spread_policy_schema()
+            let schema = crate::sim::apiserver::validation::spread_policy_schema()
                 .map_err(|error| (String::new(), error.to_string()))?;
             schema
                 .validate_with(object, UnknownFields::Reject)

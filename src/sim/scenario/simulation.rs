@@ -273,7 +273,7 @@ impl Simulation {
             }
             Action::Restart(target) => {
                 let resource = target_resource(&store, target).map_err(failed)?;
-                let at = super::super::store::timestamp(now);
+                let at = crate::sim::apiserver::store::timestamp(now);
                 patch(
                     resource,
                     &target.namespace,

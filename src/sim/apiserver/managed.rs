@@ -901,9 +901,9 @@ pub fn record_update(write: &Write<'_>, old: Option<&Value>, new: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::catalog::Catalog;
+    use crate::sim::apiserver::catalog::Catalog;
 
-    fn deployments() -> crate::sim::catalog::ResourceType {
+    fn deployments() -> crate::sim::apiserver::catalog::ResourceType {
         let catalog = Catalog::standard();
         let id = catalog
             .find("apps", "v1", "deployments")
@@ -911,7 +911,10 @@ mod tests {
         catalog.get(id).expect("type").clone()
     }
 
-    fn write<'a>(resource: &'a crate::sim::catalog::ResourceType, manager: &'a str) -> Write<'a> {
+    fn write<'a>(
+        resource: &'a crate::sim::apiserver::catalog::ResourceType,
+        manager: &'a str,
+    ) -> Write<'a> {
         Write {
             schema: Schema::of(resource),
             manager,

@@ -22,11 +22,11 @@ use super::conversion::Conversion;
 use super::managed::{self, Part, Write};
 use super::object::Object;
 use super::patch::{PatchBody, apply_patch};
-use super::prng::Prng;
 use super::query::{ListOptions, VersionMatch};
 use super::shape::Schema;
 use crate::clock::Clock;
-use crate::sim::rejection::{FieldCause, Rejection};
+use crate::sim::apiserver::rejection::{FieldCause, Rejection};
+use crate::sim::prng::Prng;
 
 pub use cursor::Cursor;
 
@@ -129,7 +129,7 @@ pub struct DeleteOptions {
 
 /// Checks a delete's preconditions (uid, resourceVersion) against the stored object.
 pub fn check_preconditions(
-    qualified: crate::sim::rejection::Qualified<'_>,
+    qualified: crate::sim::apiserver::rejection::Qualified<'_>,
     object: &Object,
     options: &DeleteOptions,
 ) -> Result<(), Rejection> {

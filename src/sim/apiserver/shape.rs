@@ -191,7 +191,7 @@ fn static_key(key: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::catalog::Catalog;
+    use crate::sim::apiserver::catalog::Catalog;
     use serde_json::json;
 
     #[test]

@@ -19,7 +19,7 @@ use kube::core::cel::{CompiledSchema, ErrorKind, compile_schema, validate_compil
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::crd;
+use crate::api::crd;
 
 /// Why a CRD could not be turned into a validator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::sim::catalog::{Columns, PrinterColumn, ResourceType};
-use crate::sim::object::Object;
+use crate::sim::apiserver::catalog::{Columns, PrinterColumn, ResourceType};
+use crate::sim::apiserver::object::Object;
 
 /// What each row carries besides its cells (`includeObject`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -767,7 +767,7 @@ mod tests {
 
     #[test]
     fn budget_rows_print_n_a_for_an_unset_bound() {
-        let catalog = crate::sim::catalog::Catalog::standard();
+        let catalog = crate::sim::apiserver::catalog::Catalog::standard();
         let id = catalog
             .find("policy", "v1", "poddisruptionbudgets")
             .expect("pdbs");

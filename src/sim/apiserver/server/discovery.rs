@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::sim::catalog::{Catalog, ResourceType};
+use crate::sim::apiserver::catalog::{Catalog, ResourceType};
 
 const VERBS: [&str; 8] = [
     "create",

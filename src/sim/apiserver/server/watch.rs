@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::sim::catalog::ResourceId;
-use crate::sim::fault::Verdict;
-use crate::sim::object::Object;
-use crate::sim::query::{ListOptions, WatchOptions};
-use crate::sim::rejection::Rejection;
-use crate::sim::store::{ChangeKind, Store, present};
+use crate::sim::apiserver::catalog::ResourceId;
+use crate::sim::apiserver::fault::Verdict;
+use crate::sim::apiserver::object::Object;
+use crate::sim::apiserver::query::{ListOptions, WatchOptions};
+use crate::sim::apiserver::rejection::Rejection;
+use crate::sim::apiserver::store::{ChangeKind, Store, present};
 
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);

@@ -12,7 +12,7 @@ impl Store {
             .catalog
             .find("", "v1", "pods")
             .ok_or_else(|| Rejection::internal("pods are not served"))?;
-        let binding = crate::sim::rejection::Qualified {
+        let binding = crate::sim::apiserver::rejection::Qualified {
             group: "",
             resource: "pods/binding",
         };
@@ -159,7 +159,7 @@ pub(super) fn check_pod_update(
         "",
         "Pod",
         name,
-        vec![crate::sim::rejection::Cause::new(
+        vec![crate::sim::apiserver::rejection::Cause::new(
             "FieldValueForbidden",
             format!("Forbidden: {POD_UPDATE_FORBIDDEN}"),
             "spec",

@@ -241,10 +241,10 @@ fn merge_keyed_list(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::catalog::Catalog;
+    use crate::sim::apiserver::catalog::Catalog;
     use serde_json::json;
 
-    fn deployment_schema() -> crate::sim::catalog::ResourceType {
+    fn deployment_schema() -> crate::sim::apiserver::catalog::ResourceType {
         let catalog = Catalog::standard();
         let id = catalog
             .find("apps", "v1", "deployments")

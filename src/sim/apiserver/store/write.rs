@@ -75,7 +75,7 @@ impl Store {
                 .is_some_and(|t| t.contains_key(&key("", &ns)));
             if !exists {
                 return Err(Rejection::not_found(
-                    crate::sim::rejection::Qualified {
+                    crate::sim::apiserver::rejection::Qualified {
                         group: "",
                         resource: "namespaces",
                     },
@@ -96,7 +96,7 @@ impl Store {
                     &resource.group,
                     &resource.kind,
                     "",
-                    vec![crate::sim::rejection::Cause::new(
+                    vec![crate::sim::apiserver::rejection::Cause::new(
                         "FieldValueRequired",
                         "Required value: name or generateName is required",
                         "metadata.name",
@@ -110,7 +110,7 @@ impl Store {
                 &resource.group,
                 &resource.kind,
                 &name,
-                vec![crate::sim::rejection::Cause::new(
+                vec![crate::sim::apiserver::rejection::Cause::new(
                     "FieldValueInvalid",
                     format!("Invalid value: {name:?}: {message}"),
                     "metadata.name",

@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::prng::Prng;
 use super::rejection::Rejection;
+use crate::sim::prng::Prng;
 
 /// What a rule does.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,34 @@
+//! kube-apiserver's semantics, as the simulated cluster serves them: what is stored and how
+//! writes, reads and watches behave, and the HTTP router in front of it.
+//!
+//! - [`catalog`]: the resource types served and how each prints.
+//! - [`conversion`]: APIs served from another API's storage (events.k8s.io/v1 Events).
+//! - [`object`]: one stored object: JSON bytes plus a parsed header.
+//! - [`store`]: objects, the global resourceVersion, history, and write semantics.
+//! - [`query`]: label and field selectors, list and watch options.
+//! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`managed`]: managedFields and server-side apply.
+//! - [`shape`]: which lists merge by which keys, which fields are atomic.
+//! - [`eviction`]: the `pods/eviction` rules and PodDisruptionBudgets.
+//! - [`rejection`]: kube-apiserver's error Status bodies.
+//! - [`fault`]: injected errors, latency, watch cuts and 410s.
+//! - [`rbac`]: rules per identity and the Forbidden answer.
+//! - [`audit`]: every client request with its identity and answer, for tests to count.
+//! - [`server`]: the HTTP router: discovery, Tables, watch streams.
+//! - [`validation`]: custom resources against their CRD's structural schema and CEL rules.
+
+pub mod audit;
+pub mod catalog;
+pub mod conversion;
+pub mod eviction;
+pub mod fault;
+pub mod managed;
+pub mod object;
+pub mod patch;
+pub mod query;
+pub mod rbac;
+pub mod rejection;
+pub mod server;
+pub mod shape;
+pub mod store;
+pub mod validation;
