@@ -5,6 +5,7 @@ a failure says what is wrong and where, and the script exits 1 after running eve
 
     python3 .ci/chart.py            # check
     python3 .ci/chart.py --bless    # rewrite the generated values table in the chart's README.md
+    python3 .ci/chart.py --alerts   # only: unit-test the alert rules with promtool (see below)
 
 What it checks:
 - Chart.yaml: version and appVersion equal the crate version in Cargo.toml; the chart's CRD is
@@ -24,6 +25,14 @@ What it checks:
   leader election.
 - The built-in objects of docs/e2e/homelab.yaml against the Kubernetes 1.33 schemas.
 - The Dockerfile, parsed with BuildKit's parser (see dockerfile_check.py).
+
+With --alerts, instead: the PrometheusRule Helm renders with the chart's defaults (and
+prometheusRule.enabled) is written as a Prometheus rule file, target/alerts/kube-spread.rules.yaml,
+and Prometheus' own `promtool check rules` and `promtool test rules` run on it with the cases of
+charts/kube-spread/ci/alerts-test.yaml, which must hold, for every shipped alert, a case where it
+fires and one where it stays quiet. promtool (from $PROMTOOL or PATH) evaluates the rules on
+synthetic series in-process; no Prometheus server runs. To rerun one by hand afterwards:
+`cd target/alerts && promtool test rules alerts-test.yaml`.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import tomllib
@@ -681,11 +691,97 @@ def check_dashboard(report: Report) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Alert rules under promtool
+
+ALERT_TESTS = CHART / "ci" / "alerts-test.yaml"
+ALERTS_DIR = ROOT / "target" / "alerts"
+# The rule file alerts-test.yaml names in its rule_files, written beside it.
+RULE_FILE = "kube-spread.rules.yaml"
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (the PromQL) as literal blocks, readable as in the template."""
+
+
+_BlockDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+def alert_test_coverage(tests: dict, shipped: set[str]) -> list[str]:
+    """Every shipped alert has a case where it fires and a case where it stays quiet."""
+    firing, quiet = set(), set()
+    for test in tests.get("tests") or []:
+        for case in test.get("alert_rule_test") or []:
+            (firing if case.get("exp_alerts") else quiet).add(case.get("alertname"))
+    problems = [f"{a}: no case where it fires" for a in sorted(shipped - firing)]
+    problems += [f"{a}: no case where it stays quiet" for a in sorted(shipped - quiet)]
+    problems += [f"{a}: tested, but the chart ships no such alert" for a in sorted((firing | quiet) - shipped)]
+    if tests.get("rule_files") != [RULE_FILE]:
+        problems.append(f"rule_files is {tests.get('rule_files')}, expected [{RULE_FILE}]")
+    return problems
+
+
+def promtool(report: Report, what: str, tool: str, *args: str) -> None:
+    """Runs promtool in target/alerts; its own output is shown indented, and on failure."""
+    done = subprocess.run([tool, *args], cwd=ALERTS_DIR, capture_output=True, text=True, check=False)
+    output = (done.stdout + done.stderr).strip()
+    for line in output.splitlines():
+        print(f"          {line}")
+    report.check(what, [] if done.returncode == 0 else [f"promtool exited {done.returncode}"])
+
+
+def check_alert_rules(report: Report) -> None:
+    tool = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    if not tool:
+        report.fail("promtool", "not on PATH: .ci/run installs it (Debian package prometheus), or set $PROMTOOL")
+        return
+    version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout
+    report.step(f"Alert rules under promtool test rules ({version.splitlines()[0] if version else tool})")
+    try:
+        rendered = install({"prometheusRule": {"enabled": True}})
+    except helm_sdkpy.HelmError as e:
+        report.fail("helm install with prometheusRule.enabled", str(e))
+        return
+    rules = rendered.of_kind("PrometheusRule")
+    if len(rules) != 1:
+        report.fail("PrometheusRule", f"{len(rules)} rendered with prometheusRule.enabled, expected 1")
+        return
+    groups = rules[0]["spec"]["groups"]
+    shipped = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
+    tests = load_yaml(ALERT_TESTS) or {}
+    report.check(f"ci/{ALERT_TESTS.name} has a firing and a quiet case for each of the {len(shipped)} shipped alerts",
+                 alert_test_coverage(tests, shipped))
+    ALERTS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(ALERTS_DIR / RULE_FILE, "w") as f:
+        f.write("# spec.groups of the PrometheusRule the chart renders with its defaults (.ci/chart --alerts)\n")
+        yaml.dump({"groups": groups}, f, Dumper=_BlockDumper, sort_keys=False, width=1000)
+    shutil.copyfile(ALERT_TESTS, ALERTS_DIR / ALERT_TESTS.name)
+    promtool(report, f"promtool check rules target/alerts/{RULE_FILE}", tool, "check", "rules", RULE_FILE)
+    promtool(report, f"promtool test rules ci/{ALERT_TESTS.name}: each alert fires on its cases and only on them",
+             tool, "test", "rules", ALERT_TESTS.name)
+
+
+def finish(report: Report) -> int:
+    print()
+    if report.failures:
+        print(f"{report.passed} passed, {len(report.failures)} failed")
+        print("\nFailures:")
+        for failure in report.failures:
+            print(f"  - {failure}")
+        return 1
+    print(f"{report.passed} passed, 0 failed")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def main() -> int:
     bless = "--bless" in sys.argv[1:]
     report = Report()
+    if "--alerts" in sys.argv[1:]:
+        check_alert_rules(report)
+        return finish(report)
 
     report.step("Chart metadata")
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
@@ -711,7 +807,8 @@ def main() -> int:
     except jsonschema.SchemaError as e:
         report.fail("values.schema.json", e.message)
     validator = jsonschema.Draft7Validator(schema)
-    ci_files = sorted((CHART / "ci").glob("*.yaml"))
+    # ci/ also holds the alert rules' unit tests (ci/alerts-test.yaml), which are no values.
+    ci_files = sorted((CHART / "ci").glob("*-values.yaml"))
     scenarios = [("default", {}, defaults)]
     for path in ci_files:
         overlay = load_yaml(path) or {}
@@ -857,15 +954,7 @@ def main() -> int:
     for what, problems in dockerfile_check.checks(ROOT / "Dockerfile", ROOT / ".dockerignore", runtime_ids):
         report.check(what, problems)
 
-    print()
-    if report.failures:
-        print(f"{report.passed} passed, {len(report.failures)} failed")
-        print("\nFailures:")
-        for failure in report.failures:
-            print(f"  - {failure}")
-        return 1
-    print(f"{report.passed} passed, 0 failed")
-    return 0
+    return finish(report)
 
 
 if __name__ == "__main__":
