@@ -94,7 +94,8 @@ METRICS = {
 }
 METRIC_LABELS = {
     "kube_spread_policy_rebalance_blocked": {
-        "reason": {"PdbBlocked", "MultiplePDBs", "BudgetExhausted", "SchedulerDisagrees", "NoMovablePod"}},
+        "reason": {"PdbBlocked", "MultiplePDBs", "BudgetExhausted", "SchedulerDisagrees", "NoMovablePod",
+                   "NoAcceptingDomain"}},
     "kube_spread_moves_total": {"result": {"evicted", "restarted", "dry_run", "pdb_blocked", "failed"}},
     "kube_spread_workload_patches_total": {"result": {"applied", "conflict", "failed"}},
 }
