@@ -734,7 +734,7 @@ def promtool(report: Report, what: str, tool: str, *args: str) -> None:
 def check_alert_rules(report: Report) -> None:
     tool = os.environ.get("PROMTOOL") or shutil.which("promtool")
     if not tool:
-        report.fail("promtool", "not on PATH: .ci/run installs it (Debian package prometheus), or set $PROMTOOL")
+        report.fail("promtool", "not on PATH: .ci/run unpacks it from Debian's prometheus package, or set $PROMTOOL")
         return
     version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout
     report.step(f"Alert rules under promtool test rules ({version.splitlines()[0] if version else tool})")
@@ -810,6 +810,9 @@ def main() -> int:
     validator = jsonschema.Draft7Validator(schema)
     # ci/ also holds the alert rules' unit tests (ci/alerts-test.yaml), which are no values.
     ci_files = sorted((CHART / "ci").glob("*-values.yaml"))
+    strays = sorted(p.name for p in (CHART / "ci").glob("*.yaml") if p not in ci_files and p != ALERT_TESTS)
+    report.check("ci/ holds only values overlays (*-values.yaml) and the alert tests",
+                 [f"{name} is neither, and is checked by nothing" for name in strays])
     scenarios = [("default", {}, defaults)]
     for path in ci_files:
         overlay = load_yaml(path) or {}
