@@ -1235,7 +1235,7 @@ fn a_typed_spread_policy_converts_with_its_defaults() {
     assert_eq!(&*converted.namespace, "media");
 
     let mut invalid = policy;
-    invalid.spec.rebalance.skew_threshold = 0;
+    invalid.spec.rebalance.skew_threshold = Some(0);
     let error = convert::policy(&invalid).unwrap_err();
     assert_eq!(error.field, "spec.rebalance.skewThreshold");
 }

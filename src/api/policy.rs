@@ -138,7 +138,7 @@ fn optional_when_unsatisfiable(_: &mut schemars::SchemaGenerator) -> schemars::S
 )]
 pub struct SpreadConstraint {
     /// The largest allowed difference between a domain's matching pods and the global minimum.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1000))]
     pub max_skew: i32,
     /// The node label whose values are the topology domains, e.g. kubernetes.io/hostname.
     #[schemars(length(min = 1, max = 317))]
@@ -149,7 +149,7 @@ pub struct SpreadConstraint {
     pub when_unsatisfiable: WhenUnsatisfiable,
     /// With fewer eligible domains than this, the global minimum counts as 0 (DoNotSchedule only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10000))]
     pub min_domains: Option<i32>,
     /// Honor (default): only nodes the pod's nodeSelector and required affinity admit are domains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,34 +245,43 @@ pub struct Rebalance {
     /// NodeRecovery acts only after a node recovers, joins or is uncordoned; Continuous always.
     #[serde(default)]
     pub trigger: RebalanceTrigger,
-    /// Act when the actionable skew is above this.
-    #[serde(default = "Rebalance::default_skew_threshold")]
-    #[schemars(range(min = 1))]
-    pub skew_threshold: i32,
-    /// How long the skew must stay above the threshold before the first move.
+    /// Act when the actionable skew is above this; unset, the largest maxSkew of the constraints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub skew_threshold: Option<i32>,
+    /// How long the skew must stay above the threshold before the first move (at most 24h).
     #[serde(default = "Rebalance::default_stabilization_window")]
+    #[x_kube(validation = Rule::new("duration(self) <= duration('24h')").message("stabilizationWindow must be at most 24h"))]
     pub stabilization_window: Duration,
-    /// NodeRecovery: how long a recovery keeps rebalancing armed.
+    /// NodeRecovery: how long a recovery keeps rebalancing armed (more than 0s, at most 168h).
     #[serde(default = "Rebalance::default_recovery_window")]
-    #[x_kube(validation = Rule::new("duration(self) > duration('0s')").message("recoveryWindow must be longer than 0s"))]
+    #[x_kube(
+        validation = Rule::new("duration(self) > duration('0s')").message("recoveryWindow must be longer than 0s"),
+        validation = Rule::new("duration(self) <= duration('168h')").message("recoveryWindow must be at most 168h")
+    )]
     pub recovery_window: Duration,
     /// Pods in flight at once (evicted, replacement not yet Ready).
     #[serde(default = "Rebalance::default_max_concurrent_moves")]
     #[schemars(range(min = 1, max = 50))]
     pub max_concurrent_moves: i32,
-    /// Pause after a replacement is Ready, before the next move.
+    /// Pause after a replacement is Ready, before the next move (at most 24h).
     #[serde(default = "Rebalance::default_cooldown")]
+    #[x_kube(validation = Rule::new("duration(self) <= duration('24h')").message("cooldown must be at most 24h"))]
     pub cooldown: Duration,
     /// How long to wait for a replacement to be Ready before backing off and reporting it.
     #[serde(default = "Rebalance::default_ready_timeout")]
-    #[x_kube(validation = Rule::new("duration(self) >= duration('1s')").message("readyTimeout must be at least 1s"))]
+    #[x_kube(
+        validation = Rule::new("duration(self) >= duration('1s')").message("readyTimeout must be at least 1s"),
+        validation = Rule::new("duration(self) <= duration('24h')").message("readyTimeout must be at most 24h")
+    )]
     pub ready_timeout: Duration,
     /// Moves allowed in any sliding hour; use mode Off to stop moving.
     #[serde(default = "Rebalance::default_max_moves_per_hour")]
     #[schemars(range(min = 1, max = 10000))]
     pub max_moves_per_hour: i32,
-    /// Pods younger than this are never moved (no ping-pong).
+    /// Pods younger than this are never moved (no ping-pong; at most 168h).
     #[serde(default = "Rebalance::default_min_pod_age")]
+    #[x_kube(validation = Rule::new("duration(self) <= duration('168h')").message("minPodAge must be at most 168h"))]
     pub min_pod_age: Duration,
     /// Evict, or Auto: single-replica Deployments that can surge move by a rollout restart.
     #[serde(default)]
@@ -280,9 +289,6 @@ pub struct Rebalance {
 }
 
 impl Rebalance {
-    fn default_skew_threshold() -> i32 {
-        1
-    }
     fn default_stabilization_window() -> Duration {
         Duration::from_secs(300)
     }
@@ -311,7 +317,7 @@ impl Default for Rebalance {
         Self {
             mode: RebalanceMode::default(),
             trigger: RebalanceTrigger::default(),
-            skew_threshold: Self::default_skew_threshold(),
+            skew_threshold: None,
             stabilization_window: Self::default_stabilization_window(),
             recovery_window: Self::default_recovery_window(),
             max_concurrent_moves: Self::default_max_concurrent_moves(),
@@ -376,8 +382,8 @@ impl Default for Rebalance {
         .message("constraints must not repeat a (topologyKey, whenUnsatisfiable) pair"),
     validation = Rule::new("self.scope != 'Policy' || self.constraints.all(c, !has(c.matchLabelKeys) || !('pod-template-hash' in c.matchLabelKeys))")
         .message("matchLabelKeys must not contain pod-template-hash with scope Policy: it would split the group per ReplicaSet"),
-    validation = Rule::new("self.constraints.all(c, self.rebalance.skewThreshold >= c.maxSkew)")
-        .message("rebalance.skewThreshold must be at least every constraint's maxSkew: the scheduler itself allows skew up to maxSkew")
+    validation = Rule::new("!has(self.rebalance.skewThreshold) || self.constraints.all(c, self.rebalance.skewThreshold >= c.maxSkew)")
+        .message("rebalance.skewThreshold must be at least every constraint's maxSkew (the scheduler itself allows skew up to maxSkew); leave it unset to follow maxSkew")
 )]
 pub struct SpreadPolicySpec {
     /// Selects the workloads of this namespace the policy governs; empty selects all.
@@ -412,6 +418,18 @@ pub struct SpreadPolicySpec {
 impl SpreadPolicySpec {
     fn default_kinds() -> Vec<WorkloadKind> {
         vec![WorkloadKind::Deployment, WorkloadKind::StatefulSet]
+    }
+
+    /// The skew above which rebalancing acts: `rebalance.skewThreshold`, or else the largest
+    /// maxSkew of the constraints (1 without constraints).
+    pub fn skew_threshold(&self) -> i32 {
+        self.rebalance.skew_threshold.unwrap_or_else(|| {
+            self.constraints
+                .iter()
+                .map(|constraint| constraint.max_skew)
+                .max()
+                .unwrap_or(1)
+        })
     }
 
     /// Whether the policy governs workloads of this kind.

@@ -335,8 +335,13 @@ impl Injector<'_> {
                     reason: alone.reason.clone(),
                     message: left_alone_message(&alone.reason),
                 });
-                // A workload we injected before that is now pinned or ignored gets its fields back.
-                if let Some(workload) = find(observation, &policy.namespace, &alone.workload)
+                // A workload we injected before that is now pinned or ignored gets its fields
+                // back. One another policy governs is that policy's to write: every policy
+                // applies under the one field manager, so releasing here would remove its
+                // fields, it would apply them again, and the workload would re-roll forever.
+                let ours_to_release = matches!(alone.reason.as_str(), "Pinned" | "Ignored");
+                if ours_to_release
+                    && let Some(workload) = find(observation, &policy.namespace, &alone.workload)
                     && self
                         .entry(workload)
                         .is_some_and(|entry| entry.applied_by_us)

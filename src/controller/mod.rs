@@ -36,7 +36,8 @@ use std::{
 
 use futures::StreamExt;
 use kube::{
-    Api, Client,
+    Api, Client, Resource,
+    core::DeserializeGuard,
     runtime::{Controller, controller, controller::Action, watcher},
 };
 
@@ -55,6 +56,8 @@ use crate::{
 
 /// How often the leader sweeps workloads no policy governs any more.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// How long reconciles in progress may take to finish once shutdown is asked.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Triggers within this window are merged into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(500);
 
@@ -106,6 +109,8 @@ pub struct Context {
     /// Rollouts our applies started.
     pub rollouts: Rollouts,
     memory: Mutex<HashMap<String, rebalance::Memory>>,
+    /// Unreadable policies already reported: the generation, and whether it was written.
+    unreadable: Mutex<HashMap<String, (Option<i64>, bool)>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -121,6 +126,25 @@ impl Context {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key)
             .unwrap_or_default()
+    }
+
+    /// What of an unreadable policy's report is still to be made: whether this version is new
+    /// (log and count it), and whether this replica should write it (the leader, once).
+    fn unreported(&self, key: &str, generation: i64, leader: bool) -> (bool, bool) {
+        let mut reported = self
+            .unreadable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = reported.entry(key.to_owned()).or_insert((None, false));
+        let new_version = entry.0 != Some(generation);
+        if new_version {
+            *entry = (Some(generation), false);
+        }
+        let write = leader && !entry.1;
+        if write {
+            entry.1 = true;
+        }
+        (new_version, write)
     }
 
     fn keep_memory(&self, key: String, memory: rebalance::Memory) {
@@ -152,7 +176,7 @@ impl Context {
 }
 
 fn error_policy(
-    policy: Arc<SpreadPolicy>,
+    policy: Arc<DeserializeGuard<SpreadPolicy>>,
     error: &reconcile::Reconcile,
     ctx: Arc<Context>,
 ) -> Action {
@@ -160,9 +184,10 @@ fn error_policy(
         .reconcile_errors
         .with_label_values(&[error.metric_label()])
         .inc();
+    let meta = policy.meta();
     tracing::warn!(
-        policy = ?policy.metadata.name,
-        namespace = ?policy.metadata.namespace,
+        policy = ?meta.name,
+        namespace = ?meta.namespace,
         error = %error,
         "Reconcile failed; will retry."
     );
@@ -196,7 +221,9 @@ pub async fn run(
     let stores = Arc::new(Stores::new());
     let watches = tokio::spawn(Arc::clone(&stores).watch_all(client.clone(), metrics.clone()));
 
-    let policies: Api<SpreadPolicy> = Api::all(client.clone());
+    // Each policy is decoded on its own: one the API server stored but we cannot read is
+    // reported by its reconcile, never a reason to stop the watch of all the others.
+    let policies: Api<DeserializeGuard<SpreadPolicy>> = Api::all(client.clone());
     let controller = Controller::new(policies, watcher::Config::default())
         .with_config(controller::Config::default().debounce(DEBOUNCE));
     let observer = Arc::new(Observer::new(
@@ -242,6 +269,7 @@ pub async fn run(
         recorder: Recorder::new(client.clone(), settings.identity.clone(), clock),
         rollouts: Rollouts::default(),
         memory: Mutex::new(HashMap::new()),
+        unreadable: Mutex::new(HashMap::new()),
     });
 
     // Every change of the watched kinds, or of leadership, may change any policy's plan.
@@ -264,17 +292,36 @@ pub async fn run(
         })
     };
 
+    // Shutdown is asked once and heard twice: the controller stops taking work, and if it has
+    // not wound down within the grace period it is dropped, whatever its watches are doing.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        stop.send_replace(true);
+    });
+    let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
     tracing::info!(identity = %settings.identity, "Starting the controller.");
-    controller
+    let running = controller
         .reconcile_all_on(triggers)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(stopped(stopping.clone()))
         .run(reconcile::reconcile, error_policy, Arc::clone(&ctx))
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(error = %error, "Controller event.");
             }
-        })
-        .await;
+        });
+    tokio::select! {
+        () = running => {}
+        () = async {
+            stopped(stopping).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("Reconciles did not finish within the shutdown grace period; stopping anyway.");
+        }
+    }
+    signal.abort();
 
     tracing::info!("Shutting down.");
     sweeper.abort();

@@ -4,12 +4,15 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
 use jiff::Timestamp;
-use kube::runtime::reflector::Store;
+use kube::{Resource, core::DeserializeGuard, runtime::reflector::Store};
 
 use super::stores::Stores;
 use crate::{
@@ -43,7 +46,9 @@ pub struct Observation {
 #[derive(Debug)]
 pub struct Observer {
     stores: Arc<Stores>,
-    policies: Store<SpreadPolicy>,
+    policies: Store<DeserializeGuard<SpreadPolicy>>,
+    /// Set once the policy store has listed every policy.
+    policies_listed: AtomicBool,
     clock: Clock,
     last: Mutex<Option<Arc<Observation>>>,
     /// Which nodes were cordoned at the last observation, and uncordon times seen.
@@ -52,10 +57,15 @@ pub struct Observer {
 
 impl Observer {
     /// An observer over the watches' stores and the controller's policy store.
-    pub fn new(stores: Arc<Stores>, policies: Store<SpreadPolicy>, clock: Clock) -> Self {
+    pub fn new(
+        stores: Arc<Stores>,
+        policies: Store<DeserializeGuard<SpreadPolicy>>,
+        clock: Clock,
+    ) -> Self {
         Self {
             stores,
             policies,
+            policies_listed: AtomicBool::new(false),
             clock,
             last: Mutex::new(None),
             cordons: Mutex::new((HashMap::new(), HashMap::new())),
@@ -67,9 +77,15 @@ impl Observer {
         &self.stores
     }
 
+    /// Notes that the policy store has listed every policy: kube-runtime starts reconciling only
+    /// once it has, so the first reconcile calls this.
+    pub fn policies_listed(&self) {
+        self.policies_listed.store(true, Ordering::Release);
+    }
+
     /// Whether the stores and the policy store have listed everything once.
     pub fn synced(&self) -> bool {
-        self.stores.synced()
+        self.stores.synced() && self.policies_listed.load(Ordering::Acquire)
     }
 
     fn policies_version(&self) -> Vec<(String, String)> {
@@ -78,13 +94,10 @@ impl Observer {
             .state()
             .iter()
             .map(|policy| {
+                let meta = policy.meta();
                 (
-                    format!(
-                        "{}/{}",
-                        policy.metadata.namespace.as_deref().unwrap_or_default(),
-                        policy.metadata.name.as_deref().unwrap_or_default()
-                    ),
-                    policy.metadata.resource_version.clone().unwrap_or_default(),
+                    policy_key(meta),
+                    meta.resource_version.clone().unwrap_or_default(),
                 )
             })
             .collect();
@@ -122,16 +135,18 @@ impl Observer {
     ) -> Observation {
         let mut cluster = self.stores.cluster();
         let mut invalid = HashMap::new();
-        for policy in self.policies.state() {
-            let key = format!(
-                "{}/{}",
-                policy.metadata.namespace.as_deref().unwrap_or_default(),
-                policy.metadata.name.as_deref().unwrap_or_default()
-            );
-            match convert::policy(&policy) {
+        // Each policy is read on its own: one that cannot be read is reported, never a reason
+        // to stop planning the others.
+        for guarded in self.policies.state() {
+            let key = policy_key(guarded.meta());
+            let read = match &guarded.0 {
+                Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
+                Err(unreadable) => Err(unreadable.error.clone()),
+            };
+            match read {
                 Ok(model) => cluster.policies.push(model),
                 Err(error) => {
-                    invalid.insert(key, error.to_string());
+                    invalid.insert(key, error);
                 }
             }
         }
@@ -173,4 +188,13 @@ impl Observer {
         uncordoned.retain(|name, _| cluster.nodes.iter().any(|node| &node.name == name));
         uncordoned.clone()
     }
+}
+
+/// `namespace/name` of a policy.
+pub fn policy_key(meta: &kube::core::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
 }

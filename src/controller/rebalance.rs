@@ -379,7 +379,8 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         .flat_map(|group| group.constraints.iter().map(move |c| (group, c)))
         .max_by_key(|(_, constraint)| constraint.actionable_skew);
     let skew = worst.map_or(0, |(_, constraint)| constraint.actionable_skew);
-    let skewed = i64::from(skew) > i64::from(spec.skew_threshold);
+    let threshold = inputs.policy.spec.skew_threshold();
+    let skewed = i64::from(skew) > i64::from(threshold);
     if skewed {
         status.skewed_since.get_or_insert(Time(now));
     } else {
@@ -464,7 +465,7 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         }
         let message = format!(
             "actionable skew {skew} is within skewThreshold {}",
-            spec.skew_threshold
+            threshold
         );
         return finish(status, phase, reason::IDLE, message, issues, None, requeue);
     }
@@ -476,7 +477,7 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         status.dry_run = None;
         let message = format!(
             "actionable skew {skew} is above skewThreshold {}, but no node recovered, joined or was uncordoned within recoveryWindow",
-            spec.skew_threshold
+            threshold
         );
         return finish(
             status,

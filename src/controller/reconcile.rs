@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use kube::{Resource, runtime::controller::Action};
+use kube::{Resource, core::DeserializeGuard, runtime::controller::Action};
 
 use super::{
     Context,
@@ -39,10 +39,20 @@ impl Reconcile {
     }
 }
 
-/// Reconciles one policy.
-pub async fn reconcile(policy: Arc<SpreadPolicy>, ctx: Arc<Context>) -> Result<Action, Reconcile> {
+/// Reconciles one policy, or reports one that cannot be read.
+pub async fn reconcile(
+    policy: Arc<DeserializeGuard<SpreadPolicy>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Reconcile> {
     let timer = ctx.metrics.reconcile_duration.start_timer();
-    let result = reconcile_policy(&policy, &ctx).await;
+    ctx.observer.policies_listed();
+    let result = match &policy.0 {
+        Ok(policy) => reconcile_policy(policy, &ctx).await,
+        Err(unreadable) => {
+            report::unreadable(unreadable, &ctx).await;
+            Ok(Action::await_change())
+        }
+    };
     timer.observe_duration();
     result
 }

@@ -6,14 +6,23 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::{
+    api::core::v1::ObjectReference,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
 use kube::{
     Api, Client,
-    api::{Patch, PatchParams},
+    api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams},
+    core::error_boundary::InvalidObject,
 };
 use serde_json::json;
 
-use super::{inject::Injection, rebalance::Step};
+use super::{
+    Context,
+    events::{Note, Severity},
+    inject::Injection,
+    rebalance::Step,
+};
 use crate::{
     api::{
         ConstraintDistribution, DomainPods, FIELD_MANAGER, RebalancePhase, SpreadPolicy,
@@ -354,5 +363,99 @@ pub fn metrics(
             .policy_blocked
             .with_label_values(&[namespace, name, reason])
             .set(i64::from(blocked == Some(reason)));
+    }
+}
+
+/// Reports a policy the API server stored but this controller cannot read (a value its types
+/// cannot hold, say an integer past i32 under a CRD without bounds): once per version in the
+/// log and `kube_spread_invalid_objects_total`, and on the leader as an Event and its Ready
+/// condition. The field at fault is named by decoding the stored object again.
+pub async fn unreadable(invalid: &InvalidObject, ctx: &Context) {
+    let meta = &invalid.metadata;
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let name = meta.name.clone().unwrap_or_default();
+    // Once per generation: our own status write changes the resourceVersion, not the spec.
+    let generation = meta.generation.unwrap_or_default();
+    let (new_version, write) = ctx.unreported(
+        &format!("{namespace}/{name}"),
+        generation,
+        ctx.leadership.is_leader(),
+    );
+    if !new_version && !write {
+        return;
+    }
+    let resource = ApiResource::erase::<SpreadPolicy>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource);
+    // Read back by list and name: the controller may list and watch policies, not get them.
+    let stored = api
+        .list(&ListParams::default().fields(&format!("metadata.name={name}")))
+        .await;
+    let detail = stored
+        .ok()
+        .and_then(|list| list.items.first().and_then(field_at_fault))
+        .unwrap_or_else(|| invalid.error.clone());
+    if new_version {
+        ctx.metrics
+            .invalid_objects
+            .with_label_values(&["SpreadPolicy"])
+            .inc();
+        tracing::warn!(policy = %name, namespace = %namespace, error = %detail, "A SpreadPolicy cannot be read; it is left alone.");
+    }
+    if !write {
+        return;
+    }
+    let message = format!("the policy cannot be read: {detail}");
+    let reference = ObjectReference {
+        api_version: Some("kubespread.io/v1alpha1".to_owned()),
+        kind: Some("SpreadPolicy".to_owned()),
+        name: Some(name.clone()),
+        namespace: Some(namespace.clone()),
+        uid: meta.uid.clone(),
+        ..ObjectReference::default()
+    };
+    ctx.recorder
+        .record(
+            &reference,
+            None,
+            Note {
+                severity: Severity::Warning,
+                reason: reason::INVALID,
+                action: "Read",
+                message: message.clone(),
+            },
+        )
+        .await;
+    let ready = condition(
+        &[],
+        conditions::READY,
+        false,
+        reason::INVALID,
+        message,
+        meta.generation.unwrap_or_default(),
+        super::whole_seconds(ctx.clock.now()),
+    );
+    let body = json!({
+        "apiVersion": "kubespread.io/v1alpha1",
+        "kind": "SpreadPolicy",
+        "status": {"observedGeneration": meta.generation, "conditions": [ready]},
+    });
+    if let Err(error) = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+    {
+        tracing::warn!(policy = %name, namespace = %namespace, error = %error, "Could not report an unreadable SpreadPolicy in its status.");
+    }
+}
+
+/// `path: what is wrong` for the first field of a stored policy that its type cannot hold.
+fn field_at_fault(object: &DynamicObject) -> Option<String> {
+    let value = serde_json::to_value(object).ok()?;
+    match serde_path_to_error::deserialize::<_, SpreadPolicy>(value) {
+        Ok(_) => None,
+        Err(error) => Some(format!("{}: {}", error.path(), error.inner())),
     }
 }

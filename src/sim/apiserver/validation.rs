@@ -980,7 +980,11 @@ impl Walk<'_> {
         if value.is_null() {
             return;
         }
-        if let Some(compiled) = self.crd.rules.get(pointer)
+        if let Some(cause) = unparsable_duration(schema, value, path) {
+            // cel-go's duration() fails on a duration Go cannot hold, and kube-apiserver refuses
+            // the field with that evaluation error; the interpreter here would not fail.
+            self.causes.push(cause);
+        } else if let Some(compiled) = self.crd.rules.get(pointer)
             && let Err(errors) = validate_compiled(compiled, value, None)
         {
             let node_type = schema_type(schema).unwrap_or("object");
@@ -1080,4 +1084,25 @@ fn dns_subdomain(value: &str) -> Result<(), String> {
         return Err(DNS_SUBDOMAIN_MESSAGE.to_owned());
     }
     Ok(())
+}
+
+/// A string whose rules call `duration(self)` but that Go's `time.ParseDuration` refuses (it
+/// matched the schema's pattern, yet is longer than 2^63-1 ns): the evaluation error
+/// kube-apiserver reports for it.
+fn unparsable_duration(schema: &Value, value: &Value, path: &str) -> Option<Cause> {
+    let text = value.as_str()?;
+    let uses_duration = schema
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(|rule| rule.get("rule").and_then(Value::as_str))
+        .any(|rule| rule.contains("duration(self)"));
+    if !uses_duration || text.parse::<crate::api::Duration>().is_ok() {
+        return None;
+    }
+    Some(Cause::invalid(
+        path,
+        "\"string\"",
+        &format!("evaluation error: time: invalid duration \"{text}\""),
+    ))
 }
