@@ -2,6 +2,11 @@
 //! buckets and label sets, in one place. Labels are bounded: nodes, namespaces, policies,
 //! topology keys and fixed result words, never pod names or error text.
 
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex, PoisonError},
+};
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -30,6 +35,8 @@ pub mod move_result {
     pub const PDB_BLOCKED: &str = "pdb_blocked";
     /// Anything else went wrong.
     pub const FAILED: &str = "failed";
+    /// Every result, for a counter that starts at 0.
+    pub const ALL: [&str; 5] = [EVICTED, RESTARTED, DRY_RUN, PDB_BLOCKED, FAILED];
 }
 
 /// The results a workload patch is counted under in `kube_spread_workload_patches_total`.
@@ -40,6 +47,8 @@ pub mod patch_result {
     pub const CONFLICT: &str = "conflict";
     /// Anything else went wrong.
     pub const FAILED: &str = "failed";
+    /// Every result, for a counter that starts at 0.
+    pub const ALL: [&str; 3] = [APPLIED, CONFLICT, FAILED];
 }
 
 /// The controller's metrics, registered in their own registry.
@@ -66,6 +75,49 @@ pub struct ControllerMetrics {
     pub leader: IntGauge,
     /// `kube_spread_invalid_objects_total{kind}`: objects a watch could not read.
     pub invalid_objects: IntCounterVec,
+    /// The label values of the series published so far, so that gone ones can be removed.
+    published: Arc<Mutex<Published>>,
+}
+
+/// Series a gauge holds for things that can go away: nodes, and policies with their keys.
+#[derive(Debug, Default)]
+struct Published {
+    nodes: BTreeSet<String>,
+    policies: BTreeMap<(String, String), BTreeSet<String>>,
+}
+
+/// Kinds whose objects a watch may fail to read (`kube_spread_invalid_objects_total`).
+pub const WATCHED_KINDS: [&str; 9] = [
+    "Pod",
+    "Node",
+    "Deployment",
+    "StatefulSet",
+    "ReplicaSet",
+    "PodDisruptionBudget",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "SpreadPolicy",
+];
+
+/// Reasons a policy can be blocked for, in `kube_spread_policy_rebalance_blocked`.
+pub const BLOCKED_REASONS: [&str; 6] = [
+    "PdbBlocked",
+    "MultiplePDBs",
+    "BudgetExhausted",
+    "SchedulerDisagrees",
+    "NoMovablePod",
+    "NoAcceptingDomain",
+];
+
+/// What one policy's gauges say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyGauges<'a> {
+    /// The actionable skew per topology key.
+    pub skews: Vec<(&'a str, i64)>,
+    /// Every group within maxSkew.
+    pub balanced: bool,
+    /// The reason moves are blocked, if they are.
+    pub blocked: Option<&'a str>,
 }
 
 impl ControllerMetrics {
@@ -150,7 +202,105 @@ impl ControllerMetrics {
             reconcile_errors,
             leader,
             invalid_objects,
-        })
+            published: Arc::default(),
+        }
+        .with_known_counters())
+    }
+
+    /// Counters start at 0 for every label value known up front, so that a rate over them is
+    /// defined before the first event.
+    fn with_known_counters(self) -> Self {
+        for result in move_result::ALL {
+            self.moves.with_label_values(&[result]);
+        }
+        for result in patch_result::ALL {
+            self.patches.with_label_values(&[result]);
+        }
+        for kind in WATCHED_KINDS {
+            self.invalid_objects.with_label_values(&[kind]);
+        }
+        self
+    }
+
+    /// Sets pods per node, and removes the series of nodes no longer listed.
+    pub fn publish_nodes<'n>(&self, nodes: impl IntoIterator<Item = (&'n str, i64)>) {
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut now = BTreeSet::new();
+        for (node, pods) in nodes {
+            self.node_pods.with_label_values(&[node]).set(pods);
+            now.insert(node.to_owned());
+        }
+        for gone in published.nodes.difference(&now) {
+            let _ = self.node_pods.remove_label_values(&[gone]);
+        }
+        published.nodes = now;
+    }
+
+    /// Sets a policy's gauges, and removes the series of topology keys it no longer has.
+    pub fn publish_policy(&self, namespace: &str, policy: &str, gauges: &PolicyGauges<'_>) {
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let keys: BTreeSet<String> = gauges
+            .skews
+            .iter()
+            .map(|(key, _)| (*key).to_owned())
+            .collect();
+        for (key, skew) in &gauges.skews {
+            self.policy_skew
+                .with_label_values(&[namespace, policy, key])
+                .set(*skew);
+        }
+        self.policy_balanced
+            .with_label_values(&[namespace, policy])
+            .set(i64::from(gauges.balanced));
+        for reason in BLOCKED_REASONS {
+            self.policy_blocked
+                .with_label_values(&[namespace, policy, reason])
+                .set(i64::from(gauges.blocked == Some(reason)));
+        }
+        let before = published
+            .policies
+            .insert((namespace.to_owned(), policy.to_owned()), keys.clone())
+            .unwrap_or_default();
+        for gone in before.difference(&keys) {
+            let _ = self
+                .policy_skew
+                .remove_label_values(&[namespace, policy, gone]);
+        }
+    }
+
+    /// Removes every series of the policies not in `present` (`namespace`, `name`).
+    pub fn forget_policies_except(&self, present: &BTreeSet<(String, String)>) {
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let gone: Vec<(String, String)> = published
+            .policies
+            .keys()
+            .filter(|policy| !present.contains(*policy))
+            .cloned()
+            .collect();
+        for policy in gone {
+            let keys = published.policies.remove(&policy).unwrap_or_default();
+            let (namespace, name) = (policy.0.as_str(), policy.1.as_str());
+            for key in &keys {
+                let _ = self
+                    .policy_skew
+                    .remove_label_values(&[namespace, name, key]);
+            }
+            let _ = self.policy_balanced.remove_label_values(&[namespace, name]);
+            for reason in BLOCKED_REASONS {
+                let _ = self
+                    .policy_blocked
+                    .remove_label_values(&[namespace, name, reason]);
+            }
+        }
     }
 
     /// The text exposition format.

@@ -54,7 +54,8 @@ use crate::{
     metrics::{ControllerMetrics, Metrics},
 };
 
-/// How often the leader sweeps workloads no policy governs any more.
+/// How often the leader sweeps workloads no policy governs any more, and every replica removes
+/// the metric series of deleted nodes and policies.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// How long reconciles in progress may take to finish once shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -156,12 +157,29 @@ impl Context {
 
     /// Publishes pods per node from an observation.
     fn publish_node_pods(&self, observation: &Observation) {
-        for node in &observation.plan.summary.nodes {
-            self.metrics
-                .node_pods
-                .with_label_values(&[&node.name])
-                .set(i64::from(node.pods));
-        }
+        self.metrics.publish_nodes(
+            observation
+                .plan
+                .summary
+                .nodes
+                .iter()
+                .map(|node| (node.name.as_str(), i64::from(node.pods))),
+        );
+    }
+
+    /// Removes the series of policies that are gone.
+    fn forget_deleted_policies(&self, observation: &Observation) {
+        let present = observation
+            .cluster
+            .policies
+            .iter()
+            .map(|policy| (policy.namespace.to_string(), policy.name.clone()))
+            .chain(observation.invalid.keys().filter_map(|key| {
+                key.split_once('/')
+                    .map(|(namespace, name)| (namespace.to_owned(), name.to_owned()))
+            }))
+            .collect();
+        self.metrics.forget_policies_except(&present);
     }
 
     fn injector(&self) -> Injector<'_> {
@@ -284,8 +302,15 @@ pub async fn run(
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SWEEP_EVERY).await;
-                if ctx.leadership.is_leader() && ctx.observer.synced() {
-                    let observation = ctx.observer.observe();
+                if !ctx.observer.synced() {
+                    continue;
+                }
+                // Pods per node are published with or without policies, and series of what
+                // is gone are removed, so that no alert fires on a node that no longer exists.
+                let observation = ctx.observer.observe();
+                ctx.publish_node_pods(&observation);
+                ctx.forget_deleted_policies(&observation);
+                if ctx.leadership.is_leader() {
                     ctx.injector().release_orphans(&observation).await;
                 }
             }

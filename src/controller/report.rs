@@ -29,22 +29,12 @@ use crate::{
         SpreadPolicyStatus, WorkloadIssue,
         conditions::{self, reason},
     },
-    metrics::ControllerMetrics,
+    metrics::{ControllerMetrics, PolicyGauges},
     planner::report::{GroupPlan, Outcome},
 };
 
 /// Domains listed per topology key in the status.
 const DOMAINS_LISTED: usize = 50;
-
-/// Reasons a policy can be blocked for, in the blocked metric.
-const BLOCKED_REASONS: [&str; 6] = [
-    reason::PDB_BLOCKED,
-    reason::MULTIPLE_PDBS,
-    reason::BUDGET_EXHAUSTED,
-    reason::SCHEDULER_DISAGREES,
-    reason::NO_MOVABLE_POD,
-    reason::NO_ACCEPTING_DOMAIN,
-];
 
 /// Why the status could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -344,26 +334,28 @@ pub fn metrics(
     status: &SpreadPolicyStatus,
     blocked: Option<&str>,
 ) {
-    for constraint in &status.distribution {
-        metrics
-            .policy_skew
-            .with_label_values(&[namespace, name, &constraint.topology_key])
-            .set(i64::from(constraint.actionable_skew));
-    }
     let balanced = status
         .conditions
         .iter()
         .any(|c| c.type_ == conditions::BALANCED && c.status == "True");
-    metrics
-        .policy_balanced
-        .with_label_values(&[namespace, name])
-        .set(i64::from(balanced));
-    for reason in BLOCKED_REASONS {
-        metrics
-            .policy_blocked
-            .with_label_values(&[namespace, name, reason])
-            .set(i64::from(blocked == Some(reason)));
-    }
+    metrics.publish_policy(
+        namespace,
+        name,
+        &PolicyGauges {
+            skews: status
+                .distribution
+                .iter()
+                .map(|constraint| {
+                    (
+                        constraint.topology_key.as_str(),
+                        i64::from(constraint.actionable_skew),
+                    )
+                })
+                .collect(),
+            balanced,
+            blocked,
+        },
+    );
 }
 
 /// Reports a policy the API server stored but this controller cannot read (a value its types

@@ -249,3 +249,53 @@ pub async fn managers(sim: &SimApi, namespace: &str, name: &str) -> Vec<(String,
         })
         .collect()
 }
+
+/// Grants the chart's rules and starts one controller replica serving `/metrics` on a free
+/// loopback port; returns it and the address.
+pub async fn start_serving_metrics(sim: &SimApi) -> (Running, std::net::SocketAddr) {
+    grant(sim, None).await;
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port");
+    let client = sim.client_as(CONTROLLER_USER);
+    let clock = *sim.store().clock();
+    let settings = Settings {
+        metrics_address: Some(address),
+        lease: None,
+        identity: "kube-spread-0".to_owned(),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(error) = controller::run(client, clock, settings, shutdown).await {
+            panic!("the controller failed: {error}");
+        }
+    });
+    (
+        Running {
+            stop: Some(stop),
+            task,
+        },
+        address,
+    )
+}
+
+/// What `/metrics` serves at `address`.
+pub async fn scrape(address: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the metrics endpoint accepts connections");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("request written");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response read");
+    response
+}
