@@ -181,6 +181,29 @@ async fn a_single_replica_under_a_pdb_with_min_available_1_is_blocked_without_a_
         run(scenario(&objects, "  - {at: 10m, uncordon: b}", "1h10m")).await;
     assert_eq!(report.moves, 0, "{:#?}", report.move_log);
     assert!(mentions(&status, "PdbBlocked"), "{status:#}");
+    // The condition names the pods and their budgets, and Events say so on both.
+    assert!(
+        status
+            .to_string()
+            .contains("PodDisruptionBudget apps/solo: DisruptionsExhausted"),
+        "{status:#}"
+    );
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(api.client(), "apps");
+    let blocked: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|event| event.reason.as_deref() == Some("MoveBlocked"))
+        .filter_map(|event| event.regarding.and_then(|regarding| regarding.kind))
+        .collect();
+    assert!(
+        blocked.iter().any(|kind| kind == "Pod")
+            && blocked.iter().any(|kind| kind == "PodDisruptionBudget"),
+        "{blocked:?}"
+    );
     // The plan already knows the budgets allow nothing: the controller may ask the API, but
     // every try is refused and tries are spaced by back-off (30 s doubling to 10 min).
     let evictions = calls(&api, "pods/eviction");
@@ -525,4 +548,53 @@ async fn with_move_strategy_auto_a_single_replica_under_a_strict_budget_moves_by
         calls(&api, "pods/eviction").is_empty(),
         "no eviction was needed"
     );
+}
+
+/// A Deployment of `replicas` pods that carries its own hostname constraint (maxSkew 1).
+fn spread_deployment(name: &str, replicas: u32) -> String {
+    object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "apps", "labels": {"app": name}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"terminationGracePeriodSeconds": 5,
+                                       "topologySpreadConstraints": [{"maxSkew": 1,
+                                           "topologyKey": "kubernetes.io/hostname",
+                                           "whenUnsatisfiable": "ScheduleAnyway",
+                                           "labelSelector": {"matchLabels": {"app": name}},
+                                           "matchLabelKeys": ["pod-template-hash"]}],
+                                       "containers": [{"name": "main", "image": "x",
+                                                       "resources": {"requests": {"cpu": "10m"}}}]}}}}))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recovery_needing_32_moves_finishes_under_the_default_budgets() {
+    // Six nodes and eight Deployments of 24: f goes down and its 32 pods land elsewhere; once
+    // it is back, 32 moves are needed, more than the 20 an hour the defaults allow within the
+    // 1h recovery window. The rebalance that began inside the window must finish.
+    let mut objects: Vec<String> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|name| node(name, json!({})))
+        .collect();
+    for app in 0..8 {
+        objects.push(spread_deployment(&format!("app{app}"), 24));
+    }
+    objects.push(object(
+        json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy",
+        "metadata": {"name": "spread", "namespace": "apps"}, "spec": {}}),
+    ));
+    let events = "  - {at: 2m, nodeDown: f}\n  - {at: 20m, nodeUp: f}";
+    let (report, _, status) = run(scenario(&objects, events, "3h")).await;
+    let groups: Vec<&GroupReport> = report
+        .policy_groups
+        .iter()
+        .filter(|g| g.policy.as_deref() == Some("spread"))
+        .collect();
+    let needed: u32 = groups.iter().filter_map(|g| g.lower_bound_moves).sum();
+    let made: u32 = groups.iter().map(|g| g.moves).sum();
+    assert_eq!(needed, 32, "{groups:#?}");
+    assert_eq!(made, 32, "{groups:#?}");
+    for group in &groups {
+        assert_eq!(group.lower_bound_moves_at_end, 0, "{group:#?}");
+    }
+    assert_eq!(status["rebalance"]["totalMoves"], 32, "{status:#}");
 }

@@ -28,6 +28,8 @@ pub mod reason {
     pub const WAITING_FOR_REPLACEMENT: &str = "WaitingForReplacement";
     /// Pausing after a replacement became Ready.
     pub const COOLING_DOWN: &str = "CoolingDown";
+    /// Planned moves wait for their workloads' injection or rollout to finish.
+    pub const ROLLOUT_PENDING: &str = "RolloutPending";
     /// Moves are being made.
     pub const MOVING: &str = "Moving";
     /// Nothing to move.

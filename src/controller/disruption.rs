@@ -161,6 +161,57 @@ impl Disruptor<'_> {
         outcome
     }
 
+    /// Says on the pod, and on its budget, that a planned move waits for the budget to allow
+    /// a disruption. Nothing is evicted; the recorder drops repeats within ten minutes.
+    pub async fn note_blocked(
+        &self,
+        policy: &ObjectReference,
+        pod: &str,
+        uid: &str,
+        pdb: Option<&str>,
+        why: &str,
+    ) {
+        if !self.leadership.is_leader() {
+            return;
+        }
+        let Some((namespace, name)) = pod.split_once('/') else {
+            return;
+        };
+        let note = Note {
+            severity: Severity::Warning,
+            reason: "MoveBlocked",
+            action: "Evict",
+            message: format!("A planned move off its node waits: {why}"),
+        };
+        let pod_reference = ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Pod".to_owned()),
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            uid: Some(uid.to_owned()),
+            ..ObjectReference::default()
+        };
+        self.recorder
+            .record(&pod_reference, Some(policy), note.clone())
+            .await;
+        if let Some((pdb_namespace, pdb_name)) = pdb.and_then(|pdb| pdb.split_once('/')) {
+            let budget = ObjectReference {
+                api_version: Some("policy/v1".to_owned()),
+                kind: Some("PodDisruptionBudget".to_owned()),
+                name: Some(pdb_name.to_owned()),
+                namespace: Some(pdb_namespace.to_owned()),
+                ..ObjectReference::default()
+            };
+            let note = Note {
+                message: format!("It holds back a planned move of {pod}: {why}"),
+                ..note
+            };
+            self.recorder
+                .record(&budget, Some(&pod_reference), note)
+                .await;
+        }
+    }
+
     async fn evict(&self, request: &Request<'_>) -> Outcome {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), request.namespace);
         // kube-rs's `Api::evict` drops the delete options; the precondition must reach the

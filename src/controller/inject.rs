@@ -5,7 +5,7 @@
 //! more get our fields removed by applying an empty configuration.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -48,6 +48,9 @@ pub struct Injection {
     pub pending: usize,
     /// Workloads re-rolling because of us.
     pub rolling: usize,
+    /// Workloads (`Kind/name`) whose injection is still to come or whose rollout is running:
+    /// their pods are about to be replaced, so none of them is moved meanwhile.
+    pub unsettled: BTreeSet<String>,
 }
 
 /// Generations our applies produced, so that a rollout we caused counts as running before the
@@ -383,8 +386,12 @@ impl Injector<'_> {
             }
             if desired.is_met_by(workload) {
                 injection.counts.injected += 1;
+                if rolling(workload) {
+                    injection.unsettled.insert(workload.key());
+                }
                 continue;
             }
+            injection.unsettled.insert(workload.key());
             if injection.rolling >= pace {
                 injection.pending += 1;
                 continue;

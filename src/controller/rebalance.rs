@@ -89,6 +89,8 @@ pub struct Inputs<'a> {
     pub groups: &'a [&'a GroupPlan],
     /// Nodes seen uncordoned, with when.
     pub uncordoned: &'a HashMap<String, Timestamp>,
+    /// Workloads (`Kind/name`) whose injection or rollout is pending: their pods are not moved.
+    pub unsettled: &'a std::collections::BTreeSet<String>,
     /// Now, on the one clock.
     pub now: Timestamp,
 }
@@ -128,6 +130,15 @@ pub fn recovery_armed(inputs: &Inputs<'_>) -> Option<String> {
             None
         }
     })
+}
+
+/// Whether a rebalance is under way: moves were made since the skew last went above the
+/// threshold. A recovery arms it; once it moves, it may finish within its budgets, however
+/// long the hourly budget makes it take (a recovery needing 32 moves at 20 an hour).
+fn rebalance_under_way(status: &RebalanceStatus) -> Option<String> {
+    let since = status.skewed_since.as_ref()?.0;
+    let moved = status.last_move_time.as_ref()?.0;
+    (moved >= since).then(|| "a rebalance begun after a recovery is not finished".to_owned())
 }
 
 /// The pods of a workload, from the cluster (through its ReplicaSets for a Deployment).
@@ -471,13 +482,15 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
     }
     let armed = match spec.trigger {
         RebalanceTrigger::Continuous => Some("trigger is Continuous".to_owned()),
-        RebalanceTrigger::NodeRecovery => recovery_armed(inputs),
+        RebalanceTrigger::NodeRecovery => {
+            recovery_armed(inputs).or_else(|| rebalance_under_way(&status))
+        }
     };
     let Some(armed_by) = armed else {
         status.dry_run = None;
         let message = format!(
-            "actionable skew {skew} is above skewThreshold {}, but no node recovered, joined or was uncordoned within recoveryWindow",
-            threshold
+            "actionable skew {skew} is above skewThreshold {threshold}, but no node became Ready, joined or was uncordoned in the last {} (recoveryWindow)",
+            spec.recovery_window
         );
         return finish(
             status,
@@ -629,12 +642,21 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         .collect();
     let mut made = Vec::new();
     let mut refusal: Option<(&'static str, String)> = None;
-    let mut budget_blocked = 0usize;
+    // Moves of workloads whose injection or rollout is pending.
+    let mut unsettled_held: Vec<String> = Vec::new();
+    // Moves a PodDisruptionBudget holds back now: the pod and what its budget says.
+    let mut budget_blocked: Vec<(String, String)> = Vec::new();
     for (_, planned) in moves {
         if budget.exhausted().is_some() {
             break;
         }
         let workload = planned.workload.clone().unwrap_or_default();
+        if inputs.unsettled.contains(&workload) {
+            // Its pods are about to be replaced by its own rollout: moving one now would be
+            // undone, or repeated once the constraints arrive.
+            unsettled_held.push(workload);
+            continue;
+        }
         if flying.contains(&planned.pod)
             || memory.multiple_pdbs.contains_key(&workload)
             || memory
@@ -681,7 +703,22 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
                 continue;
             }
             if !planned.pdb_allows {
-                budget_blocked += 1;
+                let why = match &planned.budget {
+                    BudgetVerdict::Blocked { pdb, reason } => {
+                        format!("PodDisruptionBudget {pdb}: {reason}")
+                    }
+                    _ => "its PodDisruptionBudget".to_owned(),
+                };
+                disruptor
+                    .note_blocked(
+                        inputs.reference,
+                        &planned.pod,
+                        &planned.uid,
+                        planned.budget.pdb(),
+                        &why,
+                    )
+                    .await;
+                budget_blocked.push((planned.pod.clone(), why));
                 continue;
             }
         }
@@ -787,9 +824,39 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             requeue,
         );
     }
-    if budget_blocked > 0 {
+    if !unsettled_held.is_empty() {
+        unsettled_held.sort();
+        unsettled_held.dedup();
         let message = format!(
-            "{budget_blocked} planned move(s) wait for their PodDisruptionBudget to allow a disruption"
+            "planned moves wait for the rollout of {} to finish (its injection or update is pending)",
+            unsettled_held.join(", ")
+        );
+        return finish(
+            status,
+            RebalancePhase::Blocked,
+            reason::ROLLOUT_PENDING,
+            message,
+            issues,
+            None,
+            requeue.min(IN_FLIGHT_CHECK),
+        );
+    }
+    if !budget_blocked.is_empty() {
+        let named: Vec<String> = budget_blocked
+            .iter()
+            .take(3)
+            .map(|(pod, why)| format!("{pod} ({why})"))
+            .collect();
+        let more = budget_blocked.len().saturating_sub(named.len());
+        let message = format!(
+            "{} planned move(s) wait for their PodDisruptionBudget to allow a disruption: {}{}",
+            budget_blocked.len(),
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         );
         return finish(
             status,

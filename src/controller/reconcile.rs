@@ -111,6 +111,7 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
                 cluster: &observation.cluster,
                 groups: &groups,
                 uncordoned: &observation.uncordoned,
+                unsettled: &injection.unsettled,
                 now: observation.taken,
             };
             let disruptor = Disruptor {
