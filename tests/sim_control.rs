@@ -558,7 +558,7 @@ async fn the_scheduler_never_binds_to_a_cordoned_node_or_one_without_room() {
         assert_eq!(
             condition.message.as_deref(),
             Some(
-                "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+                "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
             )
         );
     }
