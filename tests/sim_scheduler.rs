@@ -344,6 +344,10 @@ async fn binds_and_failures_are_told_in_events_without_flooding() {
         .collect();
     assert_eq!(failed.len(), 1, "repeats fold into one Event: {events:#?}");
     assert_eq!(failed[0]["type"], "Warning");
+    assert_eq!(
+        failed[0]["series"]["count"], 2,
+        "the second sighting is written, later ones wait for the 30-minute heartbeat"
+    );
     assert!(
         failed[0]["note"]
             .as_str()
