@@ -273,6 +273,44 @@ fn node_names_in_match_fields_narrow_the_nodes_before_any_filter_runs() {
     );
 }
 
+#[test]
+fn a_bound_volume_holds_its_pod_to_the_volumes_node_and_a_missing_claim_to_none() {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let nodes: Vec<Node> = [node("a"), node("b")].into_iter().map(typed).collect();
+    let claim: PersistentVolumeClaim =
+        typed(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": "default"}, "spec": {"volumeName": "pv-1"}}));
+    let volume: PersistentVolume = typed(json!({"apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": "pv-1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["b"]}]}]}}}}));
+    let with_claim = |claim: &str| {
+        let mut p = pod("db", "db");
+        p["spec"]["volumes"] =
+            json!([{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]);
+        typed::<Pod>(p)
+    };
+    let inputs = Inputs {
+        nodes: nodes.iter().collect(),
+        claims: vec![&claim],
+        volumes: vec![&volume],
+        ..Inputs::default()
+    };
+    let view = View::new(&inputs);
+    let evaluation = evaluate(&view, &with_claim("data"));
+    let names: Vec<&str> = evaluation.feasible().map(|n| n.node.as_str()).collect();
+    assert_eq!(names, ["b"]);
+    assert_eq!(
+        scored(&evaluation, "a").rejection.as_ref().unwrap().reasons,
+        ["node(s) had volume node affinity conflict"]
+    );
+    assert_eq!(
+        evaluate(&view, &with_claim("gone")).message.as_deref(),
+        Some(
+            "0/2 nodes are available: persistentvolumeclaim \"gone\" not found. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+        )
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Events, in a running control plane.
 

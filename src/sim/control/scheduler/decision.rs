@@ -98,8 +98,8 @@ pub fn evaluate(view: &View<'_>, pod: &Pod) -> Evaluation {
         == Some("Never");
     let cycle = match Cycle::new(view, info) {
         Ok(cycle) => cycle,
-        Err(message) => {
-            let rejection = Rejection::unresolvable("PreFilter", message.clone());
+        Err(rejection) => {
+            let message = rejection.reasons.join(", ");
             let nodes: Vec<NodeScore> = view
                 .nodes
                 .iter()

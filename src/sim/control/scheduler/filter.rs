@@ -95,15 +95,22 @@ pub struct Cycle<'v, 'a> {
 }
 
 impl<'v, 'a> Cycle<'v, 'a> {
-    /// Runs the PreFilter plugins; Err is the message of one that rejects the pod outright.
-    pub fn new(view: &'v View<'a>, pod: PodInfo<'a>) -> Result<Self, String> {
+    /// Runs the PreFilter plugins; Err is the verdict of one that rejects the pod outright
+    /// (on every node).
+    pub fn new(view: &'v View<'a>, pod: PodInfo<'a>) -> Result<Self, Rejection> {
         let affinity = RequiredNodeAffinity::of(pod.pod);
         let names = affinity.required_names();
         if names.as_ref().is_some_and(Vec::is_empty) {
-            return Err("pod affinity terms conflict".to_owned());
+            return Err(Rejection::unresolvable(
+                "NodeAffinity",
+                "pod affinity terms conflict",
+            ));
         }
         if let Some(claim) = missing_claim(view, &pod) {
-            return Err(format!("persistentvolumeclaim \"{claim}\" not found"));
+            return Err(Rejection::unresolvable(
+                "VolumeBinding",
+                format!("persistentvolumeclaim \"{claim}\" not found"),
+            ));
         }
         let tolerations: &'a [Toleration] = pod
             .pod

@@ -97,6 +97,11 @@ impl Scheduler {
                 pod.metadata.name.clone(),
             )
         });
+        if pending.is_empty() {
+            self.own.clear();
+            self.seen = Some(context.store.resource_version());
+            return None;
+        }
         let namespaces = namespaces(context);
         let mut inputs = Inputs::of(cache);
         inputs.namespaces = namespaces.iter().collect();
