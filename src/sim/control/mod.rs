@@ -4,7 +4,8 @@
 //!
 //! - [`cache`]: the typed objects the components read, kept from the store's change feed.
 //! - [`admission`]: the DefaultTolerationSeconds admission plugin.
-//! - [`scheduler`]: filters through the planner's model, scores as kube-scheduler, binds.
+//! - [`scheduler`]: kube-scheduler's default filters and scores on its own code (none of the
+//!   planner's), binds, and records `Scheduled` / `FailedScheduling` Events.
 //! - [`deployment`], [`replica_set`], [`stateful_set`], [`daemon_set`]: the workload controllers.
 //! - [`kubelet`]: every node's kubelet: heartbeats, pod start-up, pod termination.
 //! - [`node_lifecycle`]: unreachable nodes, their taints, and taint-based eviction.
@@ -12,9 +13,9 @@
 //! - [`garbage`]: dependents of deleted owners, and pods of deleted nodes.
 //! - [`volume`]: a local-path (and network) provisioner that binds claims.
 //!
-//! Left out on purpose: preemption, inter-pod (anti-)affinity and preferred node affinity in
-//! scoring, ImageLocality, Services (the system-default spreading selector comes from
-//! ReplicaSets and StatefulSets only), proportional scaling of a Deployment resized mid-rollout
+//! Left out on purpose: preemption, the scheduler's sampling of nodes in clusters over 100
+//! nodes, Services (the system-default spreading selector comes from ReplicaSets and
+//! StatefulSets only), proportional scaling of a Deployment resized mid-rollout
 //! (the rolling rules converge instead), progressDeadlineSeconds, ControllerRevisions,
 //! container restarts and probes (a pod turns Ready once, after its start-up delay), the node
 //! eviction rate limit (a tainting pass is immediate), out-of-service taints, and Orphan or
