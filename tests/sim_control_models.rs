@@ -1,0 +1,444 @@
+//! The simulated control plane's models of kube-controller-manager and the kubelet, checked
+//! against upstream's semantics: zone disruption states and eviction rates, the ReplicaSet's
+//! deletion order, node Leases, revisions and Events.
+// Fixtures panic on setup failures, as tests do.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::{cmp::Ordering, collections::BTreeMap};
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams};
+use kube_spread::sim::{
+    SimApi,
+    control::replica_set::DeletionRank,
+    scenario::{Scenario, Simulation},
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use support::controller::{CONTROLLER_USER, grant, replica};
+
+/// One scenario object (JSON is YAML).
+fn object(value: Value) -> String {
+    format!("  - {value}\n")
+}
+
+/// A node of 4 CPUs in `zone`.
+fn node(name: &str, zone: &str) -> String {
+    object(json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
+                                              "topology.kubernetes.io/zone": zone}},
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}))
+}
+
+/// A Deployment of `replicas` small pods labelled `app: NAME` in `apps`.
+fn deployment(name: &str, replicas: u32) -> String {
+    object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "apps", "labels": {"app": name}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"terminationGracePeriodSeconds": 5,
+                                       "containers": [{"name": "main", "image": "nginx:1.27",
+                                                       "resources": {"requests": {"cpu": "10m"}}}]}}}}))
+}
+
+/// A SpreadPolicy spreading `apps` over zones.
+fn zone_policy() -> String {
+    object(
+        json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy",
+        "metadata": {"name": "spread", "namespace": "apps"},
+        "spec": {"scope": "Workload",
+                 "constraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                  "whenUnsatisfiable": "ScheduleAnyway"}]}}),
+    )
+}
+
+/// A scenario of `objects` (after the `apps` namespace) and `events`, lasting `duration`.
+fn scenario(objects: &[String], events: &str, duration: &str) -> Scenario {
+    let events = if events.is_empty() {
+        " []".to_owned()
+    } else {
+        format!("\n{events}")
+    };
+    let text = format!(
+        "name: models\nsettings: {{seed: 11, duration: {duration}, podStartup: {{min: 5s, max: 20s}}, sampleEvery: 1m}}\n\
+         events:{events}\nobjects:\n  - {{apiVersion: v1, kind: Namespace, metadata: {{name: apps}}}}\n{}",
+        objects.concat()
+    );
+    Scenario::parse("models", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Runs a scenario, with the kube-spread controller alongside when `with_controller`; returns
+/// the API to read the end state from.
+async fn run(scenario: Scenario, with_controller: bool) -> SimApi {
+    let mut simulation = Simulation::new(scenario).unwrap();
+    let api = simulation.api().clone();
+    if with_controller {
+        grant(&api, None).await;
+        simulation.spawn(replica(
+            &api,
+            CONTROLLER_USER,
+            "kube-spread-0",
+            false,
+            std::future::pending(),
+        ));
+    }
+    simulation.run().await.unwrap();
+    api
+}
+
+async fn pods(api: &SimApi) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::all(api.client());
+    pods.list(&ListParams::default()).await.unwrap().items
+}
+
+async fn nodes(api: &SimApi) -> Vec<Node> {
+    let nodes: Api<Node> = Api::all(api.client());
+    nodes.list(&ListParams::default()).await.unwrap().items
+}
+
+fn node_of(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or_default()
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn terminating(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some()
+}
+
+/// The time each node got its NoExecute taint, by node.
+fn no_execute_since(nodes: &[Node]) -> BTreeMap<String, Timestamp> {
+    nodes
+        .iter()
+        .filter_map(|node| {
+            let taint = node
+                .spec
+                .as_ref()?
+                .taints
+                .as_ref()?
+                .iter()
+                .find(|t| t.effect == "NoExecute")?;
+            Some((
+                node.metadata.name.clone().unwrap_or_default(),
+                taint.time_added.as_ref()?.0,
+            ))
+        })
+        .collect()
+}
+
+/// Three zones of three nodes, 18 pods spread over them, and zone a's nodes all down at 2m.
+fn zone_a_down(with_policy: bool, duration: &str) -> Scenario {
+    let mut objects = Vec::new();
+    for zone in ["a", "b", "c"] {
+        for index in 1..=3 {
+            objects.push(node(&format!("{zone}{index}"), zone));
+        }
+    }
+    objects.push(deployment("web", 18));
+    if with_policy {
+        objects.push(zone_policy());
+    }
+    let events =
+        "  - {at: 2m, nodeDown: a1}\n  - {at: 2m, nodeDown: a2}\n  - {at: 2m, nodeDown: a3}";
+    scenario(&objects, events, duration)
+}
+
+async fn a_whole_zone_outage_evicts_its_pods(with_controller: bool) {
+    // 2m down, 40 s grace, taints 10 s apart, 300 s toleration: all gone by 2m+40s+20s+300s.
+    let api = run(zone_a_down(with_controller, "10m"), with_controller).await;
+    let nodes = nodes(&api).await;
+    let tainted = no_execute_since(&nodes);
+    assert_eq!(
+        tainted.keys().collect::<Vec<_>>(),
+        ["a1", "a2", "a3"],
+        "only zone a's nodes carry NoExecute taints"
+    );
+    let mut times: Vec<Timestamp> = tainted.values().copied().collect();
+    times.sort();
+    for pair in times.windows(2) {
+        assert_eq!(
+            (pair[1] - pair[0]).get_seconds(),
+            10,
+            "--node-eviction-rate 0.1: one node every 10 s: {times:?}"
+        );
+    }
+    let pods = pods(&api).await;
+    let live: Vec<&Pod> = pods.iter().filter(|p| !terminating(p)).collect();
+    assert_eq!(live.len(), 18);
+    assert!(
+        live.iter()
+            .all(|p| ready(p) && !node_of(p).starts_with('a')),
+        "every live pod runs Ready outside zone a: {:?}",
+        live.iter().map(|p| node_of(p)).collect::<Vec<_>>()
+    );
+    let evicted: Vec<&Pod> = pods.iter().filter(|p| terminating(p)).collect();
+    assert!(
+        !evicted.is_empty() && evicted.iter().all(|p| node_of(p).starts_with('a')),
+        "zone a's pods were evicted and stay Terminating while their nodes are down"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fully_disrupted_zone_among_healthy_ones_is_tainted_at_the_normal_rate_and_its_pods_evicted_after_the_toleration()
+ {
+    a_whole_zone_outage_evicts_its_pods(false).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fully_disrupted_zone_has_its_pods_evicted_with_the_controller_running_too() {
+    a_whole_zone_outage_evicts_its_pods(true).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_every_zone_is_fully_disrupted_no_node_is_tainted_for_eviction_and_no_pod_leaves() {
+    let objects = [node("a1", "a"), node("b1", "b"), deployment("web", 4)];
+    let events = "  - {at: 2m, nodeDown: a1}\n  - {at: 2m, nodeDown: b1}";
+    let api = run(scenario(&objects, events, "20m"), false).await;
+    assert!(no_execute_since(&nodes(&api).await).is_empty());
+    let pods = pods(&api).await;
+    assert_eq!(pods.len(), 4);
+    assert!(pods.iter().all(|p| !terminating(p)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partially_disrupted_small_zone_stops_tainting_while_other_zones_stay_normal() {
+    // Zone a: three of four nodes down (75 % ≥ 55 %, at least 3) and 4 ≤ 50 nodes: rate 0.
+    let objects = [
+        node("a1", "a"),
+        node("a2", "a"),
+        node("a3", "a"),
+        node("a4", "a"),
+        node("b1", "b"),
+        node("b2", "b"),
+        deployment("web", 12),
+    ];
+    let events = "  - {at: 2m, nodeDown: a1}\n  - {at: 2m, nodeDown: a2}\n  - {at: 2m, nodeDown: a3}\n  - {at: 3m, nodeDown: b1}";
+    let api = run(scenario(&objects, events, "12m"), false).await;
+    let tainted = no_execute_since(&nodes(&api).await);
+    assert_eq!(
+        tainted.keys().collect::<Vec<_>>(),
+        ["b1"],
+        "zone b (1 of 2 down) is Normal and evicts; zone a waits"
+    );
+    let pods = pods(&api).await;
+    assert!(
+        pods.iter()
+            .filter(|p| terminating(p))
+            .all(|p| node_of(p) == "b1")
+    );
+}
+
+#[test]
+fn zone_states_and_rates_follow_the_node_lifecycle_controller() {
+    use kube_spread::sim::control::node_lifecycle::{ZoneState, zone_state};
+    assert_eq!(zone_state(3, 0, 0.55), ZoneState::Normal);
+    assert_eq!(zone_state(0, 3, 0.55), ZoneState::FullDisruption);
+    assert_eq!(zone_state(0, 1, 0.55), ZoneState::FullDisruption);
+    assert_eq!(zone_state(1, 2, 0.55), ZoneState::Normal, "at most 2 down");
+    assert_eq!(zone_state(2, 3, 0.55), ZoneState::PartialDisruption);
+    assert_eq!(zone_state(3, 3, 0.55), ZoneState::Normal, "50 % < 55 %");
+}
+
+// ReplicaSet scale-down order.
+
+/// A pod with the fields the deletion order reads.
+#[derive(Clone, Debug)]
+struct Sample {
+    uid: u8,
+    node: Option<u8>,
+    phase: &'static str,
+    ready_seconds_ago: Option<u32>,
+    cost: Option<i32>,
+    restarts: i32,
+    created_seconds_ago: u32,
+    crowd: usize,
+}
+
+const NOW: &str = "2025-10-20T12:00:00Z";
+
+impl Sample {
+    fn rank(&self) -> DeletionRank {
+        let now: Timestamp = NOW.parse().unwrap();
+        let ago =
+            |seconds: u32| (now - jiff::SignedDuration::from_secs(i64::from(seconds))).to_string();
+        let mut conditions = Vec::new();
+        if let Some(seconds) = self.ready_seconds_ago {
+            conditions.push(
+                json!({"type": "Ready", "status": "True", "lastTransitionTime": ago(seconds)}),
+            );
+        }
+        let annotations = self.cost.map_or_else(
+            || json!({}),
+            |cost| json!({"controller.kubernetes.io/pod-deletion-cost": cost.to_string()}),
+        );
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": format!("p{}", self.uid), "uid": format!("uid-{:03}", self.uid),
+                         "creationTimestamp": ago(self.created_seconds_ago), "annotations": annotations},
+            "spec": {"nodeName": self.node.map(|n| format!("n{n}")), "containers": [{"name": "c"}]},
+            "status": {"phase": self.phase, "conditions": conditions,
+                       "containerStatuses": [{"name": "c", "image": "x", "imageID": "", "ready": false,
+                                              "restartCount": self.restarts}]},
+        }))
+        .unwrap();
+        DeletionRank::of(&pod, self.crowd, now)
+    }
+}
+
+fn sample() -> impl Strategy<Value = Sample> {
+    (
+        any::<u8>(),
+        proptest::option::of(0u8..3),
+        prop_oneof![Just("Pending"), Just("Unknown"), Just("Running")],
+        proptest::option::of(0u32..100_000),
+        proptest::option::of(-2i32..3),
+        0i32..3,
+        0u32..100_000,
+        0usize..4,
+    )
+        .prop_map(
+            |(uid, node, phase, ready_seconds_ago, cost, restarts, created_seconds_ago, crowd)| {
+                Sample {
+                    uid,
+                    node,
+                    phase,
+                    ready_seconds_ago,
+                    cost,
+                    restarts,
+                    created_seconds_ago,
+                    crowd,
+                }
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn the_scale_down_order_is_antisymmetric_transitive_and_total(
+        a in sample(), b in sample(), c in sample()
+    ) {
+        let (ra, rb, rc) = (a.rank(), b.rank(), c.rank());
+        prop_assert_eq!(ra.cmp(&rb), rb.cmp(&ra).reverse());
+        if ra.cmp(&rb) != Ordering::Greater && rb.cmp(&rc) != Ordering::Greater {
+            prop_assert_ne!(ra.cmp(&rc), Ordering::Greater);
+        }
+        if a.uid != b.uid {
+            prop_assert_ne!(ra.cmp(&rb), Ordering::Equal, "distinct pods never tie");
+        }
+    }
+
+    #[test]
+    fn sorting_any_set_of_pods_for_scale_down_never_panics(
+        samples in proptest::collection::vec(sample(), 0..60)
+    ) {
+        let mut ranks: Vec<DeletionRank> = samples.iter().map(Sample::rank).collect();
+        ranks.sort();
+        prop_assert!(ranks.windows(2).all(|w| w[0] <= w[1]));
+    }
+}
+
+#[test]
+fn scale_down_takes_unassigned_pending_unready_cheap_crowded_recently_ready_restarted_new_pods_first()
+ {
+    let base = Sample {
+        uid: 2,
+        node: Some(0),
+        phase: "Running",
+        ready_seconds_ago: Some(86_400),
+        cost: None,
+        restarts: 0,
+        created_seconds_ago: 86_400,
+        crowd: 1,
+    };
+    // Each is deleted before the base pod for exactly one reason, in upstream's order (its
+    // UID is larger, so only that reason puts it first).
+    let firsts = [
+        Sample {
+            node: None,
+            ..base.clone()
+        },
+        Sample {
+            phase: "Pending",
+            ..base.clone()
+        },
+        Sample {
+            ready_seconds_ago: None,
+            ..base.clone()
+        },
+        Sample {
+            cost: Some(-1),
+            ..base.clone()
+        },
+        Sample {
+            crowd: 2,
+            ..base.clone()
+        },
+        Sample {
+            ready_seconds_ago: Some(60),
+            ..base.clone()
+        },
+        Sample {
+            restarts: 2,
+            ..base.clone()
+        },
+        Sample {
+            created_seconds_ago: 60,
+            ..base.clone()
+        },
+        Sample {
+            uid: 0,
+            ..base.clone()
+        },
+    ];
+    let later = Sample {
+        uid: 1,
+        ..base.clone()
+    };
+    for (index, first) in firsts.iter().enumerate() {
+        assert_eq!(
+            first.rank().cmp(&later.rank()),
+            Ordering::Less,
+            "reason {}",
+            index + 1
+        );
+    }
+    // Ages within one power of two tie on age, and the UID decides.
+    let younger = Sample {
+        uid: 9,
+        created_seconds_ago: 80_000,
+        ..base.clone()
+    };
+    assert_eq!(younger.rank().cmp(&later.rank()), Ordering::Greater);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollout_restart_of_100_replicas_runs_to_the_end() {
+    let objects = [
+        node("a1", "a"),
+        node("a2", "a"),
+        node("b1", "b"),
+        node("b2", "b"),
+        deployment("web", 100),
+    ];
+    let events = "  - {at: 3m, restart: {kind: Deployment, namespace: apps, name: web}}";
+    let api = run(scenario(&objects, events, "30m"), false).await;
+    let pods = pods(&api).await;
+    let hashes: std::collections::BTreeSet<&str> = pods
+        .iter()
+        .filter_map(|p| p.metadata.labels.as_ref()?.get("pod-template-hash"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(pods.len(), 100, "the old pods are gone");
+    assert!(pods.iter().all(ready));
+    assert_eq!(hashes.len(), 1, "every pod is of the restarted template");
+}
