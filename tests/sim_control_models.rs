@@ -442,3 +442,189 @@ async fn a_rollout_restart_of_100_replicas_runs_to_the_end() {
     assert!(pods.iter().all(ready));
     assert_eq!(hashes.len(), 1, "every pod is of the restarted template");
 }
+
+// Node Leases.
+
+#[tokio::test(start_paused = true)]
+async fn a_node_lease_is_renewed_every_10_s_and_goes_stale_before_the_node_turns_not_ready() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let objects = [node("a1", "a"), node("a2", "a")];
+    let mut simulation =
+        Simulation::new(scenario(&objects, "  - {at: 2m, nodeDown: a1}", "3m")).unwrap();
+    let api = simulation.api().clone();
+    let (report, seen) = tokio::sync::oneshot::channel();
+    let reader = api.clone();
+    simulation.spawn(async move {
+        let leases: Api<Lease> = Api::namespaced(reader.client(), "kube-node-lease");
+        let nodes: Api<Node> = Api::all(reader.client());
+        let read = || async {
+            let lease = leases.get("a1").await.unwrap();
+            let node = nodes.get("a1").await.unwrap();
+            (lease, node)
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        let before = read().await;
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        let renewed = read().await;
+        // Down at 2m; 25 s later the lease is two renewals behind but the node still Ready.
+        tokio::time::sleep(std::time::Duration::from_secs(75)).await;
+        let stale = read().await;
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+        let unknown = read().await;
+        let _ = report.send((before, renewed, stale, unknown));
+        std::future::pending::<()>().await;
+    });
+    let start: Timestamp = simulation.scenario().start;
+    simulation.run().await.unwrap();
+    let (before, renewed, stale, unknown) = seen.await.unwrap();
+    let spec = before.0.spec.clone().unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("a1"));
+    assert_eq!(spec.lease_duration_seconds, Some(40));
+    let owner = &before.0.metadata.owner_references.clone().unwrap()[0];
+    assert_eq!(
+        (
+            owner.api_version.as_str(),
+            owner.kind.as_str(),
+            owner.name.as_str()
+        ),
+        ("v1", "Node", "a1")
+    );
+    assert_eq!(Some(&owner.uid), before.1.metadata.uid.as_ref());
+    let renew_time = |lease: &Lease| lease.spec.as_ref().unwrap().renew_time.clone().unwrap().0;
+    assert_eq!(
+        (renew_time(&renewed.0) - renew_time(&before.0)).get_seconds(),
+        10
+    );
+    let ready = |node: &Node| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.status.clone())
+            .unwrap_or_default()
+    };
+    let at_stale = start + jiff::SignedDuration::from_secs(145);
+    assert!(
+        (at_stale - renew_time(&stale.0)).get_seconds() >= 20,
+        "no renewal since the node went down"
+    );
+    assert_eq!(
+        ready(&stale.1),
+        "True",
+        "the Ready condition has not changed yet"
+    );
+    assert_eq!(renew_time(&unknown.0), renew_time(&stale.0));
+    assert_eq!(ready(&unknown.1), "Unknown", "after the 40 s grace period");
+}
+
+// Revisions, with the real kubectl.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_rollout_history_and_undo_follow_the_deployment_revisions() {
+    use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+    let objects = [node("a1", "a"), deployment("web", 2)];
+    let text = format!(
+        "name: revisions\nsettings: {{seed: 3, podStartup: {{min: 0s, max: 1s}}}}\nevents: []\nobjects:\n  - {{apiVersion: v1, kind: Namespace, metadata: {{name: apps}}}}\n{}",
+        objects.concat()
+    );
+    let simulation = Simulation::new(Scenario::parse("revisions", &text).unwrap()).unwrap();
+    let api = simulation.api().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(simulation.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let (address, server) = api.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let kubectl = support::kubectl::Kubectl::new(address);
+    let deployments: Api<Deployment> = Api::namespaced(api.client(), "apps");
+    let revision_is = |wanted: &'static str| {
+        let deployments = deployments.clone();
+        async move {
+            for _ in 0..200 {
+                let web = deployments.get("web").await.unwrap();
+                let revision = web
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+                    .cloned();
+                if revision.as_deref() == Some(wanted) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the Deployment never reached revision {wanted}");
+        }
+    };
+    revision_is("1").await;
+    kubectl
+        .ok(&["-n", "apps", "rollout", "restart", "deployment/web"])
+        .await;
+    revision_is("2").await;
+    // The cause is copied to the Deployment's current ReplicaSet only.
+    kubectl
+        .ok(&[
+            "-n",
+            "apps",
+            "annotate",
+            "deployment/web",
+            "kubernetes.io/change-cause=restart for the test",
+        ])
+        .await;
+    let mut history = String::new();
+    for _ in 0..40 {
+        history = kubectl
+            .ok(&["-n", "apps", "rollout", "history", "deployment/web"])
+            .await
+            .columns();
+        if history.contains("REVISION CHANGE-CAUSE\n1 <none>\n2 restart for the test") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        history.contains("REVISION CHANGE-CAUSE\n1 <none>\n2 restart for the test"),
+        "{history}"
+    );
+    let undo = kubectl
+        .ok(&["-n", "apps", "rollout", "undo", "deployment/web"])
+        .await;
+    assert!(
+        undo.stdout.contains("deployment.apps/web rolled back"),
+        "{}",
+        undo.stdout
+    );
+    revision_is("3").await;
+    let sets: Api<ReplicaSet> = Api::namespaced(api.client(), "apps");
+    let revived = sets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|rs| {
+            rs.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+                == Some(&"3".to_owned())
+        })
+        .expect("the first ReplicaSet, revived as revision 3");
+    let annotations = revived.metadata.annotations.unwrap();
+    assert_eq!(
+        annotations
+            .get("deployment.kubernetes.io/revision-history")
+            .map(String::as_str),
+        Some("1")
+    );
+    let history = kubectl
+        .ok(&["-n", "apps", "rollout", "history", "deployment/web"])
+        .await
+        .columns();
+    assert!(
+        history.contains("\n2 restart for the test\n3 "),
+        "{history}"
+    );
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    server.abort();
+}
