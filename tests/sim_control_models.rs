@@ -628,3 +628,125 @@ async fn kubectl_rollout_history_and_undo_follow_the_deployment_revisions() {
     running.await.unwrap().unwrap();
     server.abort();
 }
+
+// Events.
+
+#[tokio::test(start_paused = true)]
+async fn the_kubelet_node_lifecycle_and_workload_controllers_record_events_as_upstream_words_them()
+{
+    use k8s_openapi::api::core::v1::Event;
+    let mut objects = Vec::new();
+    for zone in ["a", "b", "c"] {
+        objects.push(node(&format!("{zone}1"), zone));
+    }
+    objects.push(deployment("web", 6));
+    let events = "  - {at: 1m, scale: {kind: Deployment, namespace: apps, name: web, replicas: 5}}\n  - {at: 2m, nodeDown: a1}";
+    let api = run(scenario(&objects, events, "10m"), false).await;
+    let all: Api<Event> = Api::all(api.client());
+    let events = all.list(&ListParams::default()).await.unwrap().items;
+    let find = |reason: &str, kind: &str| -> Vec<&Event> {
+        events
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && e.involved_object.kind.as_deref() == Some(kind)
+            })
+            .collect()
+    };
+    let component = |event: &Event| event.source.as_ref().and_then(|s| s.component.clone());
+    let message = |event: &Event| event.message.clone().unwrap_or_default();
+
+    let scaling = find("ScalingReplicaSet", "Deployment");
+    assert!(
+        scaling
+            .iter()
+            .all(|e| component(e).as_deref() == Some("deployment-controller"))
+    );
+    let messages: Vec<String> = scaling.iter().map(|e| message(e)).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("Scaled up replica set web-") && m.ends_with(" from 0 to 6"))
+            && messages
+                .iter()
+                .any(|m| m.ends_with(" from 6 to 5") && m.starts_with("Scaled down")),
+        "{messages:?}"
+    );
+    let created = find("SuccessfulCreate", "ReplicaSet");
+    assert!(created.len() >= 6);
+    assert!(
+        created
+            .iter()
+            .all(|e| message(e).starts_with("Created pod: web-")
+                && component(e).as_deref() == Some("replicaset-controller"))
+    );
+    let deleted = find("SuccessfulDelete", "ReplicaSet");
+    assert_eq!(deleted.len(), 1);
+    assert!(message(deleted[0]).starts_with("Deleted pod: web-"));
+
+    for (reason, prefix) in [
+        (
+            "Pulled",
+            "Container image \"nginx:1.27\" already present on machine",
+        ),
+        ("Created", "Created container: main"),
+        ("Started", "Started container main"),
+        ("Killing", "Stopping container main"),
+    ] {
+        let recorded = find(reason, "Pod");
+        assert!(!recorded.is_empty(), "{reason}");
+        for event in recorded {
+            assert_eq!(message(event), prefix);
+            assert_eq!(component(event).as_deref(), Some("kubelet"));
+            assert!(event.source.as_ref().unwrap().host.is_some());
+            assert_eq!(
+                event.involved_object.field_path.as_deref(),
+                Some("spec.containers{main}")
+            );
+            assert_eq!(event.type_.as_deref(), Some("Normal"));
+        }
+    }
+
+    let node_events = find("NodeNotReady", "Node");
+    assert_eq!(node_events.len(), 1);
+    assert_eq!(
+        message(node_events[0]),
+        "Node a1 status is now: NodeNotReady"
+    );
+    assert_eq!(
+        node_events[0].metadata.namespace.as_deref(),
+        Some("default")
+    );
+    assert_eq!(
+        component(node_events[0]).as_deref(),
+        Some("node-controller")
+    );
+    let pod_events = find("NodeNotReady", "Pod");
+    assert!(!pod_events.is_empty());
+    assert!(
+        pod_events
+            .iter()
+            .all(|e| message(e) == "Node is not ready" && e.type_.as_deref() == Some("Warning"))
+    );
+    let evictions = find("TaintManagerEviction", "Pod");
+    assert_eq!(
+        evictions.len(),
+        pod_events.len(),
+        "every pod of a1 is evicted"
+    );
+    for event in evictions {
+        let pod = &event.involved_object;
+        assert_eq!(
+            message(event),
+            format!(
+                "Marking for deletion Pod {}/{}",
+                pod.namespace.as_deref().unwrap(),
+                pod.name.as_deref().unwrap()
+            )
+        );
+        assert_eq!(
+            component(event).as_deref(),
+            Some("taint-eviction-controller")
+        );
+    }
+}

@@ -8,12 +8,14 @@ use k8s_openapi::{
         apps::v1::{Deployment, ReplicaSet},
         core::v1::PodTemplateSpec,
     },
-    apimachinery::pkg::util::intstr::IntOrString,
+    apimachinery::pkg::{apis::meta::v1::ObjectMeta, util::intstr::IntOrString},
 };
 use serde_json::{Value, json};
 
 use super::{
-    CONTROLLER_MANAGER, Context, log_write,
+    CONTROLLER_MANAGER, Context,
+    events::{self, Involved, Kind, Source, component},
+    log_write,
     status::{self, controlled_by},
 };
 use crate::{api::POD_TEMPLATE_HASH, sim::Subresource};
@@ -402,10 +404,42 @@ fn reconcile_old(
 }
 
 /// Sets a ReplicaSet's replicas and the annotations the Deployment controller keeps on it.
+/// `ScalingReplicaSet` on the ReplicaSet's Deployment, as the Deployment controller words it.
+fn record_scaling(context: &Context<'_>, rs: &ObjectMeta, from: i32, to: i32) {
+    let Some(owner) = status::controller_of(rs) else {
+        return;
+    };
+    let deployment = ObjectMeta {
+        name: Some(owner.name.clone()),
+        namespace: rs.namespace.clone(),
+        uid: Some(owner.uid.clone()),
+        ..ObjectMeta::default()
+    };
+    let direction = if to > from { "up" } else { "down" };
+    let message = format!(
+        "Scaled {direction} replica set {} from {from} to {to}",
+        rs.name.as_deref().unwrap_or_default()
+    );
+    events::record(
+        context,
+        &Involved {
+            api_version: "apps/v1",
+            kind: "Deployment",
+            meta: &deployment,
+            field_path: None,
+        },
+        Source::controller(component::DEPLOYMENT),
+        Kind::Normal,
+        "ScalingReplicaSet",
+        &message,
+    );
+}
+
 fn scale(context: &Context<'_>, spec: &Spec, rs: &ReplicaSet, to: i32) {
+    let from = replicas(rs);
     let desired = spec.replicas.to_string();
     let max = (spec.replicas + spec.surge).to_string();
-    log_write(context.modify(
+    let written = log_write(context.modify(
         context.cache.ids.replica_sets,
         rs.metadata.namespace.as_deref().unwrap_or_default(),
         rs.metadata.name.as_deref().unwrap_or_default(),
@@ -421,6 +455,9 @@ fn scale(context: &Context<'_>, spec: &Spec, rs: &ReplicaSet, to: i32) {
             true
         },
     ));
+    if written.is_some() && from != to {
+        record_scaling(context, &rs.metadata, from, to);
+    }
 }
 
 /// `SetNewReplicaSetAnnotations`: the Deployment's annotations, and the next revision when the
@@ -529,12 +566,19 @@ fn create_replica_set(
             "template": template,
         },
     });
-    if let Err(error) = context.create(
+    let created = context.create(
         context.cache.ids.replica_sets,
         namespace,
         rs,
         CONTROLLER_MANAGER,
-    ) {
+    );
+    if let Ok(object) = &created
+        && replicas > 0
+        && let Ok(created) = object.typed::<ReplicaSet>()
+    {
+        record_scaling(context, &created.metadata, 0, replicas);
+    }
+    if let Err(error) = created {
         if error.is_race() {
             // A ReplicaSet of that name with another template: count the collision.
             log_write(context.modify(

@@ -9,6 +9,7 @@
 //! - [`kubelet`]: every node's kubelet: heartbeats, pod start-up, pod termination.
 //! - [`node_lifecycle`]: unreachable nodes, their taints, and taint-based eviction.
 //! - [`disruption`]: PodDisruptionBudget status.
+//! - [`events`]: Events as the components' recorders write them.
 //! - [`garbage`]: dependents of deleted owners, and pods of deleted nodes.
 //! - [`volume`]: a local-path (and network) provisioner that binds claims.
 //!
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
+pub mod events;
 pub mod garbage;
 pub mod kubelet;
 pub mod node_lifecycle;

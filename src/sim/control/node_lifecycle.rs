@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::{
     CONTROLLER_MANAGER, Context,
     admission::{NOT_READY_TAINT, UNREACHABLE_TAINT},
-    after, earliest, log_write,
+    after, earliest,
+    events::{self, Involved, Kind, Source, component},
+    log_write,
     status::{self, node_of, terminating},
 };
 use crate::{planner::eligibility::UNSCHEDULABLE_TAINT, sim::Subresource};
@@ -467,6 +469,15 @@ fn toleration_time(taints: &[&Taint], tolerations: &[Toleration]) -> Option<Opti
     Some(minimum)
 }
 
+fn pod_involved(pod: &Pod) -> Involved<'_> {
+    Involved {
+        api_version: "v1",
+        kind: "Pod",
+        meta: &pod.metadata,
+        field_path: None,
+    }
+}
+
 /// Marks the pod as a disruption target and deletes it gracefully.
 fn delete_for_taint(context: &Context<'_>, pod: &Pod) {
     let cache = context.cache;
@@ -487,6 +498,14 @@ fn delete_for_taint(context: &Context<'_>, pod: &Pod) {
             )
         },
     ));
+    events::record(
+        context,
+        &pod_involved(pod),
+        Source::controller(component::TAINT_EVICTION),
+        Kind::Normal,
+        "TaintManagerEviction",
+        &format!("Marking for deletion Pod {namespace}/{name}"),
+    );
     log_write(context.delete(
         cache.ids.pods,
         namespace,
@@ -575,6 +594,19 @@ fn monitor(context: &Context<'_>, node: &Node) -> Option<Timestamp> {
         },
     ));
     if was_ready {
+        events::record(
+            context,
+            &Involved {
+                api_version: "v1",
+                kind: "Node",
+                meta: &node.metadata,
+                field_path: None,
+            },
+            Source::controller(component::NODE_CONTROLLER),
+            Kind::Normal,
+            "NodeNotReady",
+            &format!("Node {name} status is now: NodeNotReady"),
+        );
         mark_pods_not_ready(context, name);
     }
     None
@@ -587,7 +619,7 @@ fn mark_pods_not_ready(context: &Context<'_>, node: &str) {
         if !status::is_ready(pod) {
             continue;
         }
-        log_write(context.modify(
+        let written = log_write(context.modify(
             context.cache.ids.pods,
             pod.metadata.namespace.as_deref().unwrap_or_default(),
             pod.metadata.name.as_deref().unwrap_or_default(),
@@ -612,6 +644,16 @@ fn mark_pods_not_ready(context: &Context<'_>, node: &str) {
                 changed
             },
         ));
+        if written.flatten().is_some() {
+            events::record(
+                context,
+                &pod_involved(pod),
+                Source::controller(component::NODE_CONTROLLER),
+                Kind::Warning,
+                "NodeNotReady",
+                "Node is not ready",
+            );
+        }
     }
 }
 

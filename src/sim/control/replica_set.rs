@@ -7,7 +7,9 @@ use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
 use serde_json::{Value, json};
 
 use super::{
-    CONTROLLER_MANAGER, Context, earliest, log_write,
+    CONTROLLER_MANAGER, Context, earliest,
+    events::{self, Involved, Kind, Source, component},
+    log_write,
     status::{self, controlled_by, is_active, node_of},
 };
 use crate::sim::Subresource;
@@ -63,13 +65,22 @@ fn sync_one(context: &Context<'_>, replica_set: &ReplicaSet) -> Option<Timestamp
         let surplus = usize::try_from(have - wanted).unwrap_or(0);
         let related = related_pods(context, replica_set);
         for pod in pods_to_delete(&active, &related, surplus, context.now) {
-            log_write(context.delete(
+            let name = pod.metadata.name.as_deref().unwrap_or_default();
+            let deleted = log_write(context.delete(
                 context.cache.ids.pods,
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
-                pod.metadata.name.as_deref().unwrap_or_default(),
+                name,
                 pod.metadata.uid.as_deref(),
                 None,
             ));
+            if deleted.is_some() {
+                record(
+                    context,
+                    replica_set,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {name}"),
+                );
+            }
         }
     }
     write_status(context, replica_set, &active)
@@ -124,9 +135,32 @@ fn create_pod(context: &Context<'_>, replica_set: &ReplicaSet) -> Result<(), sup
         metadata.remove("name");
         metadata.remove("creationTimestamp");
     }
-    context
-        .create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER)
-        .map(|_| ())
+    let created = context.create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER)?;
+    let name = created.header.name.clone();
+    record(
+        context,
+        replica_set,
+        "SuccessfulCreate",
+        &format!("Created pod: {name}"),
+    );
+    Ok(())
+}
+
+/// A Normal Event of the ReplicaSet controller on `replica_set`.
+fn record(context: &Context<'_>, replica_set: &ReplicaSet, reason: &str, message: &str) {
+    events::record(
+        context,
+        &Involved {
+            api_version: "apps/v1",
+            kind: "ReplicaSet",
+            meta: &replica_set.metadata,
+            field_path: None,
+        },
+        Source::controller(component::REPLICA_SET),
+        Kind::Normal,
+        reason,
+        message,
+    );
 }
 
 /// `podPhaseToOrdinal`: Pending < Unknown < Running; a phase outside the map reads as 0, as a
