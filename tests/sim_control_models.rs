@@ -640,6 +640,18 @@ async fn the_kubelet_node_lifecycle_and_workload_controllers_record_events_as_up
         objects.push(node(&format!("{zone}1"), zone));
     }
     objects.push(deployment("web", 6));
+    objects.push(object(
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}}),
+    ));
+    objects.push(object(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": "apps"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}})));
     let events = "  - {at: 1m, scale: {kind: Deployment, namespace: apps, name: web, replicas: 5}}\n  - {at: 2m, nodeDown: a1}";
     let api = run(scenario(&objects, events, "10m"), false).await;
     let all: Api<Event> = Api::all(api.client());
@@ -671,6 +683,23 @@ async fn the_kubelet_node_lifecycle_and_workload_controllers_record_events_as_up
                 .iter()
                 .any(|m| m.ends_with(" from 6 to 5") && m.starts_with("Scaled down")),
         "{messages:?}"
+    );
+    let stateful = find("SuccessfulCreate", "StatefulSet");
+    assert_eq!(
+        stateful.iter().map(|e| message(e)).collect::<Vec<_>>(),
+        ["create Pod db-0 in StatefulSet db successful"]
+    );
+    assert_eq!(
+        component(stateful[0]).as_deref(),
+        Some("statefulset-controller")
+    );
+    let daemons = find("SuccessfulCreate", "DaemonSet");
+    assert_eq!(daemons.len(), 3, "one per node");
+    assert!(
+        daemons
+            .iter()
+            .all(|e| message(e).starts_with("Created pod: agent-")
+                && component(e).as_deref() == Some("daemonset-controller"))
     );
     let created = find("SuccessfulCreate", "ReplicaSet");
     assert!(created.len() >= 6);
@@ -731,8 +760,8 @@ async fn the_kubelet_node_lifecycle_and_workload_controllers_record_events_as_up
     let evictions = find("TaintManagerEviction", "Pod");
     assert_eq!(
         evictions.len(),
-        pod_events.len(),
-        "every pod of a1 is evicted"
+        pod_events.len() - 1,
+        "every pod of a1 but the DaemonSet's (it tolerates the taint) is evicted"
     );
     for event in evictions {
         let pod = &event.involved_object;
