@@ -1,6 +1,8 @@
 //! The node lifecycle and taint eviction controllers: silent nodes turn Unknown, conditions and
-//! cordons become taints, pods whose NoExecute tolerations run out are deleted gracefully.
-//! It never force-deletes a pod (that is PodGC's job).
+//! cordons become taints (NoExecute ones at each zone's rate, set by its disruption state),
+//! pods whose NoExecute tolerations run out are deleted gracefully. It never force-deletes a
+//! pod (that is PodGC's job). Left out: the probe-timestamp reset on leaving the all-zones
+//! disruption mode, and the 5 s monitor period (a pass runs when something changes).
 
 use std::collections::BTreeMap;
 
