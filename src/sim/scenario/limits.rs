@@ -40,9 +40,13 @@ pub(super) fn object(kind: &str, object: &Value) -> Result<(), FieldProblem> {
             };
             for (resource, value) in quantities {
                 let at = format!(".status.{field}.{resource}");
-                let text = value.as_str().unwrap_or_default();
+                // YAML reads `pods: 110` as a number; Kubernetes reads it as the quantity 110.
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
                 let quantity =
-                    Quantity::parse(text).map_err(|error| (at.clone(), error.to_string()))?;
+                    Quantity::parse(&text).map_err(|error| (at.clone(), error.to_string()))?;
                 if quantity.is_negative() {
                     return Err((at, format!("{text:?} is negative")));
                 }
