@@ -608,3 +608,62 @@ async fn a_report_that_falls_behind_the_clusters_changes_fails_the_run_instead_o
         "{error}"
     );
 }
+
+/// Three nodes and `apps` namespaces, each with one Deployment and its own SpreadPolicy; node c
+/// fails at 5m and recovers at 25m.
+fn many_policies(apps: usize) -> Scenario {
+    let mut text = String::from(
+        "name: many-policies\nsettings: {seed: 11, duration: 1h30m, podStartup: {min: 5s, max: 20s}}\n\
+         events:\n  - {at: 5m, nodeDown: c}\n  - {at: 25m, nodeUp: c}\nobjects:\n",
+    );
+    for node in ["a", "b", "c"] {
+        text.push_str(&format!(
+            "  - {{apiVersion: v1, kind: Node, metadata: {{name: {node}, labels: {{kubernetes.io/hostname: {node}}}}}, status: {{allocatable: {{cpu: \"8\", memory: 16Gi, pods: \"110\"}}}}}}\n"
+        ));
+    }
+    for app in 0..apps {
+        let ns = format!("app-{app:02}");
+        text.push_str(&format!(
+            "  - {{apiVersion: v1, kind: Namespace, metadata: {{name: {ns}}}}}\n\
+             \x20 - {{apiVersion: apps/v1, kind: Deployment, metadata: {{name: web, namespace: {ns}}}, spec: {{replicas: 3, selector: {{matchLabels: {{app: web}}}}, template: {{metadata: {{labels: {{app: web}}}}, spec: {{terminationGracePeriodSeconds: 5, containers: [{{name: a, image: x, resources: {{requests: {{cpu: 100m}}}}}}]}}}}}}}}\n\
+             \x20 - {{apiVersion: kubespread.io/v1alpha1, kind: SpreadPolicy, metadata: {{name: spread, namespace: {ns}}}, spec: {{scope: Workload, constraints: [{{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}}], rebalance: {{mode: Evict}}}}}}\n"
+        ));
+    }
+    Scenario::parse("many-policies", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+#[test]
+fn the_same_scenario_and_seed_give_the_same_report_with_many_policies() {
+    let run = || {
+        let report = kube_spread::cli::simulate::run_paused(many_policies(16), true).unwrap();
+        serde_json::to_string_pretty(&report).unwrap()
+    };
+    let (first, second) = (run(), run());
+    let report: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert!(
+        report["moves"].as_u64().unwrap() > 0,
+        "the policies moved nothing"
+    );
+    if first != second {
+        let line = first
+            .lines()
+            .zip(second.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "the reports differ from line {line}:\n{}\n---\n{}",
+            first
+                .lines()
+                .skip(line.saturating_sub(5))
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            second
+                .lines()
+                .skip(line.saturating_sub(5))
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+}
