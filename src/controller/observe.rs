@@ -138,7 +138,11 @@ impl Observer {
         // it is no destination meanwhile.
         let leases = self.stores.node_leases();
         for node in &mut cluster.nodes {
-            if node.ready && leases.get(&node.name).is_some_and(|lease| lease.is_stale(now)) {
+            if node.ready
+                && leases
+                    .get(&node.name)
+                    .is_some_and(|lease| lease.is_stale(now))
+            {
                 tracing::debug!(node = %node.name, "The node's Lease is stale; it takes no pods.");
                 node.ready = false;
             }
