@@ -118,6 +118,7 @@ impl SimApi {
                 faults: Faults::new(config.seed),
                 rbac: Arc::new(Rbac::default()),
                 audit: Arc::new(Audit::default()),
+                openapi: Arc::default(),
             },
         };
         api.set_admission::<SpreadPolicy>(Arc::new(admit_spread_policy));

@@ -3,6 +3,7 @@
 //!
 //! - [`catalog`]: the resource types served and how each prints.
 //! - [`conversion`]: APIs served from another API's storage (events.k8s.io/v1 Events).
+//! - [`openapi`]: the OpenAPI v2 and v3 documents kubectl validates, patches and explains with.
 //! - [`object`]: one stored object: JSON bytes plus a parsed header.
 //! - [`store`]: objects, the global resourceVersion, history, and write semantics.
 //! - [`query`]: label and field selectors, list and watch options.
@@ -24,6 +25,7 @@ pub mod eviction;
 pub mod fault;
 pub mod managed;
 pub mod object;
+pub mod openapi;
 pub mod patch;
 pub mod query;
 pub mod rbac;

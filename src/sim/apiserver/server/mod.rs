@@ -6,7 +6,7 @@ mod discovery;
 mod table;
 mod watch;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use super::audit::{Audit, AuditRecord};
 use super::catalog::{ResourceId, ResourceType};
 use super::fault::Faults;
+use super::openapi::Documents;
 use super::patch::PatchBody;
 use super::query::{self, ListOptions, WatchOptions};
 use super::rbac::{Attributes, Identity, Rbac};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub rbac: Arc<Rbac>,
     /// Every resource request and its answer.
     pub audit: Arc<Audit>,
+    /// The OpenAPI documents, rendered at the first request for one.
+    pub openapi: Arc<OnceLock<Documents>>,
 }
 
 /// The router serving the Kubernetes API from `shared`.
@@ -107,6 +110,16 @@ async fn serve(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, 
         ["apis", group] => discovery::group(catalog, group)
             .map(|v| json_response(200, &v))
             .ok_or_else(not_found_path),
+        ["openapi", "v3"] => Ok(respond(
+            200,
+            "application/json",
+            documents(shared).v3_index(),
+        )),
+        ["openapi", "v3", rest @ ..] => documents(shared)
+            .v3(&rest.join("/"))
+            .map(|document| respond(200, "application/json", document))
+            .ok_or_else(not_found_path),
+        ["openapi", "v2"] => openapi_v2(shared, parts),
         ["apis", group, version] => discovery::resources(catalog, group, version)
             .map(|v| json_response(200, &v))
             .ok_or_else(not_found_path),
@@ -118,6 +131,29 @@ async fn serve(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, 
         }
         _ => Err(not_found_path()),
     }
+}
+
+fn documents(shared: &Shared) -> &Documents {
+    shared
+        .openapi
+        .get_or_init(|| Documents::of(shared.store.catalog()))
+}
+
+/// `/openapi/v2` in JSON; client-go's discovery asks for the protobuf form only, which a server
+/// that cannot encode it refuses as Not Acceptable.
+fn openapi_v2(shared: &Shared, parts: &Parts) -> Result<Response, Rejection> {
+    let accept = header(parts, http::header::ACCEPT);
+    if !accept.is_empty() && !accept.contains("json") && !accept.contains("*/*") {
+        let mut rejection = Rejection::failure(
+            406,
+            format!(
+                "only the following media types are accepted: application/json (got {accept:?})"
+            ),
+        );
+        rejection.reason = "NotAcceptable".to_owned();
+        return Err(rejection);
+    }
+    Ok(respond(200, "application/json", documents(shared).v2()))
 }
 
 /// A request for objects, parsed from its path.
