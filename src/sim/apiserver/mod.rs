@@ -11,6 +11,7 @@
 //! - [`managed`]: managedFields and server-side apply.
 //! - [`shape`]: which lists merge by which keys, which fields are atomic.
 //! - [`eviction`]: the `pods/eviction` rules and PodDisruptionBudgets.
+//! - [`fields`]: field validation (Strict, Warn, Ignore) of unknown and duplicate fields.
 //! - [`rejection`]: kube-apiserver's error Status bodies.
 //! - [`fault`]: injected errors, latency, watch cuts and 410s.
 //! - [`rbac`]: rules per identity and the Forbidden answer.
@@ -23,6 +24,7 @@ pub mod catalog;
 pub mod conversion;
 pub mod eviction;
 pub mod fault;
+pub mod fields;
 pub mod managed;
 pub mod object;
 pub mod openapi;

@@ -19,6 +19,10 @@ pub struct Documents {
     v3_index: Bytes,
     v3: BTreeMap<String, Bytes>,
     v2: Bytes,
+    /// Every v3 schema of every group-version, for field validation.
+    definitions: Map<String, Value>,
+    /// Each served kind's schema, by group, version and kind.
+    roots: BTreeMap<(String, String, String), Value>,
 }
 
 impl Documents {
@@ -26,6 +30,8 @@ impl Documents {
     pub fn of(catalog: &Catalog) -> Self {
         let mut v3 = BTreeMap::new();
         let mut index = Map::new();
+        let mut definitions = Map::new();
+        let mut roots = BTreeMap::new();
         for (group, version) in catalog.groups() {
             let types: Vec<&ResourceType> = catalog
                 .types()
@@ -37,7 +43,19 @@ impl Documents {
             } else {
                 format!("apis/{group}/{version}")
             };
-            let text = v3_document(&types).to_string();
+            let (schemas, names) = schemas(&types, Flavour::V3);
+            for (resource, name) in types.iter().zip(&names) {
+                if !name.is_empty() {
+                    let key = (
+                        resource.group.clone(),
+                        resource.version.clone(),
+                        resource.kind.clone(),
+                    );
+                    roots.insert(key, json!({"$ref": Flavour::V3.reference(name)}));
+                }
+            }
+            let text = v3_document(&types, &names, &schemas).to_string();
+            definitions.extend(schemas);
             index.insert(
                 path.clone(),
                 json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", digest(&text))}),
@@ -49,6 +67,8 @@ impl Documents {
             v3_index: Bytes::from(json!({"paths": index}).to_string()),
             v3,
             v2: Bytes::from(v2_document(&all).to_string()),
+            definitions,
+            roots,
         }
     }
 
@@ -60,6 +80,16 @@ impl Documents {
     /// `/openapi/v3/{path}`, e.g. `apis/apps/v1`.
     pub fn v3(&self, path: &str) -> Option<Bytes> {
         self.v3.get(path).cloned()
+    }
+
+    /// The schema of a served kind and the definitions its references resolve in.
+    pub fn schema_of(&self, resource: &ResourceType) -> Option<(&Map<String, Value>, &Value)> {
+        let key = (
+            resource.group.clone(),
+            resource.version.clone(),
+            resource.kind.clone(),
+        );
+        self.roots.get(&key).map(|root| (&self.definitions, root))
     }
 
     /// `/openapi/v2`, in JSON.
@@ -140,8 +170,8 @@ fn custom_name(resource: &ResourceType) -> String {
     )
 }
 
-/// A custom kind's schema: the CRD's, with `metadata` referring to ObjectMeta as
-/// kube-apiserver publishes it.
+/// A custom kind's schema: the CRD's, with `apiVersion`, `kind` and `metadata` (referring to
+/// ObjectMeta) as kube-apiserver publishes it.
 fn custom_schema(
     generator: &mut SchemaGenerator,
     flavour: Flavour,
@@ -155,6 +185,14 @@ fn custom_schema(
     if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         use schemars::JsonSchema;
         let meta = flavour.reference(&ObjectMeta::schema_name());
+        properties.insert(
+            "apiVersion".to_owned(),
+            json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"}),
+        );
+        properties.insert(
+            "kind".to_owned(),
+            json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"}),
+        );
         properties.insert(
             "metadata".to_owned(),
             json!({
@@ -358,12 +396,11 @@ fn info() -> Value {
     json!({"title": "Kubernetes", "version": "v1.33.0"})
 }
 
-fn v3_document(types: &[&ResourceType]) -> Value {
-    let (schemas, names) = schemas(types, Flavour::V3);
+fn v3_document(types: &[&ResourceType], names: &[String], schemas: &Map<String, Value>) -> Value {
     json!({
         "openapi": "3.0.0",
         "info": info(),
-        "paths": paths(types, &names, Flavour::V3),
+        "paths": paths(types, names, Flavour::V3),
         "components": {"schemas": schemas},
     })
 }

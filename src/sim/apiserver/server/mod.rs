@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use super::audit::{Audit, AuditRecord};
 use super::catalog::{ResourceId, ResourceType};
 use super::fault::Faults;
+use super::fields::{self, Checked, FieldValidation};
 use super::openapi::Documents;
 use super::patch::PatchBody;
 use super::query::{self, ListOptions, WatchOptions};
@@ -44,6 +45,9 @@ pub struct Shared {
     pub openapi: Arc<OnceLock<Documents>>,
 }
 
+/// kube-apiserver's limit on a write's body (`MaxRequestBodyBytes`, 3 MiB).
+const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+
 /// The router serving the Kubernetes API from `shared`.
 pub fn router(shared: Shared) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -55,6 +59,15 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
         Ok(bytes) => bytes,
         Err(error) => return refusal(&Rejection::bad_request(error.to_string())),
     };
+    let writes = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    if writes && bytes.len() > MAX_REQUEST_BODY_BYTES {
+        let mut rejection = Rejection::failure(
+            413,
+            format!("Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}"),
+        );
+        rejection.reason = "RequestEntityTooLarge".to_owned();
+        return refusal(&rejection);
+    }
     match serve(&shared, &parts, bytes).await {
         Ok(response) => response,
         Err(rejection) => refusal(&rejection),
@@ -71,6 +84,36 @@ fn respond(code: u16, content_type: &str, body: impl Into<Body>) -> Response {
             .insert(http::header::CONTENT_TYPE, value);
     }
     response
+}
+
+/// Adds one `Warning` header per text, as kube-apiserver sends them (code 299, no agent), which
+/// kubectl prints as `Warning: <text>`.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for text in warnings {
+        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// A write's body after field validation as the request's `fieldValidation` asks.
+fn checked_body(
+    shared: &Shared,
+    pairs: &[(String, String)],
+    resource: &ResourceType,
+    raw: &Bytes,
+    value: Value,
+) -> Result<Checked, Rejection> {
+    let mode = FieldValidation::from_query(query::param(pairs, "fieldValidation"))?;
+    fields::check(
+        mode,
+        resource,
+        documents(shared).schema_of(resource),
+        raw,
+        value,
+    )
 }
 
 fn json_response(code: u16, value: &Value) -> Response {
@@ -468,8 +511,12 @@ async fn answer(
             let options = write_options(parts, pairs);
             match sub {
                 "" => {
-                    let created = store.create(id, ns, value, &options)?;
-                    Ok(object_response(201, created.json.clone()))
+                    let checked = checked_body(shared, pairs, resource, &body, value)?;
+                    let created = store.create(id, ns, checked.value, &options)?;
+                    Ok(with_warnings(
+                        object_response(201, created.json.clone()),
+                        &checked.warnings,
+                    ))
                 }
                 "eviction" if resource.is_pod() => {
                     let status = store.evict(ns, name, &value, options.dry_run)?;
@@ -485,10 +532,16 @@ async fn answer(
         "update" => {
             let value = parse_body(&body)?;
             let options = write_options(parts, pairs);
-            let updated = match sub {
-                "" => store.update(id, ns, name, value, Subresource::Main, &options)?,
-                "status" if resource.status => {
-                    store.update(id, ns, name, value, Subresource::Status, &options)?
+            let (updated, warnings) = match sub {
+                "" | "status" if sub.is_empty() || resource.status => {
+                    let checked = checked_body(shared, pairs, resource, &body, value)?;
+                    let part = if sub.is_empty() {
+                        Subresource::Main
+                    } else {
+                        Subresource::Status
+                    };
+                    let updated = store.update(id, ns, name, checked.value, part, &options)?;
+                    (updated, checked.warnings)
                 }
                 "scale" if resource.scale => {
                     let replicas = value
@@ -511,9 +564,12 @@ async fn answer(
                 }
                 _ => return Err(not_found_path()),
             };
-            Ok(object_response(200, updated.json.clone()))
+            Ok(with_warnings(
+                object_response(200, updated.json.clone()),
+                &warnings,
+            ))
         }
-        "patch" => patch(store, parts, pairs, resource, target, &body),
+        "patch" => patch(shared, parts, pairs, resource, target, &body),
         "delete" => {
             let mut options = match parse_body(&body)? {
                 Value::Null => DeleteOptions::default(),
@@ -565,7 +621,7 @@ async fn answer(
 }
 
 fn patch(
-    store: &Store,
+    shared: &Shared,
     parts: &Parts,
     pairs: &[(String, String)],
     resource: &ResourceType,
@@ -574,6 +630,7 @@ fn patch(
 ) -> Result<Response, Rejection> {
     let content_type = header(parts, http::header::CONTENT_TYPE);
     let media = content_type.split(';').next().unwrap_or_default().trim();
+    let store = &shared.store;
     let value = parse_body(body)?;
     let options = write_options(parts, pairs);
     let (id, ns, name) = (target.id, target.namespace, target.name);
@@ -598,12 +655,26 @@ fn patch(
         }
         _ => return Err(not_found_path()),
     };
+    // A JSON patch is a list of operations, not an object: only the others are checked, and
+    // they are checked as sent (upstream checks the patched object, which differs only for
+    // unknown fields the stored object already had, and it never has any).
+    let Checked { value, warnings } = if media == "application/json-patch+json" {
+        Checked {
+            value,
+            warnings: Vec::new(),
+        }
+    } else {
+        checked_body(shared, pairs, resource, body, value)?
+    };
     let updated = if media == "application/apply-patch+yaml" {
         store.apply(id, ns, name, value, sub, &options)?
     } else {
         store.patch(id, ns, name, &patch_body(media, value)?, sub, &options)?
     };
-    Ok(object_response(200, updated.json.clone()))
+    Ok(with_warnings(
+        object_response(200, updated.json.clone()),
+        &warnings,
+    ))
 }
 
 fn patch_body(media: &str, value: Value) -> Result<PatchBody, Rejection> {
