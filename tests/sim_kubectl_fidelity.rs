@@ -1,6 +1,7 @@
 //! The served simulated API answers the real kubectl (v1.32, on PATH) as kube-apiserver would:
 //! OpenAPI for validation, patches and explain; field validation and its limits. kubectl runs
 //! as a separate process on the wall clock, so these tests run on real time.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod support;
 
