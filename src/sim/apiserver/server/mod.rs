@@ -48,6 +48,9 @@ pub struct Shared {
 /// kube-apiserver's limit on a write's body (`MaxRequestBodyBytes`, 3 MiB).
 const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
 
+/// Kubernetes' protobuf media type.
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
 /// The router serving the Kubernetes API from `shared`.
 pub fn router(shared: Shared) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -60,6 +63,14 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
         Err(error) => return refusal(&Rejection::bad_request(error.to_string())),
     };
     let writes = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    // Protobuf is not decoded here: answer as kube-apiserver does for a type without it (a
+    // custom resource). client-go does not fall back to JSON on this answer (it does only for
+    // CBOR), so kubectl's typed `create` commands fail with it; see the module docs.
+    if writes && header(&parts, http::header::CONTENT_TYPE).starts_with(PROTOBUF) {
+        return refusal(&Rejection::unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+        ));
+    }
     if writes && bytes.len() > MAX_REQUEST_BODY_BYTES {
         let mut rejection = Rejection::failure(
             413,
@@ -440,7 +451,14 @@ async fn answer(
     match verb {
         "watch" => {
             let options = WatchOptions::from_query(pairs, resource, namespace)?;
-            watch::respond(store.clone(), id, options, &verdict, wants_metadata(parts))
+            let shape = if wants_table(parts) {
+                watch::Shape::Table(table::Include::parse(query::param(pairs, "includeObject")))
+            } else if wants_metadata(parts) {
+                watch::Shape::Metadata
+            } else {
+                watch::Shape::Whole
+            };
+            watch::respond(store.clone(), id, options, &verdict, shape)
         }
         "list" => {
             let options = ListOptions::from_query(pairs, resource, namespace)?;
