@@ -8,6 +8,7 @@
 //! - [`store`]: objects, the global resourceVersion, history, and write semantics.
 //! - [`query`]: label and field selectors, list and watch options.
 //! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`protobuf`]: the protobuf request bodies kubectl's typed commands send, read into JSON.
 //! - [`managed`]: managedFields and server-side apply.
 //! - [`shape`]: which lists merge by which keys, which fields are atomic.
 //! - [`eviction`]: the `pods/eviction` rules and PodDisruptionBudgets.
@@ -29,6 +30,7 @@ pub mod managed;
 pub mod object;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod query;
 pub mod rbac;
 pub mod rejection;

@@ -23,6 +23,7 @@ use super::fault::Faults;
 use super::fields::{self, Checked, FieldValidation};
 use super::openapi::Documents;
 use super::patch::PatchBody;
+use super::protobuf;
 use super::query::{self, ListOptions, WatchOptions};
 use super::rbac::{Attributes, Identity, Rbac};
 use super::rejection::Rejection;
@@ -48,9 +49,6 @@ pub struct Shared {
 /// kube-apiserver's limit on a write's body (`MaxRequestBodyBytes`, 3 MiB).
 const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
 
-/// Kubernetes' protobuf media type.
-const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
-
 /// The router serving the Kubernetes API from `shared`.
 pub fn router(shared: Shared) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -63,14 +61,17 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
         Err(error) => return refusal(&Rejection::bad_request(error.to_string())),
     };
     let writes = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
-    // Protobuf is not decoded here: answer as kube-apiserver does for a type without it (a
-    // custom resource). client-go does not fall back to JSON on this answer (it does only for
-    // CBOR), so kubectl's typed `create` commands fail with it; see the module docs.
-    if writes && header(&parts, http::header::CONTENT_TYPE).starts_with(PROTOBUF) {
-        return refusal(&Rejection::unsupported_media_type(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
-        ));
-    }
+    // kubectl's typed commands send protobuf and client-go never falls back to JSON on a 415
+    // (it does only for CBOR), so the body is read here and served on as JSON.
+    let bytes =
+        if writes && header(&parts, http::header::CONTENT_TYPE).starts_with(protobuf::MEDIA_TYPE) {
+            match protobuf::decode(&bytes) {
+                Ok(value) => Bytes::from(value.to_string()),
+                Err(rejection) => return refusal(&rejection),
+            }
+        } else {
+            bytes
+        };
     if writes && bytes.len() > MAX_REQUEST_BODY_BYTES {
         let mut rejection = Rejection::failure(
             413,
@@ -174,6 +175,12 @@ async fn serve(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, 
             .map(|document| respond(200, "application/json", document))
             .ok_or_else(not_found_path),
         ["openapi", "v2"] => openapi_v2(shared, parts),
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] if parts.method == Method::POST => access_review(shared, parts, &body),
         ["apis", group, version] => discovery::resources(catalog, group, version)
             .map(|v| json_response(200, &v))
             .ok_or_else(not_found_path),
@@ -208,6 +215,51 @@ fn openapi_v2(shared: &Shared, parts: &Parts) -> Result<Response, Rejection> {
         return Err(rejection);
     }
     Ok(respond(200, "application/json", documents(shared).v2()))
+}
+
+/// `SelfSubjectAccessReview` (`kubectl auth can-i`): whether the caller may do what the
+/// review's attributes say, by the same RBAC grants every request is checked against.
+fn access_review(shared: &Shared, parts: &Parts, body: &Bytes) -> Result<Response, Rejection> {
+    let mut review = parse_body(body)?;
+    let user = shared.rbac.identity_of(parts.extensions.get::<Identity>());
+    let text = |key: &str| {
+        review
+            .pointer(&format!("/spec/resourceAttributes/{key}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let allowed = match (&user, review.pointer("/spec/resourceAttributes")) {
+        // Without an identity the request acts as the admin, who may do anything.
+        (None, _) => true,
+        (Some(user), Some(_)) => {
+            let (verb, group, resource) = (text("verb"), text("group"), text("resource"));
+            let (subresource, namespace, name) =
+                (text("subresource"), text("namespace"), text("name"));
+            shared
+                .rbac
+                .authorize(&Attributes {
+                    user,
+                    verb: &verb,
+                    group: &group,
+                    resource: &resource,
+                    subresource: &subresource,
+                    namespace: &namespace,
+                    name: &name,
+                })
+                .is_ok()
+        }
+        // The grants hold resource rules only; no non-resource URL is granted.
+        (Some(_), None) => false,
+    };
+    if let Value::Object(root) = &mut review {
+        root.insert("kind".to_owned(), json!("SelfSubjectAccessReview"));
+        root.insert("apiVersion".to_owned(), json!("authorization.k8s.io/v1"));
+        root.entry("metadata")
+            .or_insert_with(|| json!({"creationTimestamp": null}));
+        root.insert("status".to_owned(), json!({"allowed": allowed}));
+    }
+    Ok(json_response(201, &review))
 }
 
 /// A request for objects, parsed from its path.
