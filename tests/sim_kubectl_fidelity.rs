@@ -1,6 +1,7 @@
 //! The served simulated API answers the real kubectl (v1.32, on PATH) as kube-apiserver would:
-//! OpenAPI for validation, patches and explain; field validation and its limits. kubectl runs
-//! as a separate process on the wall clock, so these tests run on real time.
+//! OpenAPI for validation, patches and explain; field validation and its limits; protobuf
+//! bodies; `auth can-i`; Table watches and columns. kubectl runs as a separate process on the
+//! wall clock, so these tests run on real time.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod support;
@@ -345,5 +346,215 @@ async fn a_spreadpolicy_name_of_100_characters_is_a_valid_dns_subdomain() {
         "{}",
         refused.stderr
     );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_ns_deployment_and_pdb_send_protobuf_that_the_server_reads() {
+    let (sim, kubectl, server) = served("protobuf").await;
+    let created = kubectl.ok(&["create", "namespace", "media"]).await;
+    assert_eq!(created.stdout.trim(), "namespace/media created");
+    let created = kubectl
+        .ok(&[
+            "create",
+            "deployment",
+            "web",
+            "-n",
+            "media",
+            "--image=nginx:1.27",
+            "--port=80",
+            "--replicas=2",
+        ])
+        .await;
+    assert_eq!(created.stdout.trim(), "deployment.apps/web created");
+    let created = kubectl
+        .ok(&[
+            "create",
+            "pdb",
+            "web",
+            "-n",
+            "media",
+            "--selector=app=web",
+            "--max-unavailable=30%",
+        ])
+        .await;
+    assert_eq!(
+        created.stdout.trim(),
+        "poddisruptionbudget.policy/web created"
+    );
+    let deployment = kubectl
+        .ok(&["get", "deployment", "web", "-n", "media", "-o", "json"])
+        .await;
+    let deployment: Value = serde_json::from_str(&deployment.stdout).expect("json");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(deployment["spec"]["selector"]["matchLabels"]["app"], "web");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}])
+    );
+    let budget = kubectl
+        .ok(&[
+            "get",
+            "pdb",
+            "web",
+            "-n",
+            "media",
+            "-o",
+            "jsonpath={.spec.maxUnavailable}",
+        ])
+        .await;
+    assert_eq!(budget.stdout, "30%");
+    let protobuf_writes = sim
+        .audit()
+        .records()
+        .iter()
+        .filter(|r| r.verb == "create" && r.code == 201)
+        .count();
+    assert_eq!(protobuf_writes, 3);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_can_i_answers_from_the_rbac_grants() {
+    let (sim, kubectl, server) = served("can-i").await;
+    let admin = kubectl.ok(&["auth", "can-i", "delete", "nodes"]).await;
+    assert_eq!(admin.stdout.trim(), "yes", "without RBAC everyone is admin");
+
+    sim.rbac().set_default_identity(Some("alice"));
+    let rule: k8s_openapi::api::rbac::v1::PolicyRule = serde_json::from_value(json!({
+        "apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]
+    }))
+    .expect("rule");
+    sim.rbac().grant("alice", Some("default"), vec![rule]);
+    let allowed = kubectl.ok(&["auth", "can-i", "list", "pods"]).await;
+    assert_eq!(allowed.stdout.trim(), "yes");
+    let denied = kubectl.run(&["auth", "can-i", "delete", "pods"]).await;
+    assert!(!denied.success, "kubectl exits 1 on no");
+    assert_eq!(denied.stdout.trim(), "no");
+    let elsewhere = kubectl
+        .run(&["auth", "can-i", "list", "pods", "-n", "kube-system"])
+        .await;
+    assert_eq!(elsewhere.stdout.trim(), "no");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_watch_prints_table_rows_as_objects_change() {
+    let (sim, kubectl, server) = served("watch").await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(sim.client(), "default");
+    pods.create(
+        &kube::api::PostParams::default(),
+        &support::objects::pod("web-1", &[("app", "web")]),
+    )
+    .await
+    .expect("pod");
+    let later = pods.clone();
+    let creator = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        later
+            .create(
+                &kube::api::PostParams::default(),
+                &support::objects::pod("web-2", &[("app", "web")]),
+            )
+            .await
+            .expect("pod");
+    });
+    let watched = kubectl
+        .run(&["get", "pods", "-w", "--request-timeout=4s"])
+        .await;
+    creator.await.expect("creator");
+    let table = watched.columns();
+    assert!(
+        table.starts_with("NAME READY STATUS RESTARTS AGE\nweb-1 0/1 Pending 0 "),
+        "{table}\n{}",
+        watched.stderr
+    );
+    assert!(table.contains("\nweb-2 0/1 Pending 0 "), "{table}");
+    assert_eq!(table.matches("NAME").count(), 1, "one header: {table}");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonsets_statefulsets_pvcs_and_pvs_print_kubectls_columns() {
+    let (sim, kubectl, server) = served("columns").await;
+    let create = |path: &'static str, body: Value| {
+        let sim = sim.clone();
+        async move {
+            let (status, _, answer) = request(
+                &sim,
+                "POST",
+                path,
+                "application/json",
+                body.to_string().into_bytes(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{answer}");
+        }
+    };
+    let template = json!({"metadata": {"labels": {"app": "x"}},
+        "spec": {"nodeSelector": {"disk": "ssd"}, "containers": [{"name": "agent", "image": "agent:1"}]}});
+    create(
+        "/apis/apps/v1/namespaces/default/daemonsets",
+        json!({"metadata": {"name": "agent"}, "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": template}}),
+    )
+    .await;
+    create(
+        "/apis/apps/v1/namespaces/default/statefulsets",
+        json!({"metadata": {"name": "db"}, "spec": {"replicas": 3, "serviceName": "db",
+               "selector": {"matchLabels": {"app": "x"}}, "template": template}}),
+    )
+    .await;
+    create(
+        "/api/v1/persistentvolumes",
+        json!({"metadata": {"name": "pv-1"}, "spec": {"capacity": {"storage": "10Gi"},
+               "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete",
+               "storageClassName": "local-path", "hostPath": {"path": "/data"},
+               "claimRef": {"namespace": "default", "name": "data"}}}),
+    )
+    .await;
+    create(
+        "/api/v1/namespaces/default/persistentvolumeclaims",
+        json!({"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+               "storageClassName": "local-path", "volumeName": "pv-1",
+               "resources": {"requests": {"storage": "10Gi"}}}}),
+    )
+    .await;
+
+    let listed = kubectl.ok(&["get", "daemonsets", "-o", "wide"]).await;
+    let table = listed.columns();
+    assert!(
+        table.starts_with("NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE CONTAINERS IMAGES SELECTOR\nagent "),
+        "{table}"
+    );
+    assert!(table.contains(" disk=ssd "), "{table}");
+    assert!(table.ends_with(" agent agent:1 app=x"), "{table}");
+    let listed = kubectl.ok(&["get", "statefulsets", "-o", "wide"]).await;
+    let table = listed.columns();
+    assert!(
+        table.starts_with("NAME READY AGE CONTAINERS IMAGES\ndb 0/3 "),
+        "{table}"
+    );
+    assert!(table.ends_with(" agent agent:1"), "{table}");
+    let listed = kubectl.ok(&["get", "pv"]).await;
+    let table = listed.columns();
+    assert!(
+        table.starts_with("NAME CAPACITY ACCESS MODES RECLAIM POLICY STATUS CLAIM STORAGECLASS VOLUMEATTRIBUTESCLASS REASON AGE\npv-1 10Gi RWO Delete "),
+        "{table}"
+    );
+    assert!(
+        table.contains(" default/data local-path <unset> "),
+        "{table}"
+    );
+    let listed = kubectl.ok(&["get", "pvc"]).await;
+    let table = listed.columns();
+    assert!(
+        table.starts_with(
+            "NAME STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS VOLUMEATTRIBUTESCLASS AGE\ndata "
+        ),
+        "{table}"
+    );
+    assert!(table.contains(" pv-1 "), "{table}");
+    assert!(table.contains(" local-path <unset> "), "{table}");
     server.abort();
 }
