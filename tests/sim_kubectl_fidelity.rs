@@ -558,3 +558,28 @@ async fn daemonsets_statefulsets_pvcs_and_pvs_print_kubectls_columns() {
     assert!(table.contains(" local-path <unset> "), "{table}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_removes_a_container_dropped_from_the_manifest() {
+    let (_sim, kubectl, server) = served("merge-keys").await;
+    let two = DEPLOYMENT.to_owned() + "      - name: sidecar\n        image: busybox:1.37\n";
+    let both = kubectl.file("two.yaml", &two);
+    kubectl.ok(&["apply", "-f", &both]).await;
+    let one = kubectl.file("one.yaml", DEPLOYMENT);
+    let configured = kubectl.ok(&["apply", "-f", &one]).await;
+    assert_eq!(configured.stdout.trim(), "deployment.apps/web configured");
+    let names = kubectl
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].name}",
+        ])
+        .await;
+    assert_eq!(
+        names.stdout, "nginx",
+        "the OpenAPI's merge keys let kubectl patch the removal"
+    );
+    server.abort();
+}

@@ -2,7 +2,7 @@
 //! and one v2 document, generated once per API from k8s-openapi's schemars schemas (built-in
 //! kinds) and the CRD's openAPIV3Schema (custom kinds). Holds no hand-written schema.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
@@ -12,6 +12,7 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use super::catalog::{Catalog, ResourceType};
+use super::shape::Schema;
 
 /// Every document, rendered once.
 #[derive(Debug)]
@@ -225,6 +226,15 @@ fn schemas(types: &[&ResourceType], flavour: Flavour) -> (Map<String, Value>, Ve
         }
     }
     let mut definitions = generator.take_definitions(true);
+    for (resource, name) in types.iter().zip(&names) {
+        if !resource.custom && !name.is_empty() {
+            let mut walk = ListWalk {
+                shape: Schema::of(resource),
+                visited: HashSet::new(),
+            };
+            walk.annotate(&mut definitions, name, &mut Vec::new());
+        }
+    }
     definitions.extend(custom);
     for (resource, name) in types.iter().zip(&names) {
         if let Some(Value::Object(schema)) = definitions.get_mut(name) {
@@ -235,6 +245,71 @@ fn schemas(types: &[&ResourceType], flavour: Flavour) -> (Map<String, Value>, Ve
         }
     }
     (definitions, names)
+}
+
+/// The definition a property schema refers to, directly or through a one-entry `allOf`.
+fn referenced(schema: &Value) -> Option<String> {
+    let reference = schema.get("$ref").or_else(|| {
+        schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .and_then(|all| all.first())
+            .and_then(|first| first.get("$ref"))
+    })?;
+    reference
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned)
+}
+
+/// A walk from a kind's schema down its properties that marks each list with how it merges
+/// (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`), as kube-apiserver
+/// publishes the Go struct tags, so kubectl's client-side apply computes its strategic merge
+/// patches (deletions and `$setElementOrder`) as against a real server.
+struct ListWalk<'a> {
+    shape: Schema<'a>,
+    visited: HashSet<String>,
+}
+
+impl ListWalk<'_> {
+    fn annotate(
+        &mut self,
+        definitions: &mut Map<String, Value>,
+        name: &str,
+        path: &mut Vec<String>,
+    ) {
+        if !self.visited.insert(name.to_owned()) || path.len() > 16 {
+            return;
+        }
+        let Some(properties) = definitions
+            .get(name)
+            .and_then(|d| d.get("properties"))
+            .and_then(Value::as_object)
+            .cloned()
+        else {
+            return;
+        };
+        for (field, schema) in properties {
+            path.push(field.clone());
+            let items = schema.get("items");
+            if items.is_some()
+                && let Some(key) = self.shape.patch_merge_key(path)
+                && let Some(Value::Object(property)) = definitions
+                    .get_mut(name)
+                    .and_then(|d| d.get_mut("properties"))
+                    .and_then(|p| p.get_mut(&field))
+            {
+                property.insert("x-kubernetes-patch-strategy".to_owned(), json!("merge"));
+                if !key.is_empty() {
+                    property.insert("x-kubernetes-patch-merge-key".to_owned(), json!(key));
+                }
+            }
+            if let Some(inner) = items.and_then(referenced).or_else(|| referenced(&schema)) {
+                self.annotate(definitions, &inner, path);
+            }
+            path.pop();
+        }
+    }
 }
 
 /// The query parameters of one operation, as kube-apiserver declares them.
