@@ -83,3 +83,17 @@ fn a_failing_json_patch_operation_is_named_by_its_index_in_the_patch() {
         "{refusal}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_asking_for_the_largest_timeout_is_served_not_a_panic() {
+    use tower::ServiceExt;
+    let sim = kube_spread::sim::SimApi::new(kube_spread::clock::Clock::starting_at(
+        "2025-10-20T08:00:00Z".parse().unwrap(),
+    ));
+    let request = http::Request::builder()
+        .uri("/api/v1/pods?watch=1&timeoutSeconds=18446744073709551615")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = sim.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+}

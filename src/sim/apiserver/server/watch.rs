@@ -28,6 +28,8 @@ use crate::sim::apiserver::store::{ChangeKind, Store, present};
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// The timeout of a watch that asks for none (kube-apiserver picks 30 to 60 minutes).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// A deadline far enough to be never: a hundred years.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// What each event carries.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -117,9 +119,12 @@ pub fn respond(
         .timeout_seconds
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut deadline = Instant::now() + timeout;
+    // Any timeout a client may ask for, however large, only ends the watch later; a deadline
+    // past what the clock can hold is no deadline (kube-apiserver caps nothing either).
+    let now = Instant::now();
+    let mut deadline = now.checked_add(timeout).unwrap_or_else(|| now + FOREVER);
     if let Some(cut) = verdict.cut_after {
-        deadline = deadline.min(Instant::now() + cut);
+        deadline = deadline.min(now.checked_add(cut).unwrap_or(deadline));
     }
     if let Some(rv) = &options.list.resource_version {
         rv.parse::<u64>()
