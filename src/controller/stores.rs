@@ -360,8 +360,15 @@ impl Stores {
                 |s| &s.node_leases,
                 name,
                 |_, lease| NodeLease::of(lease),
-                // A renewal changes no count: staleness is judged when a plan is made.
-                Quiet::Yes,
+                // A renewal changes no count and triggers nothing, unless it revives a node whose
+                // Lease had gone stale: that node can take pods again.
+                |before, after| {
+                    before.is_none_or(|before| {
+                        after
+                            .renewed
+                            .is_some_and(|renewed| before.is_stale(renewed))
+                    })
+                },
             ),
         );
     }
@@ -388,13 +395,13 @@ impl Stores {
             objects,
             key,
             convert,
-            Quiet::No,
+            |_, _| true,
         )
         .await;
     }
 
-    /// [`Stores::watch`] over `api`; a `Quiet` watch keeps its objects current without
-    /// announcing each change.
+    /// [`Stores::watch`] over `api`, announcing to the reconciles only the changes for which
+    /// `announce(before, after)` holds.
     async fn watch_in<K, Key, V>(
         &self,
         api: Api<DeserializeGuard<K>>,
@@ -402,7 +409,7 @@ impl Stores {
         objects: impl Fn(&Self) -> &Objects<Key, V>,
         key: impl Fn(&ObjectMeta) -> Key,
         convert: impl Fn(&Self, &K) -> Result<V, FieldError>,
-        quiet: Quiet,
+        announce: impl Fn(Option<&V>, &V) -> bool,
     ) where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
         Key: Eq + Hash + Clone + Debug,
@@ -461,19 +468,23 @@ impl Stores {
                 }
                 watcher::Event::Apply(guard) => {
                     let (key, value) = read(guard);
-                    {
+                    let announced = {
                         let mut items =
                             target.items.write().unwrap_or_else(PoisonError::into_inner);
                         match value {
-                            Some(value) => items.insert(key, Arc::new(value)),
-                            None => items.remove(&key),
-                        };
-                    }
+                            Some(value) => {
+                                let value = Arc::new(value);
+                                let before = items.insert(key, Arc::clone(&value));
+                                announce(before.as_deref(), &value)
+                            }
+                            None => items.remove(&key).is_some(),
+                        }
+                    };
                     applied += 1;
                     if applied.is_multiple_of(4096) {
                         self.prune_interner();
                     }
-                    if quiet == Quiet::No {
+                    if announced {
                         self.bump();
                     }
                 }
@@ -503,13 +514,6 @@ impl Stores {
 
 /// Where kubelets keep their node Leases.
 const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
-
-/// Whether a watch's changes are announced to the reconciles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Quiet {
-    Yes,
-    No,
-}
 
 /// Copies shared values out of their `Arc`s.
 fn unwrap<T: Clone>(items: Vec<Arc<T>>) -> Vec<T> {
