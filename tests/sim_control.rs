@@ -777,11 +777,11 @@ async fn the_simulated_scheduler_and_explain_agree_on_where_each_pod_may_go() {
 
 mod scoring {
     use kube_spread::{
-        api::{HOSTNAME_LABEL, NodeInclusionPolicy, WhenUnsatisfiable, ZONE_LABEL},
+        api::{HOSTNAME_LABEL, ZONE_LABEL},
         planner::{
             eligibility::Placement,
             index::Index,
-            model::SchedulingSpec,
+            model::{NodeInclusionPolicy, SchedulingSpec, WhenUnsatisfiable},
             selector::LabelSelector,
             topology::{Constraint, spread_scores},
         },

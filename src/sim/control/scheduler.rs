@@ -13,12 +13,14 @@ use super::{
     status::{self, node_of, terminating},
 };
 use crate::{
-    api::{HOSTNAME_LABEL, NodeInclusionPolicy, WhenUnsatisfiable, ZONE_LABEL},
+    api::{HOSTNAME_LABEL, ZONE_LABEL},
     planner::{
         eligibility::{Placement, Refusal},
         explain::placements,
         index::{Index, NodeId, PodId},
-        model::{Cluster, Pod, PodVolume, Resources, TaintEffect},
+        model::{
+            Cluster, NodeInclusionPolicy, Pod, PodVolume, Resources, TaintEffect, WhenUnsatisfiable,
+        },
         protection::volumes_reach,
         selector::LabelSelector,
         topology::{Constraint, DomainCache, spread_scores},

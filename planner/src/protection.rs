@@ -15,7 +15,7 @@ use super::{
     model::{Node, Pod, PodPhase, PodVolume},
     selector::NodeSelector,
 };
-use crate::api::HOSTNAME_LABEL;
+use crate::labels::HOSTNAME_LABEL;
 
 /// Priority classes Kubernetes reserves for the pods a cluster cannot run without.
 const CRITICAL_PRIORITY_CLASSES: [&str; 2] = ["system-cluster-critical", "system-node-critical"];

@@ -8,6 +8,7 @@ pub mod eligibility;
 pub mod explain;
 pub mod group;
 pub mod index;
+pub mod labels;
 pub mod model;
 mod plan;
 pub mod protection;

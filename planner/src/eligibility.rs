@@ -261,7 +261,7 @@ pub fn host_port_conflict(pod_spec: &SchedulingSpec, on_node: &[&Pod]) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::model::TolerationOperator;
+    use crate::model::TolerationOperator;
 
     fn node() -> Node {
         Node {

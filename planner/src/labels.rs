@@ -1,0 +1,8 @@
+//! The label keys the planner reads; the binary's API re-exports them, so each has one definition.
+
+/// The pod-template label that puts a workload's pods in a Policy-scope group.
+pub const GROUP_LABEL: &str = "kubespread.io/group";
+/// The label Deployments put on their pods to tell ReplicaSets apart.
+pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+/// The well-known node hostname label.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
