@@ -63,7 +63,7 @@ pub fn admits(node_selector: &Labels, affinity: Option<&NodeSelector>, node: &No
     node_selector
         .iter()
         .all(|(key, value)| node.labels.get(key) == Some(value))
-        && affinity.is_none_or(|affinity| affinity.matches(node))
+        && affinity.is_none_or(|affinity| affinity.matches(&node.name, &node.labels))
 }
 
 /// The first NoSchedule or NoExecute taint that no toleration tolerates.

@@ -1,4 +1,10 @@
-//! The label keys the planner reads; the binary's API re-exports them, so each has one definition.
+//! Labels, and the label keys the planner reads; the binary's API re-exports the keys, so each
+//! has one definition. The model and the selectors both use `Labels`, so it lives here.
+
+use std::collections::BTreeMap;
+
+/// Labels or annotations, in key order.
+pub type Labels = BTreeMap<String, String>;
 
 /// The pod-template label that puts a workload's pods in a Policy-scope group.
 pub const GROUP_LABEL: &str = "kubespread.io/group";

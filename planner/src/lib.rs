@@ -10,6 +10,7 @@ pub mod group;
 pub mod index;
 pub mod labels;
 pub mod model;
+mod picture;
 mod plan;
 pub mod protection;
 pub mod report;

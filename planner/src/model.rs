@@ -2,15 +2,13 @@
 //! the fields that decide where pods may run. Plain data; pods of one template share their
 //! scheduling spec through an `Arc`, so a pod costs a few hundred bytes.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+pub use super::labels::Labels;
 use super::selector::{LabelSelector, NodeSelector};
-
-/// Labels or annotations, in key order.
-pub type Labels = BTreeMap<String, String>;
 
 /// CPU in millicores, memory in bytes, and a pod count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
