@@ -83,7 +83,7 @@ CLUSTER_ROLE_CONTRACT = {
     ("", r, v) for r in ("nodes", "persistentvolumeclaims", "persistentvolumes") for v in ("list", "watch")
 } | {("policy", "poddisruptionbudgets", v) for v in ("list", "watch")} | {
     ("events.k8s.io", "events", v) for v in ("create",)
-}
+} | {("coordination.k8s.io", "leases", v) for v in ("list", "watch")}
 
 METRICS = {
     "kube_spread_node_pods", "kube_spread_policy_skew", "kube_spread_policy_balanced",

@@ -179,3 +179,46 @@ fn the_operations_guide_lists_every_metric_the_controller_exports() {
         );
     }
 }
+
+/// Files a user copies YAML from: the README, the guides, the chart's README and the examples.
+fn documents_users_copy_yaml_from() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![
+        root.join("README.md"),
+        root.join("charts/kube-spread/README.md"),
+    ];
+    for folder in ["docs", "docs/e2e", "examples", "scenarios"] {
+        let entries = fs::read_dir(root.join(folder)).expect("the folder is readable");
+        files.extend(
+            entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.is_file()),
+        );
+    }
+    files
+}
+
+#[test]
+fn the_docs_quote_mode_off_because_yaml_reads_a_bare_off_as_false() {
+    for path in documents_users_copy_yaml_from() {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            let Some((_, value)) = line.split_once("mode:") else {
+                continue;
+            };
+            let value = value.trim_start();
+            let bare_boolean = ["Off", "On", "off", "on"].iter().any(|word| {
+                value.strip_prefix(word).is_some_and(|rest| {
+                    !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+            });
+            assert!(
+                !bare_boolean,
+                "{}:{} writes an unquoted mode, which YAML reads as a boolean: {line}",
+                path.display(),
+                number + 1,
+            );
+        }
+    }
+}

@@ -598,3 +598,59 @@ async fn a_recovery_needing_32_moves_finishes_under_the_default_budgets() {
     }
     assert_eq!(status["rebalance"]["totalMoves"], 32, "{status:#}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn no_pod_is_moved_while_its_workload_waits_for_injection_or_rolls_out() {
+    // c is down and back before the policy exists; the policy then arrives with minPodAge 0s,
+    // no stabilization and a Continuous trigger, and must inject two Deployments one at a time.
+    // Until a Deployment's template carries the constraints and its rollout is done, its pods
+    // are about to be replaced anyway: moving one is an eviction wasted.
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({})),
+        node("c", json!({})),
+        deployment("web", 6),
+        deployment("api", 6),
+    ];
+    let policy = json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy",
+        "metadata": {"name": "spread", "namespace": "apps"},
+        "spec": {"scope": "Policy",
+                 "constraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                  "whenUnsatisfiable": "ScheduleAnyway"}],
+                 "rollout": {"maxConcurrent": 1},
+                 "rebalance": {"minPodAge": "0s", "stabilizationWindow": "0s",
+                               "trigger": "Continuous", "cooldown": "0s"}}});
+    let events = format!("{C_DOWN_AND_BACK}\n  - {{at: 25m, apply: {policy}}}");
+    let (report, api, _) = run(scenario(&objects, &events, "1h")).await;
+    // The ReplicaSets whose template carries the group label are the injected ones.
+    let replica_sets: kube::Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+        kube::Api::namespaced(api.client(), "apps");
+    let injected: Vec<String> = replica_sets
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.spec
+                .as_ref()
+                .and_then(|spec| spec.template.as_ref())
+                .and_then(|template| template.metadata.as_ref())
+                .and_then(|meta| meta.labels.as_ref())
+                .is_some_and(|labels| labels.contains_key("kubespread.io/group"))
+        })
+        .filter_map(|rs| rs.metadata.name)
+        .collect();
+    assert_eq!(injected.len(), 2, "both Deployments were injected");
+    for moved in &report.move_log {
+        let name = moved.pod.trim_start_matches("apps/");
+        assert!(
+            injected
+                .iter()
+                .any(|rs| name.starts_with(&format!("{rs}-"))),
+            "{} was moved before its workload's injection settled: {:#?}",
+            moved.pod,
+            report.move_log
+        );
+    }
+}

@@ -106,7 +106,6 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
         .ok(&[
             "apply",
             "--server-side",
-            "--validate=false",
             "-f",
             manifest(&dir, 1).to_str().expect("path"),
         ])
@@ -121,7 +120,6 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
         .run(&[
             "apply",
             "--server-side",
-            "--validate=false",
             "--field-manager=gitops",
             "-f",
             manifest(&dir, 2).to_str().expect("path"),

@@ -558,7 +558,7 @@ async fn the_scheduler_never_binds_to_a_cordoned_node_or_one_without_room() {
         assert_eq!(
             condition.message.as_deref(),
             Some(
-                "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+                "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
             )
         );
     }
@@ -754,11 +754,15 @@ async fn the_simulated_scheduler_and_explain_agree_on_where_each_pod_may_go() {
     }
     cluster.run_for(Duration::from_secs(1)).await;
     let cache = cluster.control.cache();
-    let mut model = kube_spread::sim::control::scheduler::Model::from_cache(cache);
-    let cluster_model = model.cluster.clone();
+    let view = kube_spread::sim::control::scheduler::View::of(cache);
+    let cluster_model = planner_model(cache);
     let mut distinct = std::collections::BTreeSet::new();
     for (probe, _) in &probes {
-        let scheduler: Vec<String> = model.feasible_nodes(cache, "default", probe).unwrap();
+        let pod = cache.pods.get("default", probe).unwrap();
+        let scheduler: Vec<String> = kube_spread::sim::control::scheduler::evaluate(&view, pod)
+            .feasible()
+            .map(|n| n.node.clone())
+            .collect();
         let explained = planner::explain(&cluster_model, "default", probe).unwrap();
         let explain: Vec<String> = explained
             .nodes
@@ -773,6 +777,25 @@ async fn the_simulated_scheduler_and_explain_agree_on_where_each_pod_may_go() {
         distinct.len() >= 4,
         "the probes exercise different filters: {distinct:?}"
     );
+}
+
+/// The planner's model of what the control plane's cache holds.
+fn planner_model(cache: &kube_spread::sim::control::Cache) -> planner::model::Cluster {
+    use kube_spread::snapshot::convert;
+    let mut interner = convert::Interner::new();
+    planner::model::Cluster {
+        nodes: cache
+            .nodes
+            .iter()
+            .map(|n| convert::node(n).unwrap())
+            .collect(),
+        pods: cache
+            .pods
+            .iter()
+            .map(|p| convert::pod(p, &mut interner).unwrap())
+            .collect(),
+        ..planner::model::Cluster::default()
+    }
 }
 
 mod scoring {

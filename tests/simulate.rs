@@ -10,7 +10,7 @@
 
 use kube_spread::sim::{
     report::{Report, text},
-    scenario::{Scenario, Simulation},
+    scenario::{RunSimulation, Scenario, Simulation},
 };
 
 async fn homelab() -> Report {
@@ -107,6 +107,148 @@ fn a_bad_scenario_file_is_refused_naming_the_event_and_field() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("events[1].scale: missing field `replicas`"),
+        "{stderr}"
+    );
+}
+
+/// One node and one Deployment, to which each test adds what it refuses.
+const ONE_NODE: &str = r#"
+name: checked
+settings: {duration: 1h}
+objects:
+  - {apiVersion: v1, kind: Node, metadata: {name: a}, status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}}
+  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web, namespace: default}, spec: {replicas: 2, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: a, image: x}]}}}}
+"#;
+
+#[track_caller]
+fn refused(text: &str) -> String {
+    match Scenario::parse("checked.yaml", text) {
+        Ok(_) => panic!("the scenario was accepted:\n{text}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn an_event_naming_a_node_the_scenario_lacks_is_refused() {
+    assert_eq!(
+        refused(&format!(
+            "{ONE_NODE}events:\n  - {{at: 10m, nodeDown: ghost}}\n"
+        )),
+        "scenario checked.yaml: events[0].nodeDown: no node \"ghost\" in the scenario (nodes: a)"
+    );
+    let applied_later = format!(
+        "{ONE_NODE}events:\n  - {{at: 5m, cordon: b}}\n  - {{at: 10m, apply: {{apiVersion: v1, kind: Node, metadata: {{name: b}}}}}}\n"
+    );
+    assert_eq!(
+        refused(&applied_later),
+        "scenario checked.yaml: events[0].cordon: node \"b\" is only applied at 10m"
+    );
+    let applied_first = applied_later.replace("at: 5m", "at: 15m");
+    assert!(Scenario::parse("checked.yaml", &applied_first).is_ok());
+}
+
+#[test]
+fn an_event_after_the_scenarios_end_is_refused_rather_than_dropped() {
+    assert_eq!(
+        refused(&format!(
+            "{ONE_NODE}events:\n  - {{at: 10m, cordon: a}}\n  - {{at: 2h, uncordon: a}}\n"
+        )),
+        "scenario checked.yaml: events[1].at: 2h is after the scenario ends (1h); raise settings.duration or drop the event"
+    );
+    assert!(
+        Scenario::parse(
+            "ok",
+            &format!("{ONE_NODE}events:\n  - {{at: 1h, cordon: a}}\n")
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn negative_or_absurd_replica_counts_are_refused() {
+    assert_eq!(
+        refused(&ONE_NODE.replace("replicas: 2", "replicas: -3")),
+        "scenario checked.yaml: objects[1] (apps/v1 Deployment default/web).spec.replicas: -3 is negative; replicas must be 0 or more"
+    );
+    assert_eq!(
+        refused(&ONE_NODE.replace("replicas: 2", "replicas: 2000000")),
+        "scenario checked.yaml: objects[1] (apps/v1 Deployment default/web).spec.replicas: 2000000 is beyond the simulation's limit of 20000 pods"
+    );
+    let scale = |replicas: &str| {
+        format!(
+            "{ONE_NODE}events:\n  - {{at: 5m, scale: {{kind: Deployment, namespace: default, name: web, replicas: {replicas}}}}}\n"
+        )
+    };
+    assert_eq!(
+        refused(&scale("-1")),
+        "scenario checked.yaml: events[0].scale.replicas: -1 is negative; replicas must be 0 or more"
+    );
+    assert!(refused(&scale("2000000")).contains("events[0].scale.replicas: 2000000 is beyond"));
+    let many = refused(&ONE_NODE.replace("replicas: 2", "replicas: 20000").replace(
+        "objects:\n",
+        "objects:\n  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: api, namespace: default}, spec: {replicas: 5, selector: {matchLabels: {app: api}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: a, image: x}]}}}}\n",
+    ));
+    assert_eq!(
+        many,
+        "scenario checked.yaml: objects: the scenario asks for up to 20005 pods (20005 replicas, 0 DaemonSet pods, 0 bare pods), beyond the simulation's limit of 20000"
+    );
+}
+
+#[test]
+fn a_negative_or_unreadable_allocatable_quantity_is_refused() {
+    assert_eq!(
+        refused(&ONE_NODE.replace("cpu: \"4\"", "cpu: \"-4\"")),
+        "scenario checked.yaml: objects[0] (v1 Node a).status.allocatable.cpu: \"-4\" is negative"
+    );
+    assert_eq!(
+        refused(&ONE_NODE.replace("memory: 8Gi", "memory: NaN")),
+        "scenario checked.yaml: objects[0] (v1 Node a).status.allocatable.memory: \"NaN\" is not a quantity"
+    );
+}
+
+#[test]
+fn a_scenario_without_nodes_is_refused() {
+    let no_nodes: String = ONE_NODE
+        .lines()
+        .filter(|line| !line.contains("kind: Node"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        refused(&no_nodes),
+        "scenario checked.yaml: objects: the scenario has no Node: add at least one (kind: Node) for pods to run on"
+    );
+}
+
+#[test]
+fn scaling_a_kind_that_cannot_scale_is_refused() {
+    assert_eq!(
+        refused(&format!(
+            "{ONE_NODE}events:\n  - {{at: 5m, scale: {{kind: Pod, namespace: default, name: web, replicas: 1}}}}\n"
+        )),
+        "scenario checked.yaml: events[0].scale.kind: Pod cannot be scaled; scale one of Deployment, StatefulSet, ReplicaSet"
+    );
+}
+
+#[test]
+fn two_million_replicas_are_refused_at_once_instead_of_exhausting_memory() {
+    let path = std::env::temp_dir().join(format!(
+        "kube-spread-huge-scenario-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(&path, ONE_NODE.replace("replicas: 2", "replicas: 2000000")).unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(BINARY)
+        .args(["simulate", "--scenario"])
+        .arg(&path)
+        .output()
+        .expect("run kube-spread");
+    std::fs::remove_file(&path).ok();
+    assert!(!output.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("beyond the simulation's limit of 20000 pods"),
         "{stderr}"
     );
 }
@@ -313,4 +455,215 @@ fn kubectl_gets_applies_and_deletes_against_the_served_simulation() {
     assert!(!text.contains("media"), "{text}");
     drop(served);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A report of `counts.len()` nodes, each holding its count from start to end.
+fn report_of(counts: &[u32]) -> Report {
+    let name = |i: usize| format!("node-{i:02}");
+    let pods: std::collections::BTreeMap<String, u32> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (name(i), *c))
+        .collect();
+    let sample = |t| kube_spread::sim::report::Sample {
+        t,
+        pods: pods.clone(),
+        pending: 0,
+        terminating: 0,
+        event: None,
+    };
+    Report {
+        scenario: "chart".to_owned(),
+        description: String::new(),
+        seed: 1,
+        controller: false,
+        cluster_seconds: 600,
+        nodes: counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| kube_spread::sim::report::NodePods {
+                name: name(i),
+                pods_before: *c,
+                pods_at_end: *c,
+            })
+            .collect(),
+        timeline: vec![sample(0), sample(300), sample(600)],
+        events: Vec::new(),
+        moves: 0,
+        pdb_violations: 0,
+        pinned_moved: 0,
+        move_log: Vec::new(),
+        policy_groups: Vec::new(),
+        final_pods: Vec::new(),
+    }
+}
+
+/// The y coordinates of each polyline of the chart, in drawing order.
+fn line_heights(svg: &str) -> Vec<Vec<String>> {
+    svg.lines()
+        .filter(|line| line.starts_with("<polyline"))
+        .map(|line| {
+            let points = line
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches("\"/>");
+            points
+                .split(' ')
+                .map(|point| point.split(',').nth(1).unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_chart_draws_each_node_at_its_exact_count() {
+    // The plot runs from y=360 (0 pods) up to y=40 (10 pods, the top of the scale).
+    let svg = kube_spread::sim::report::svg::chart(&report_of(&[0, 10, 10]));
+    let heights = line_heights(&svg);
+    assert_eq!(heights.len(), 3);
+    assert!(heights[0].iter().all(|y| y == "360.0"), "{:?}", heights[0]);
+    for line in &heights[1..] {
+        assert!(line.iter().all(|y| y == "40.0"), "{line:?}");
+    }
+}
+
+#[test]
+fn a_chart_of_many_nodes_names_the_busiest_and_emptiest_and_bands_the_rest() {
+    let counts: Vec<u32> = (0..50).collect();
+    let svg = kube_spread::sim::report::svg::chart(&report_of(&counts));
+    let named: Vec<&str> = svg
+        .lines()
+        .filter(|line| line.contains("stroke-width=\"3\"/><text"))
+        .filter_map(|line| line.split('>').nth(2))
+        .map(|text| text.trim_end_matches("</text"))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "node-49", "node-48", "node-47", "node-46", "node-03", "node-02", "node-01", "node-00"
+        ]
+    );
+    assert!(svg.contains("42 other nodes (fewest to most)"), "{svg}");
+    assert_eq!(svg.matches("<polygon").count(), 1);
+    let colours: std::collections::BTreeSet<&str> = svg
+        .lines()
+        .filter(|line| line.starts_with("<polyline"))
+        .filter_map(|line| line.split("stroke=\"").nth(1))
+        .map(|rest| &rest[..7])
+        .collect();
+    assert_eq!(colours.len(), 8, "each named node has its own colour");
+}
+
+/// Runs on real time, as `simulate --serve` does.
+#[tokio::test]
+async fn the_served_cluster_runs_on_the_real_clock_so_kube_spread_run_sees_recent_events() {
+    use k8s_openapi::api::core::v1::Node;
+
+    let scenario = Scenario::parse("small", SMALL).unwrap();
+    let mut simulation = kube_spread::cli::simulate::live(scenario, false).unwrap();
+    let nodes: kube::Api<Node> = kube::Api::all(simulation.api().client());
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    simulation.spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let _ = sender.send(nodes.list(&kube::api::ListParams::default()).await);
+    });
+    simulation
+        .run_until(tokio::time::sleep(std::time::Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let listed = receiver.await.unwrap().unwrap();
+    let now = jiff::Timestamp::now();
+    assert_eq!(listed.items.len(), 2);
+    for node in listed.items {
+        let created: jiff::Timestamp = node
+            .metadata
+            .creation_timestamp
+            .map(|t| t.0.to_string())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let age = now.duration_since(created).abs();
+        assert!(
+            age < jiff::SignedDuration::from_secs(60),
+            "node created at {created}, now is {now}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_that_falls_behind_the_clusters_changes_fails_the_run_instead_of_losing_moves() {
+    let scenario = Scenario::parse("small", SMALL).unwrap();
+    let simulation = Simulation::new(scenario).unwrap();
+    simulation.api().store().set_history_limit(5);
+    let error = simulation.run().await.unwrap_err();
+    assert!(
+        matches!(error, RunSimulation::ReportFellBehind(_)),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("the report fell behind the cluster"),
+        "{error}"
+    );
+}
+
+/// Three nodes and `apps` namespaces, each with one Deployment and its own SpreadPolicy; node c
+/// fails at 5m and recovers at 25m.
+fn many_policies(apps: usize) -> Scenario {
+    let mut text = String::from(
+        "name: many-policies\nsettings: {seed: 11, duration: 1h30m, podStartup: {min: 5s, max: 20s}}\n\
+         events:\n  - {at: 5m, nodeDown: c}\n  - {at: 25m, nodeUp: c}\nobjects:\n",
+    );
+    for node in ["a", "b", "c"] {
+        text.push_str(&format!(
+            "  - {{apiVersion: v1, kind: Node, metadata: {{name: {node}, labels: {{kubernetes.io/hostname: {node}}}}}, status: {{allocatable: {{cpu: \"8\", memory: 16Gi, pods: \"110\"}}}}}}\n"
+        ));
+    }
+    for app in 0..apps {
+        let ns = format!("app-{app:02}");
+        text.push_str(&format!(
+            "  - {{apiVersion: v1, kind: Namespace, metadata: {{name: {ns}}}}}\n\
+             \x20 - {{apiVersion: apps/v1, kind: Deployment, metadata: {{name: web, namespace: {ns}}}, spec: {{replicas: 3, selector: {{matchLabels: {{app: web}}}}, template: {{metadata: {{labels: {{app: web}}}}, spec: {{terminationGracePeriodSeconds: 5, containers: [{{name: a, image: x, resources: {{requests: {{cpu: 100m}}}}}}]}}}}}}}}\n\
+             \x20 - {{apiVersion: kubespread.io/v1alpha1, kind: SpreadPolicy, metadata: {{name: spread, namespace: {ns}}}, spec: {{scope: Workload, constraints: [{{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}}], rebalance: {{mode: Evict}}}}}}\n"
+        ));
+    }
+    Scenario::parse("many-policies", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+#[test]
+fn the_same_scenario_and_seed_give_the_same_report_with_many_policies() {
+    let run = || {
+        let report = kube_spread::cli::simulate::run_paused(many_policies(16), true).unwrap();
+        serde_json::to_string_pretty(&report).unwrap()
+    };
+    let (first, second) = (run(), run());
+    let report: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert!(
+        report["moves"].as_u64().unwrap() > 0,
+        "the policies moved nothing"
+    );
+    if first != second {
+        let line = first
+            .lines()
+            .zip(second.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "the reports differ from line {line}:\n{}\n---\n{}",
+            first
+                .lines()
+                .skip(line.saturating_sub(5))
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            second
+                .lines()
+                .skip(line.saturating_sub(5))
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
 }

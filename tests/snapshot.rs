@@ -613,6 +613,49 @@ fn text_that_is_neither_json_nor_yaml_is_refused_clearly() {
 }
 
 #[test]
+fn a_snapshot_holding_only_null_is_refused_like_an_empty_file() {
+    let empty = read_err("");
+    for text in ["null", "~", "null\n---\nnull\n", "---\n---\n"] {
+        assert_eq!(read_err(text), empty, "{text:?}");
+    }
+}
+
+#[test]
+fn an_object_that_appears_twice_is_refused_with_one_line_naming_both_places() {
+    let items = cluster_list();
+    let spread_policy = items[9].clone();
+    for (duplicate, expected) in [
+        (
+            node("homelab-01"),
+            "item 13 (Node homelab-01): appears again after item 0; each object may appear only once",
+        ),
+        (
+            items[1].clone(),
+            "item 13 (Pod media/sonarr-7d9f-abcde): appears again after item 1; each object may appear only once",
+        ),
+        (
+            spread_policy,
+            "item 13 (SpreadPolicy media/apps): appears again after item 9; each object may appear only once",
+        ),
+    ] {
+        let mut items = cluster_list();
+        items.push(duplicate);
+        assert_eq!(read_err(&list(items)), expected);
+    }
+}
+
+#[test]
+fn objects_of_one_name_in_different_namespaces_or_kinds_are_not_duplicates() {
+    let mut items = cluster_list();
+    let mut other_namespace = items[1].clone();
+    other_namespace["metadata"]["namespace"] = json!("other");
+    items.push(other_namespace);
+    items.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "media"}}));
+    let snapshot = read_ok(&list(items));
+    assert_eq!(snapshot.cluster.pods.len(), 2);
+}
+
+#[test]
 fn hostile_inputs_give_errors_not_panics() {
     let deep_array = "[".repeat(100_000);
     let deep_object = "{\"a\":".repeat(100_000);
@@ -1153,18 +1196,18 @@ fn a_nodes_allocatable_falls_back_to_capacity_then_zero() {
 
 #[test]
 fn a_pdb_with_a_null_selector_matches_nothing_and_an_empty_one_everything() {
-    let pdb = |selector: Option<Value>| {
+    let pdb = |name: &str, selector: Option<Value>| {
         let mut pdb = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                             "metadata": {"name": "p", "namespace": "media"}, "spec": {"maxUnavailable": 1}});
+                             "metadata": {"name": name, "namespace": "media"}, "spec": {"maxUnavailable": 1}});
         if let Some(selector) = selector {
             pdb["spec"]["selector"] = selector;
         }
         pdb
     };
     let snapshot = read_ok(&list(vec![
-        pdb(None),
-        pdb(Some(json!({}))),
-        pdb(Some(json!(null))),
+        pdb("absent", None),
+        pdb("empty", Some(json!({}))),
+        pdb("null", Some(json!(null))),
     ]));
     let pdbs = &snapshot.cluster.pdbs;
     assert_eq!(pdbs[0].selector, None);
@@ -1178,14 +1221,14 @@ fn a_pdb_with_a_null_selector_matches_nothing_and_an_empty_one_everything() {
 
 #[test]
 fn deployment_strategies_and_replicas_take_the_api_defaults() {
-    let deployment = |strategy: Value| {
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "media"},
+    let deployment = |name: &str, strategy: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "media"},
                "spec": {"replicas": 0, "selector": {}, "strategy": strategy,
                         "template": template(json!({}), json!({"containers": [{"name": "a"}]}))}})
     };
     let snapshot = read_ok(&list(vec![
-        deployment(json!({"rollingUpdate": {"maxSurge": 1}})),
-        deployment(json!({"type": "Recreate"})),
+        deployment("rolling", json!({"rollingUpdate": {"maxSurge": 1}})),
+        deployment("recreate", json!({"type": "Recreate"})),
     ]));
     let workloads = &snapshot.cluster.workloads;
     assert_eq!(workloads[0].replicas, 0);

@@ -3,6 +3,8 @@
 //! were being placed anew (an evicted pod's replacement, or a Pending pod), so it does not
 //! count itself and its current node gets its resources back.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::{
@@ -10,7 +12,7 @@ use super::{
     group::{self, Spreading},
     index::{Index, NodeId, PodId},
     model::{Cluster, Pod, PodSpreadConstraint, Resources, SchedulingSpec},
-    topology::{Constraint, Counts, DomainCache, PreFilter},
+    topology::{Constraint, Counts, DomainCache, Members, PreFilter},
 };
 use crate::model::WhenUnsatisfiable;
 
@@ -92,6 +94,8 @@ struct Governing {
     source: String,
     /// The group label a Policy-scope policy puts on the pod template.
     group_label: Option<String>,
+    /// The pods each of the policy's constraints counts, as the plan counts them.
+    members: Vec<Members>,
 }
 
 impl Governing {
@@ -100,6 +104,7 @@ impl Governing {
             constraints: Vec::new(),
             source: "no constraints: the pod has none and no policy governs it".to_owned(),
             group_label: None,
+            members: Vec::new(),
         }
     }
 }
@@ -112,6 +117,7 @@ fn governing(index: &Index<'_>, pod_id: PodId) -> Governing {
             constraints: pod.spec.spread_constraints.clone(),
             source: "the pod's own constraints".to_owned(),
             group_label: None,
+            members: Vec::new(),
         };
     }
     let Some(workload_id) = index.pod_workload[pod_id] else {
@@ -147,10 +153,21 @@ fn governing(index: &Index<'_>, pod_id: PodId) -> Governing {
             .into_iter()
             .map(|constraint| group::injected_constraint(constraint, spreading))
             .collect();
+        let members = found
+            .constraints
+            .iter()
+            .zip(&found.members)
+            .map(|(constraint, pods)| Members {
+                topology_key: constraint.topology_key.clone(),
+                when_unsatisfiable: constraint.when_unsatisfiable,
+                pods: Arc::clone(pods),
+            })
+            .collect();
         return Governing {
             constraints,
             source: format!("SpreadPolicy {name}"),
             group_label,
+            members,
         };
     }
     Governing::none()
@@ -172,6 +189,7 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         constraints,
         source,
         group_label,
+        members,
     } = governing(&index, pod_id);
     let pod = index.pod(pod_id);
     let mut labels = (*pod.labels).clone();
@@ -186,13 +204,14 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         node_name: template_node.or_else(|| pod.spec.node_name.clone()),
         ..(*pod.spec).clone()
     };
-    let verdicts = placements(
+    let verdicts = verdicts(
         &index,
         &mut DomainCache::default(),
         pod,
         &labels,
         &spec,
         Some(pod_id),
+        &members,
     );
     let explained = [
         WhenUnsatisfiable::DoNotSchedule,
@@ -203,11 +222,11 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         let prefilter = without(
             &index,
             &mut DomainCache::default(),
-            pod,
+            (pod, pod_id),
             &labels,
             &spec,
             kind,
-            pod_id,
+            &members,
         );
         prefilter
             .constraints
@@ -248,13 +267,14 @@ fn describe(constraint: &Constraint, counts: &Counts) -> ExplainedConstraint {
 fn without(
     index: &Index<'_>,
     cache: &mut DomainCache,
-    pod: &Pod,
+    (pod, pod_id): (&Pod, PodId),
     labels: &super::model::Labels,
     spec: &SchedulingSpec,
     kind: WhenUnsatisfiable,
-    pod_id: PodId,
+    members: &[Members],
 ) -> PreFilter {
-    let mut prefilter = PreFilter::new(index, cache, &pod.namespace, labels, spec, kind);
+    let mut prefilter =
+        PreFilter::counting(index, cache, &pod.namespace, labels, spec, kind, members);
     if let Some(node) =
         index.pod_node[pod_id].filter(|_| !pod.terminating && !pod.phase.is_terminal())
     {
@@ -263,7 +283,15 @@ fn without(
             .iter()
             .zip(prefilter.counts.iter_mut())
         {
-            if !constraint.selector.is_empty() && constraint.selector.matches(&pod.labels) {
+            let given = members.iter().find(|members| {
+                members.topology_key == constraint.topology_key
+                    && members.when_unsatisfiable == constraint.when_unsatisfiable
+            });
+            let counted = match given {
+                Some(given) => given.pods.binary_search(&pod_id).is_ok(),
+                None => !constraint.selector.is_empty() && constraint.selector.matches(&pod.labels),
+            };
+            if counted {
                 counts.add(node, -1);
             }
         }
@@ -282,23 +310,37 @@ pub fn placements(
     spec: &SchedulingSpec,
     replacing: Option<PodId>,
 ) -> Vec<NodeVerdict> {
+    verdicts(index, cache, pod, labels, spec, replacing, &[])
+}
+
+/// [`placements`], with the pods a policy's group counts per constraint.
+fn verdicts(
+    index: &Index<'_>,
+    cache: &mut DomainCache,
+    pod: &Pod,
+    labels: &super::model::Labels,
+    spec: &SchedulingSpec,
+    replacing: Option<PodId>,
+    members: &[Members],
+) -> Vec<NodeVerdict> {
     let prefilter = match replacing {
         Some(pod_id) => without(
             index,
             cache,
-            pod,
+            (pod, pod_id),
             labels,
             spec,
             WhenUnsatisfiable::DoNotSchedule,
-            pod_id,
+            members,
         ),
-        None => PreFilter::new(
+        None => PreFilter::counting(
             index,
             cache,
             &pod.namespace,
             labels,
             spec,
             WhenUnsatisfiable::DoNotSchedule,
+            members,
         ),
     };
     let gone_from: Option<NodeId> = replacing.and_then(|id| index.pod_node[id]);

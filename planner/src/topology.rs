@@ -448,6 +448,17 @@ pub fn matching_pods(index: &Index<'_>, namespace: &str, selector: &LabelSelecto
     pods
 }
 
+/// The pods one constraint of a group counts, by the constraint's list-map key.
+#[derive(Clone, Debug)]
+pub struct Members {
+    /// The constraint's topology key.
+    pub topology_key: String,
+    /// The constraint's whenUnsatisfiable.
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// The pods, sorted.
+    pub pods: Arc<[PodId]>,
+}
+
 /// PreFilter's state for an incoming pod: its constraints of one kind, resolved, each with
 /// the counts over its eligible domains.
 #[derive(Clone, Debug)]
@@ -468,6 +479,22 @@ impl PreFilter {
         spec: &super::model::SchedulingSpec,
         kind: WhenUnsatisfiable,
     ) -> Self {
+        Self::counting(index, cache, namespace, pod_labels, spec, kind, &[])
+    }
+
+    /// [`PreFilter::new`], counting for a constraint the pods `members` gives for its
+    /// (topology key, whenUnsatisfiable) instead of those its selector matches: a policy's
+    /// group counts its workloads' pods before they carry the group label, and what is
+    /// explained must be what is planned.
+    pub fn counting(
+        index: &Index<'_>,
+        cache: &mut DomainCache,
+        namespace: &str,
+        pod_labels: &Labels,
+        spec: &super::model::SchedulingSpec,
+        kind: WhenUnsatisfiable,
+        members: &[Members],
+    ) -> Self {
         let constraints: Vec<Constraint> = spec
             .spread_constraints
             .iter()
@@ -480,11 +507,18 @@ impl PreFilter {
             .iter()
             .map(|constraint| {
                 let domains = cache.get(index, &placements, constraint, &keys);
-                Counts::count(
-                    domains,
-                    index,
-                    &matching_pods(index, namespace, &constraint.selector),
-                )
+                let given = members.iter().find(|members| {
+                    members.topology_key == constraint.topology_key
+                        && members.when_unsatisfiable == constraint.when_unsatisfiable
+                });
+                match given {
+                    Some(given) => Counts::count(domains, index, given.pods.iter()),
+                    None => Counts::count(
+                        domains,
+                        index,
+                        &matching_pods(index, namespace, &constraint.selector),
+                    ),
+                }
             })
             .collect();
         Self {

@@ -185,6 +185,20 @@ pub async fn simulate(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), Si
     Ok(())
 }
 
+/// The simulation `--serve` runs: on the system clock, the scenario's times counted from now
+/// rather than from its `start`, so that `kube-spread run` against it (which reads the system
+/// clock) sees a node that recovered a minute ago as recovered a minute ago. Call it on the
+/// real-time runtime that will run it.
+pub fn live(mut scenario: Scenario, with_controller: bool) -> Result<Simulation, Simulate> {
+    scenario.start = crate::clock::Clock::system().now();
+    let mut simulation = Simulation::new(scenario)?;
+    if with_controller {
+        let client = simulation.api().client();
+        simulation.spawn(controller(simulation.api(), client));
+    }
+    Ok(simulation)
+}
+
 /// Serves the cluster in real time until Ctrl-C.
 async fn serve(
     scenario: Scenario,
@@ -193,11 +207,7 @@ async fn serve(
     kubeconfig: Option<&PathBuf>,
     out: &mut dyn Write,
 ) -> Result<Report, Simulate> {
-    let mut simulation = Simulation::new(scenario)?;
-    if with_controller {
-        let client = simulation.api().client();
-        simulation.spawn(controller(simulation.api(), client));
-    }
+    let simulation = live(scenario, with_controller)?;
     let (bound, server) = simulation.api().serve(address).await?;
     if let Some(path) = kubeconfig {
         crate::sim::write_kubeconfig(path, bound).map_err(|source| Simulate::WriteFile {

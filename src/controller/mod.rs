@@ -227,6 +227,26 @@ fn on_change<T: Clone + Send + Sync + 'static>(
     })
 }
 
+/// On each trigger, every policy in namespace and name order. `reconcile_all_on` would take
+/// them in the order of the store's hash map, which differs from run to run, and so would the
+/// order of the moves of policies that act at once: a seeded simulation would not repeat.
+fn every_policy_in_order(
+    store: kube::runtime::reflector::Store<DeserializeGuard<SpreadPolicy>>,
+    triggers: impl futures::Stream<Item = ()> + Send + 'static,
+) -> impl futures::Stream<Item = kube::runtime::reflector::ObjectRef<DeserializeGuard<SpreadPolicy>>>
++ Send
++ 'static {
+    triggers.flat_map(move |()| {
+        let mut policies: Vec<_> = store
+            .state()
+            .iter()
+            .map(|policy| kube::runtime::reflector::ObjectRef::from_obj(&**policy))
+            .collect();
+        policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        futures::stream::iter(policies)
+    })
+}
+
 /// Runs the controller until `shutdown` resolves; then stops reconciling, releases the lease
 /// and returns.
 pub async fn run(
@@ -328,8 +348,9 @@ pub async fn run(
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     tracing::info!(identity = %settings.identity, "Starting the controller.");
+    let every_policy = every_policy_in_order(controller.store(), triggers);
     let running = controller
-        .reconcile_all_on(triggers)
+        .reconcile_on(every_policy)
         .graceful_shutdown_on(stopped(stopping.clone()))
         .run(reconcile::reconcile, error_policy, Arc::clone(&ctx))
         .for_each(|result| async move {

@@ -134,6 +134,19 @@ impl Observer {
         policies_version: Vec<(String, String)>,
     ) -> Observation {
         let mut cluster = self.stores.cluster();
+        // A node whose kubelet stopped renewing its Lease still reads Ready for up to 40 s;
+        // it is no destination meanwhile.
+        let leases = self.stores.node_leases();
+        for node in &mut cluster.nodes {
+            if node.ready
+                && leases
+                    .get(&node.name)
+                    .is_some_and(|lease| lease.is_stale(now))
+            {
+                tracing::debug!(node = %node.name, "The node's Lease is stale; it takes no pods.");
+                node.ready = false;
+            }
+        }
         let mut invalid = HashMap::new();
         // Each policy is read on its own: one that cannot be read is reported, never a reason
         // to stop planning the others.

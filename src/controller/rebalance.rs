@@ -7,7 +7,7 @@
 //! so a restart neither repeats a move nor resets the budget.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     time::Duration,
 };
 
@@ -46,11 +46,12 @@ const HOUR: Duration = Duration::from_secs(3600);
 #[derive(Debug, Default)]
 pub struct Memory {
     /// Per workload: replacements that landed no better in a row, and no move before when.
-    disagreements: HashMap<String, (u32, Timestamp)>,
+    /// Ordered, so the status lists its issues in the same order on every run.
+    disagreements: BTreeMap<String, (u32, Timestamp)>,
     /// After a 429: no move before when, and how many 429s in a row.
     pdb_backoff: Option<(Timestamp, u32)>,
-    /// Workloads whose pods several budgets select, and since when.
-    multiple_pdbs: HashMap<String, Timestamp>,
+    /// Workloads whose pods several budgets select, and since when (ordered, as above).
+    multiple_pdbs: BTreeMap<String, Timestamp>,
     /// DryRun: planned moves already evaluated, with whether they would pass.
     dry_run: HashMap<(String, String), bool>,
     /// The state the last step ended in, in case its status write was lost.

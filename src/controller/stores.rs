@@ -16,6 +16,7 @@ use std::{
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet, StatefulSet},
+    coordination::v1::Lease,
     core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod},
     policy::v1::PodDisruptionBudget,
 };
@@ -42,6 +43,41 @@ pub struct WorkloadEntry {
     pub workload: Arc<model::Workload>,
     /// `kube-spread` holds fields of it through server-side apply.
     pub applied_by_us: bool,
+}
+
+/// A node's heartbeat: its Lease in `kube-node-lease`, renewed by its kubelet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLease {
+    /// `spec.renewTime`.
+    pub renewed: Option<jiff::Timestamp>,
+    /// `spec.leaseDurationSeconds`.
+    pub duration: Option<std::time::Duration>,
+}
+
+impl NodeLease {
+    fn of(lease: &Lease) -> Result<Self, FieldError> {
+        let spec = lease.spec.as_ref();
+        Ok(Self {
+            renewed: spec
+                .and_then(|spec| spec.renew_time.as_ref())
+                .map(|time| time.0),
+            duration: spec
+                .and_then(|spec| spec.lease_duration_seconds)
+                .and_then(|seconds| u64::try_from(seconds).ok())
+                .map(std::time::Duration::from_secs),
+        })
+    }
+
+    /// Whether the kubelet has missed its renewals: no renewal for half the lease's duration
+    /// (it renews every quarter), well before the node lifecycle controller marks the node
+    /// NotReady. A lease without times says nothing.
+    pub fn is_stale(&self, now: jiff::Timestamp) -> bool {
+        let (Some(renewed), Some(duration)) = (self.renewed, self.duration) else {
+            return false;
+        };
+        std::time::Duration::try_from(now.duration_since(renewed))
+            .is_ok_and(|silence| silence > duration / 2)
+    }
 }
 
 /// Objects of one kind by key.
@@ -88,6 +124,7 @@ pub struct Stores {
     pdbs: Objects<(String, String), model::Pdb>,
     claims: Objects<(String, String), model::Claim>,
     volumes: Objects<String, model::Volume>,
+    node_leases: Objects<String, NodeLease>,
     interner: Mutex<convert::Interner>,
     generation: AtomicU64,
     changed: watch::Sender<u64>,
@@ -119,6 +156,7 @@ impl Stores {
             pdbs: Objects::new(),
             claims: Objects::new(),
             volumes: Objects::new(),
+            node_leases: Objects::new(),
             interner: Mutex::new(convert::Interner::new()),
             generation: AtomicU64::new(0),
             changed: watch::channel(0).0,
@@ -134,6 +172,18 @@ impl Stores {
             && self.pdbs.synced.load(Ordering::Acquire)
             && self.claims.synced.load(Ordering::Acquire)
             && self.volumes.synced.load(Ordering::Acquire)
+            && self.node_leases.synced.load(Ordering::Acquire)
+    }
+
+    /// When each node's kubelet last renewed its Lease, and for how long a renewal holds.
+    pub fn node_leases(&self) -> HashMap<String, NodeLease> {
+        self.node_leases
+            .items
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(node, lease)| (node.clone(), (**lease).clone()))
+            .collect()
     }
 
     fn workloads_synced(&self) -> bool {
@@ -304,6 +354,15 @@ impl Stores {
                 name,
                 |_, volume| { convert::volume(volume) }
             ),
+            stores.watch_in::<Lease, _, _>(
+                Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE),
+                metrics,
+                |s| &s.node_leases,
+                name,
+                |_, lease| NodeLease::of(lease),
+                // A renewal changes no count: staleness is judged when a plan is made.
+                Quiet::Yes,
+            ),
         );
     }
 
@@ -319,11 +378,37 @@ impl Stores {
         convert: impl Fn(&Self, &K) -> Result<V, FieldError>,
     ) where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+        K::Scope: Send,
+        Key: Eq + Hash + Clone + Debug,
+        V: Debug,
+    {
+        self.watch_in(
+            Api::all(client.clone()),
+            metrics,
+            objects,
+            key,
+            convert,
+            Quiet::No,
+        )
+        .await;
+    }
+
+    /// [`Stores::watch`] over `api`; a `Quiet` watch keeps its objects current without
+    /// announcing each change.
+    async fn watch_in<K, Key, V>(
+        &self,
+        api: Api<DeserializeGuard<K>>,
+        metrics: &ControllerMetrics,
+        objects: impl Fn(&Self) -> &Objects<Key, V>,
+        key: impl Fn(&ObjectMeta) -> Key,
+        convert: impl Fn(&Self, &K) -> Result<V, FieldError>,
+        quiet: Quiet,
+    ) where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
         Key: Eq + Hash + Clone + Debug,
         V: Debug,
     {
         let kind = K::kind(&()).to_string();
-        let api: Api<DeserializeGuard<K>> = Api::all(client.clone());
         let mut stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed();
@@ -388,7 +473,9 @@ impl Stores {
                     if applied.is_multiple_of(4096) {
                         self.prune_interner();
                     }
-                    self.bump();
+                    if quiet == Quiet::No {
+                        self.bump();
+                    }
                 }
                 watcher::Event::Delete(guard) => {
                     let key = match &guard.0 {
@@ -412,6 +499,16 @@ impl Stores {
             .unwrap_or_else(PoisonError::into_inner)
             .prune();
     }
+}
+
+/// Where kubelets keep their node Leases.
+const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+
+/// Whether a watch's changes are announced to the reconciles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quiet {
+    Yes,
+    No,
 }
 
 /// Copies shared values out of their `Arc`s.

@@ -28,12 +28,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Served for kubectl as kube-apiserver serves them: OpenAPI v3 and v2 generated from
+//! k8s-openapi's schemas and the CRD's (validation, client-side apply, `explain`), field
+//! validation (Strict, Warn, Ignore), the protobuf bodies of kubectl's typed commands,
+//! SelfSubjectAccessReviews and Table watches (`kubectl get -w`).
+//!
 //! Left out on purpose: aggregated discovery (kubectl falls back to the legacy documents),
-//! protobuf and CBOR, OpenAPI documents, Table watches (`kubectl get -w`), CRD schema pruning
-//! and defaulting (the admission hook may default), garbage collection in the store itself
-//! (ownerReferences and propagationPolicy are stored; [`control`]'s garbage collector deletes
-//! dependents in the background when a control plane runs) and namespace finalization (a
-//! deleted namespace and its objects go at once).
+//! protobuf responses and CBOR, protobuf bodies of kinds kubectl's typed commands do not
+//! create (refused with 415, never half read), defaulting of custom resources beyond the
+//! admission hook, garbage collection in the store itself (ownerReferences and
+//! propagationPolicy are stored; [`control`]'s garbage collector deletes dependents in the
+//! background when a control plane runs) and namespace finalization (a deleted namespace and
+//! its objects go at once).
 
 pub mod apiserver;
 pub mod control;
@@ -118,6 +124,7 @@ impl SimApi {
                 faults: Faults::new(config.seed),
                 rbac: Arc::new(Rbac::default()),
                 audit: Arc::new(Audit::default()),
+                openapi: Arc::default(),
             },
         };
         api.set_admission::<SpreadPolicy>(Arc::new(admit_spread_policy));

@@ -103,6 +103,10 @@ fn read_yaml(text: &str) -> Result<Snapshot, SnapshotError> {
                 message: one_line(&error.without_snippet().to_string()),
             }
         })?;
+    // `null`, `~` or only empty documents say nothing at all, like an empty file.
+    if documents.iter().all(Value::is_null) {
+        return Err(SnapshotError::Empty);
+    }
     let several = documents.len() > 1;
     let mut collector = Collector::default();
     for (document_index, document) in documents.into_iter().enumerate() {

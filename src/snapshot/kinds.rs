@@ -1,6 +1,8 @@
 //! Dispatches one Kubernetes object by kind: deserializes it into its k8s-openapi type (so a
 //! type error carries its field path) and converts it into the model. Knows no text formats.
 
+use std::collections::HashMap;
+
 use k8s_openapi::{
     Resource,
     api::{apps::v1 as apps, core::v1 as core, policy::v1 as policy},
@@ -22,6 +24,9 @@ pub(super) struct ListType {
 pub(super) struct Collector {
     pub(super) snapshot: Snapshot,
     interner: convert::Interner,
+    /// Where each named object was first seen, by kind and `namespace/name`, so a second copy
+    /// is refused rather than counted twice. Looked up only, never iterated.
+    seen: HashMap<(String, String), Location>,
 }
 
 impl Collector {
@@ -73,6 +78,16 @@ impl Collector {
             kind: kind.clone(),
             name,
         };
+        if let Some(name) = &item.name {
+            let key = (kind.clone(), name.clone());
+            if let Some(first) = self.seen.get(&key) {
+                return Err(SnapshotError::Duplicate {
+                    item,
+                    first: *first,
+                });
+            }
+            self.seen.insert(key, location);
+        }
         let malformed = |source: FieldError| SnapshotError::Malformed {
             item: item.clone(),
             source,

@@ -109,7 +109,7 @@ impl fmt::Display for ItemRef {
 /// Why a snapshot could not be read. Reading stops at the first malformed item.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
-    /// The text is empty.
+    /// The text is empty, or holds only `null`s.
     #[error("the snapshot is empty: expected what `kubectl get nodes,pods,... -A -o json` prints")]
     Empty,
     /// The text is not JSON (it looked like JSON) or not YAML.
@@ -135,6 +135,14 @@ pub enum SnapshotError {
         location: Location,
         /// `namespace/name`, when readable.
         name: Option<String>,
+    },
+    /// An object appears twice (same kind, namespace and name): a plan would count it twice.
+    #[error("{item}: appears again after {first}; each object may appear only once")]
+    Duplicate {
+        /// The second occurrence.
+        item: ItemRef,
+        /// Where the first one is.
+        first: Location,
     },
     /// An item of a known kind has a field that cannot be read.
     #[error("{item}: {source}")]

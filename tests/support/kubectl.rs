@@ -87,3 +87,55 @@ pub fn manifest(dir: &Path, skew: i32) -> PathBuf {
     std::fs::write(&path, text).expect("manifest");
     path
 }
+
+impl Kubectl {
+    /// A runner with its own directory, for tests of one binary that run kubectl at once.
+    pub fn isolated(address: SocketAddr, label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "kube-spread-sim-kubectl-{}-{label}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let kubeconfig = dir.join("kubeconfig");
+        kube_spread::sim::write_kubeconfig(&kubeconfig, address).expect("kubeconfig");
+        Self {
+            kubeconfig,
+            cache: dir.join("cache"),
+        }
+    }
+
+    /// The runner's own directory, for manifests and editor scripts.
+    pub fn dir(&self) -> PathBuf {
+        self.kubeconfig.parent().expect("dir").to_path_buf()
+    }
+
+    /// Writes `text` to a file in the runner's directory; its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir().join(name);
+        std::fs::write(&path, text).expect("file");
+        path.to_str().expect("path").to_owned()
+    }
+
+    /// Runs kubectl with extra environment variables (e.g. `KUBE_EDITOR`).
+    pub async fn run_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut command = Command::new("kubectl");
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("join")
+            .expect("kubectl on PATH");
+        Run {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}

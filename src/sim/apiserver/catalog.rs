@@ -25,6 +25,15 @@ pub enum Columns {
     Namespace,
     /// LAST SEEN TYPE REASON OBJECT MESSAGE (core and events.k8s.io Events).
     Event,
+    /// NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE (+ wide).
+    DaemonSet,
+    /// NAME READY AGE (+ wide).
+    StatefulSet,
+    /// NAME STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS VOLUMEATTRIBUTESCLASS AGE.
+    PersistentVolumeClaim,
+    /// NAME CAPACITY ACCESS MODES RECLAIM POLICY STATUS CLAIM STORAGECLASS
+    /// VOLUMEATTRIBUTESCLASS REASON AGE.
+    PersistentVolume,
     /// A CRD's additionalPrinterColumns (built-in types reuse them for simple columns).
     Printer(Vec<PrinterColumn>),
 }
@@ -220,10 +229,12 @@ impl Catalog {
                 true,
             )
             .short(&["pvc"])
-            .with_status(),
+            .with_status()
+            .printed(Columns::PersistentVolumeClaim),
             ResourceType::builtin("", "v1", "PersistentVolume", "persistentvolumes", false)
                 .short(&["pv"])
-                .with_status(),
+                .with_status()
+                .printed(Columns::PersistentVolume),
             ResourceType::builtin("", "v1", "Event", "events", true)
                 .short(&["ev"])
                 .printed(Columns::Event),
@@ -251,12 +262,14 @@ impl Catalog {
                 .in_all()
                 .with_status()
                 .with_scale()
-                .generational(),
+                .generational()
+                .printed(Columns::StatefulSet),
             ResourceType::builtin("apps", "v1", "DaemonSet", "daemonsets", true)
                 .short(&["ds"])
                 .in_all()
                 .with_status()
-                .generational(),
+                .generational()
+                .printed(Columns::DaemonSet),
             ResourceType::builtin(
                 "policy",
                 "v1",

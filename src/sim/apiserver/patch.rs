@@ -37,20 +37,7 @@ pub fn apply_patch(
         PatchBody::Json(body) => {
             let operations: json_patch::Patch = serde_json::from_value(body.clone())
                 .map_err(|e| Rejection::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(&mut result, &operations).map_err(|e| {
-                Rejection::invalid(
-                    "",
-                    "",
-                    "",
-                    vec![super::rejection::Cause::new(
-                        "FieldValueInvalid",
-                        format!(
-                            "the server rejected our request due to an error in our request: {e}"
-                        ),
-                        "",
-                    )],
-                )
-            })?;
+            apply_json_patch(&mut result, &operations)?;
         }
         PatchBody::Strategic(body) => {
             let Value::Object(patch) = body else {
@@ -63,6 +50,63 @@ pub fn apply_patch(
         }
     }
     Ok(result)
+}
+
+/// kube-apiserver's `maxJSONPatchOperations`.
+const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
+/// kube-apiserver's default `JSONPatchMaxCopyBytes` (3 MiB): what all the `copy` operations of
+/// one patch may copy together. Without it, each copy of a value into itself doubles the
+/// object, and forty of them in a 2 KB body take any amount of memory.
+const MAX_JSON_PATCH_COPY_BYTES: usize = 3 << 20;
+
+/// Applies RFC 6902 operations in order, within kube-apiserver's limits on their number and on
+/// the bytes they copy.
+fn apply_json_patch(target: &mut Value, operations: &json_patch::Patch) -> Result<(), Rejection> {
+    if operations.len() > MAX_JSON_PATCH_OPERATIONS {
+        let mut rejection = Rejection::failure(
+            413,
+            format!(
+                "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+                operations.len()
+            ),
+        );
+        rejection.reason = "RequestEntityTooLarge".to_owned();
+        return Err(rejection);
+    }
+    let mut copied = 0usize;
+    for (index, operation) in operations.iter().enumerate() {
+        if let json_patch::PatchOperation::Copy(copy) = operation {
+            let size = target
+                .pointer(copy.from.as_str())
+                .map_or(0, |value| value.to_string().len());
+            copied = copied.saturating_add(size);
+            if copied > MAX_JSON_PATCH_COPY_BYTES {
+                return Err(unprocessable_patch(format!(
+                    "the copy operations of the patch would copy more than {MAX_JSON_PATCH_COPY_BYTES} bytes"
+                )));
+            }
+        }
+        json_patch::patch(target, std::slice::from_ref(operation)).map_err(|mut error| {
+            error.operation = index;
+            unprocessable_patch(error.to_string())
+        })?;
+    }
+    Ok(())
+}
+
+/// A JSON patch that cannot be applied, as kube-apiserver answers it (422).
+fn unprocessable_patch(why: String) -> Rejection {
+    Rejection::invalid(
+        "",
+        "",
+        "",
+        vec![super::rejection::Cause::new(
+            "FieldValueInvalid",
+            format!("the server rejected our request due to an error in our request: {why}"),
+            "",
+        )],
+    )
 }
 
 fn is_directive(key: &str) -> bool {

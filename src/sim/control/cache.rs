@@ -47,6 +47,8 @@ pub struct Ids {
     pub volumes: ResourceId,
     /// Leases.
     pub leases: ResourceId,
+    /// Events (core/v1, as the components' event recorders write them).
+    pub events: ResourceId,
 }
 
 impl Ids {
@@ -69,6 +71,7 @@ impl Ids {
             claims: find("", "persistentvolumeclaims")?,
             volumes: find("", "persistentvolumes")?,
             leases: find("coordination.k8s.io", "leases")?,
+            events: find("", "events")?,
         })
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{
     CONTROLLER_MANAGER, Context,
     admission::{NOT_READY_TAINT, UNREACHABLE_TAINT},
+    events::{self, Involved, Kind, Source, component},
     log_write,
     stateful_set::REVISION_LABEL,
     status::{self, controlled_by},
@@ -192,7 +193,7 @@ fn sync_one(context: &Context<'_>, set: &DaemonSet) {
             .iter()
             .filter(|p| status::phase(p) == "Failed" && !status::terminating(p))
         {
-            delete(context, failed);
+            delete(context, set, failed);
         }
         if wanted {
             desired += 1;
@@ -201,7 +202,7 @@ fn sync_one(context: &Context<'_>, set: &DaemonSet) {
                 [first, rest @ ..] => {
                     current += 1;
                     for extra in rest {
-                        delete(context, extra);
+                        delete(context, set, extra);
                     }
                     if status::is_ready(first) {
                         ready += 1;
@@ -224,7 +225,7 @@ fn sync_one(context: &Context<'_>, set: &DaemonSet) {
             }
             if !keep {
                 for pod in live {
-                    delete(context, pod);
+                    delete(context, set, pod);
                 }
             }
         }
@@ -240,7 +241,7 @@ fn sync_one(context: &Context<'_>, set: &DaemonSet) {
         && unavailable == 0
         && let Some(pod) = outdated.first()
     {
-        delete(context, pod);
+        delete(context, set, pod);
     }
     let new_status = json!({
         "currentNumberScheduled": current,
@@ -304,17 +305,43 @@ fn daemon_node(pod: &Pod) -> Option<&str> {
         .map(String::as_str)
 }
 
-fn delete(context: &Context<'_>, pod: &Pod) {
+fn delete(context: &Context<'_>, set: &DaemonSet, pod: &Pod) {
     if status::terminating(pod) {
         return;
     }
-    log_write(context.delete(
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let deleted = log_write(context.delete(
         context.cache.ids.pods,
         pod.metadata.namespace.as_deref().unwrap_or_default(),
-        pod.metadata.name.as_deref().unwrap_or_default(),
+        name,
         pod.metadata.uid.as_deref(),
         None,
     ));
+    if deleted.is_some() {
+        record(
+            context,
+            set,
+            "SuccessfulDelete",
+            &format!("Deleted pod: {name}"),
+        );
+    }
+}
+
+/// A Normal Event of the DaemonSet controller on `set`, as its pod control words it.
+fn record(context: &Context<'_>, set: &DaemonSet, reason: &str, message: &str) {
+    events::record(
+        context,
+        &Involved {
+            api_version: "apps/v1",
+            kind: "DaemonSet",
+            meta: &set.metadata,
+            field_path: None,
+        },
+        Source::controller(component::DAEMON_SET),
+        Kind::Normal,
+        reason,
+        message,
+    );
 }
 
 fn create_pod(context: &Context<'_>, set: &DaemonSet, node: &str, revision: &str) {
@@ -340,5 +367,10 @@ fn create_pod(context: &Context<'_>, set: &DaemonSet, node: &str, revision: &str
         &set.metadata
     )]);
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec(set, node)});
-    log_write(context.create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER));
+    if let Some(created) =
+        log_write(context.create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER))
+    {
+        let message = format!("Created pod: {}", created.header.name);
+        record(context, set, "SuccessfulCreate", &message);
+    }
 }

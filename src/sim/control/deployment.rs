@@ -8,12 +8,14 @@ use k8s_openapi::{
         apps::v1::{Deployment, ReplicaSet},
         core::v1::PodTemplateSpec,
     },
-    apimachinery::pkg::util::intstr::IntOrString,
+    apimachinery::pkg::{apis::meta::v1::ObjectMeta, util::intstr::IntOrString},
 };
 use serde_json::{Value, json};
 
 use super::{
-    CONTROLLER_MANAGER, Context, log_write,
+    CONTROLLER_MANAGER, Context,
+    events::{self, Involved, Kind, Source, component},
+    log_write,
     status::{self, controlled_by},
 };
 use crate::{api::POD_TEMPLATE_HASH, sim::Subresource};
@@ -22,8 +24,33 @@ use crate::{api::POD_TEMPLATE_HASH, sim::Subresource};
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// The annotation `kubectl rollout restart` puts on the pod template.
 pub const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
+/// The earlier revisions a ReplicaSet had before a rollback revived it, comma-separated.
+pub const REVISION_HISTORY_ANNOTATION: &str = "deployment.kubernetes.io/revision-history";
 const DESIRED_REPLICAS_ANNOTATION: &str = "deployment.kubernetes.io/desired-replicas";
 const MAX_REPLICAS_ANNOTATION: &str = "deployment.kubernetes.io/max-replicas";
+/// `revHistoryLimitInChars`: the longest revision history kept.
+const REVISION_HISTORY_LIMIT_CHARS: usize = 2000;
+
+/// Deployment annotations that are not copied to its ReplicaSets (`skipCopyAnnotation`).
+const NOT_COPIED: [&str; 6] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION_ANNOTATION,
+    REVISION_HISTORY_ANNOTATION,
+    DESIRED_REPLICAS_ANNOTATION,
+    MAX_REPLICAS_ANNOTATION,
+    "deprecated.deployment.rollback.to",
+];
+
+/// The Deployment's annotations a ReplicaSet carries (`copyDeploymentAnnotationsToReplicaSet`):
+/// `kubernetes.io/change-cause` is how `kubectl rollout history` shows a cause.
+fn copied_annotations(deployment: &Deployment) -> impl Iterator<Item = (&String, &String)> {
+    deployment
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(key, _)| !NOT_COPIED.contains(&key.as_str()))
+}
 
 /// The Deployment controller.
 #[derive(Debug)]
@@ -204,11 +231,13 @@ fn sync_one(context: &Context<'_>, deployment: &Deployment) {
             room.min(spec.replicas)
         };
         create_replica_set(context, deployment, &spec, initial, max_old_revision + 1);
+        set_deployment_revision(context, deployment, max_old_revision + 1);
         return;
     };
-    if revision(new) <= max_old_revision || new_needs_update(new, &spec) {
-        update_new(context, &spec, new, max_old_revision + 1);
+    if revision(new) <= max_old_revision || new_needs_update(new, deployment, &spec) {
+        update_new(context, deployment, &spec, new, max_old_revision + 1);
     }
+    set_deployment_revision(context, deployment, revision(new).max(max_old_revision + 1));
     if spec.recreate {
         if old.iter().any(|rs| replicas(rs) > 0) {
             scale_old_to_zero(context, &spec, &old);
@@ -222,12 +251,51 @@ fn sync_one(context: &Context<'_>, deployment: &Deployment) {
     write_status(context, deployment, &spec, Some(new), &all);
 }
 
-fn new_needs_update(new: &ReplicaSet, spec: &Spec) -> bool {
-    new.spec
+/// `SetDeploymentRevision`: the Deployment carries its new ReplicaSet's revision.
+fn set_deployment_revision(context: &Context<'_>, deployment: &Deployment, revision: i64) {
+    let wanted = revision.to_string();
+    let current = deployment
+        .metadata
+        .annotations
         .as_ref()
-        .and_then(|s| s.min_ready_seconds)
-        .unwrap_or(0)
-        != spec.min_ready_seconds
+        .and_then(|a| a.get(REVISION_ANNOTATION));
+    if current == Some(&wanted) {
+        return;
+    }
+    log_write(context.modify(
+        context.cache.ids.deployments,
+        deployment.metadata.namespace.as_deref().unwrap_or_default(),
+        deployment.metadata.name.as_deref().unwrap_or_default(),
+        Subresource::Main,
+        CONTROLLER_MANAGER,
+        |value| {
+            let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) else {
+                return false;
+            };
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            if annotations.get(REVISION_ANNOTATION) == Some(&json!(wanted)) {
+                return false;
+            }
+            annotations[REVISION_ANNOTATION] = json!(wanted);
+            true
+        },
+    ));
+}
+
+/// Whether a Deployment annotation that its new ReplicaSet copies differs there.
+fn annotations_differ(new: &ReplicaSet, deployment: &Deployment) -> bool {
+    let on_rs = new.metadata.annotations.as_ref();
+    copied_annotations(deployment).any(|(key, value)| on_rs.and_then(|a| a.get(key)) != Some(value))
+}
+
+fn new_needs_update(new: &ReplicaSet, deployment: &Deployment, spec: &Spec) -> bool {
+    annotations_differ(new, deployment)
+        || new
+            .spec
+            .as_ref()
+            .and_then(|s| s.min_ready_seconds)
+            .unwrap_or(0)
+            != spec.min_ready_seconds
 }
 
 fn old_pods_running(context: &Context<'_>, old: &[&ReplicaSet]) -> bool {
@@ -336,10 +404,42 @@ fn reconcile_old(
 }
 
 /// Sets a ReplicaSet's replicas and the annotations the Deployment controller keeps on it.
+/// `ScalingReplicaSet` on the ReplicaSet's Deployment, as the Deployment controller words it.
+fn record_scaling(context: &Context<'_>, rs: &ObjectMeta, from: i32, to: i32) {
+    let Some(owner) = status::controller_of(rs) else {
+        return;
+    };
+    let deployment = ObjectMeta {
+        name: Some(owner.name.clone()),
+        namespace: rs.namespace.clone(),
+        uid: Some(owner.uid.clone()),
+        ..ObjectMeta::default()
+    };
+    let direction = if to > from { "up" } else { "down" };
+    let message = format!(
+        "Scaled {direction} replica set {} from {from} to {to}",
+        rs.name.as_deref().unwrap_or_default()
+    );
+    events::record(
+        context,
+        &Involved {
+            api_version: "apps/v1",
+            kind: "Deployment",
+            meta: &deployment,
+            field_path: None,
+        },
+        Source::controller(component::DEPLOYMENT),
+        Kind::Normal,
+        "ScalingReplicaSet",
+        &message,
+    );
+}
+
 fn scale(context: &Context<'_>, spec: &Spec, rs: &ReplicaSet, to: i32) {
+    let from = replicas(rs);
     let desired = spec.replicas.to_string();
     let max = (spec.replicas + spec.surge).to_string();
-    log_write(context.modify(
+    let written = log_write(context.modify(
         context.cache.ids.replica_sets,
         rs.metadata.namespace.as_deref().unwrap_or_default(),
         rs.metadata.name.as_deref().unwrap_or_default(),
@@ -355,11 +455,27 @@ fn scale(context: &Context<'_>, spec: &Spec, rs: &ReplicaSet, to: i32) {
             true
         },
     ));
+    if written.is_some() && from != to {
+        record_scaling(context, &rs.metadata, from, to);
+    }
 }
 
-fn update_new(context: &Context<'_>, spec: &Spec, new: &ReplicaSet, next_revision: i64) {
-    let bump = revision(new) < next_revision - 1 || revision(new) == 0;
+/// `SetNewReplicaSetAnnotations`: the Deployment's annotations, and the next revision when the
+/// new ReplicaSet's is not the highest (a rollback revived it: its old revision joins the
+/// history).
+fn update_new(
+    context: &Context<'_>,
+    deployment: &Deployment,
+    spec: &Spec,
+    new: &ReplicaSet,
+    next_revision: i64,
+) {
+    let old_revision = revision(new);
+    let bump = old_revision < next_revision;
     let min_ready = spec.min_ready_seconds;
+    let copied: Vec<(String, String)> = copied_annotations(deployment)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     log_write(context.modify(
         context.cache.ids.replica_sets,
         new.metadata.namespace.as_deref().unwrap_or_default(),
@@ -368,14 +484,41 @@ fn update_new(context: &Context<'_>, spec: &Spec, new: &ReplicaSet, next_revisio
         CONTROLLER_MANAGER,
         |value| {
             value["spec"]["minReadySeconds"] = json!(min_ready);
-            if bump && let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut)
-            {
-                let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) else {
+                return true;
+            };
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            for (key, text) in &copied {
+                annotations[key] = json!(text);
+            }
+            if bump {
                 annotations[REVISION_ANNOTATION] = json!(next_revision.to_string());
+                if old_revision > 0 {
+                    let history = annotations
+                        .get(REVISION_HISTORY_ANNOTATION)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    annotations[REVISION_HISTORY_ANNOTATION] =
+                        json!(append_history(history, old_revision));
+                }
             }
             true
         },
     ));
+}
+
+/// A revision history with `revision` appended, dropping the oldest entries beyond the limit.
+fn append_history(history: &str, revision: i64) -> String {
+    let mut entries: Vec<String> = history
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect();
+    entries.push(revision.to_string());
+    while entries.join(",").len() > REVISION_HISTORY_LIMIT_CHARS && entries.len() > 1 {
+        entries.remove(0);
+    }
+    entries.join(",")
 }
 
 fn create_replica_set(
@@ -398,6 +541,14 @@ fn create_replica_set(
         .unwrap_or_else(|| json!({}));
     selector["matchLabels"][POD_TEMPLATE_HASH] = json!(hash);
     let labels = template["metadata"]["labels"].clone();
+    let mut annotations = json!({
+        REVISION_ANNOTATION: revision.to_string(),
+        DESIRED_REPLICAS_ANNOTATION: spec.replicas.to_string(),
+        MAX_REPLICAS_ANNOTATION: (spec.replicas + spec.surge).to_string(),
+    });
+    for (key, value) in copied_annotations(deployment) {
+        annotations[key] = json!(value);
+    }
     let rs = json!({
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -405,11 +556,7 @@ fn create_replica_set(
             "name": format!("{name}-{hash}"),
             "namespace": namespace,
             "labels": labels,
-            "annotations": {
-                REVISION_ANNOTATION: revision.to_string(),
-                DESIRED_REPLICAS_ANNOTATION: spec.replicas.to_string(),
-                MAX_REPLICAS_ANNOTATION: (spec.replicas + spec.surge).to_string(),
-            },
+            "annotations": annotations,
             "ownerReferences": [status::owner_reference("apps/v1", "Deployment", &deployment.metadata)],
         },
         "spec": {
@@ -419,12 +566,19 @@ fn create_replica_set(
             "template": template,
         },
     });
-    if let Err(error) = context.create(
+    let created = context.create(
         context.cache.ids.replica_sets,
         namespace,
         rs,
         CONTROLLER_MANAGER,
-    ) {
+    );
+    if let Ok(object) = &created
+        && replicas > 0
+        && let Ok(created) = object.typed::<ReplicaSet>()
+    {
+        record_scaling(context, &created.metadata, 0, replicas);
+    }
+    if let Err(error) = created {
         if error.is_race() {
             // A ReplicaSet of that name with another template: count the collision.
             log_write(context.modify(

@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
 use super::{
-    Context, KUBELET, after, earliest, log_write, startup_delay,
+    Context, KUBELET, after, earliest,
+    events::{self, Involved, Kind, Source, component},
+    log_write, startup_delay,
     status::{self, node_of, phase, terminating},
 };
 use crate::sim::Subresource;
@@ -56,6 +58,8 @@ pub struct Kubelets {
     stopped: BTreeSet<String>,
     /// Pods being started, by `namespace/name`.
     starts: BTreeMap<String, Start>,
+    /// The uids of terminating pods whose containers are being stopped (Killing recorded).
+    stopping: BTreeSet<String>,
 }
 
 impl Kubelets {
@@ -91,6 +95,7 @@ impl Kubelets {
         }
         let running: BTreeSet<&str> = nodes.iter().map(String::as_str).collect();
         let mut alive = BTreeSet::new();
+        let mut stopping = BTreeSet::new();
         for pod in cache.pods.iter() {
             let Some(node) = node_of(pod) else { continue };
             if !running.contains(node) {
@@ -102,6 +107,13 @@ impl Kubelets {
                 pod.metadata.name.as_deref().unwrap_or_default()
             );
             if terminating(pod) {
+                let uid = pod.metadata.uid.clone().unwrap_or_default();
+                if !self.stopping.contains(&uid) {
+                    record_containers(context, pod, node, "Killing", |c| {
+                        format!("Stopping container {c}")
+                    });
+                }
+                stopping.insert(uid);
                 wake = earliest(wake, finish_termination(context, pod));
                 continue;
             }
@@ -124,6 +136,7 @@ impl Kubelets {
             wake = earliest(wake, start_pod(context, pod, node, &start));
         }
         self.starts.retain(|key, _| alive.contains(key));
+        self.stopping = stopping;
         wake
     }
 }
@@ -242,6 +255,34 @@ fn renew_lease(context: &Context<'_>, node: &str) -> Option<Timestamp> {
     }
 }
 
+/// One Normal Event per container of the pod, as the kubelet records them.
+fn record_containers(
+    context: &Context<'_>,
+    pod: &Pod,
+    node: &str,
+    reason: &str,
+    message: impl Fn(&str) -> String,
+) {
+    for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        events::record(
+            context,
+            &Involved {
+                api_version: "v1",
+                kind: "Pod",
+                meta: &pod.metadata,
+                field_path: Some(format!("spec.containers{{{}}}", container.name)),
+            },
+            Source {
+                component: component::KUBELET,
+                host: Some(node),
+            },
+            Kind::Normal,
+            reason,
+            &message(&container.name),
+        );
+    }
+}
+
 /// Deletes a terminating pod (grace 0) once its deletion time has come.
 fn finish_termination(context: &Context<'_>, pod: &Pod) -> Option<Timestamp> {
     let deadline = pod.metadata.deletion_timestamp.as_ref()?.0;
@@ -316,7 +357,7 @@ fn start_pod(context: &Context<'_>, pod: &Pod, node: &str, start: &Start) -> Opt
             || now.clone(),
             |t| crate::sim::apiserver::store::timestamp(t.0),
         );
-    log_write(context.modify(
+    let written = log_write(context.modify(
         context.cache.ids.pods,
         pod.metadata.namespace.as_deref().unwrap_or_default(),
         pod.metadata.name.as_deref().unwrap_or_default(),
@@ -379,7 +420,37 @@ fn start_pod(context: &Context<'_>, pod: &Pod, node: &str, start: &Start) -> Opt
             changed
         },
     ));
+    if written.flatten().is_some() && current < Stage::Running && due >= Stage::Running {
+        record_started(context, pod, node);
+    }
     next
+}
+
+/// Pulled, Created and Started for each container, as the kubelet words them.
+fn record_started(context: &Context<'_>, pod: &Pod, node: &str) {
+    for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        let image = container.image.as_deref().unwrap_or_default();
+        let involved = Involved {
+            api_version: "v1",
+            kind: "Pod",
+            meta: &pod.metadata,
+            field_path: Some(format!("spec.containers{{{}}}", container.name)),
+        };
+        let source = Source {
+            component: component::KUBELET,
+            host: Some(node),
+        };
+        for (reason, message) in [
+            (
+                "Pulled",
+                format!("Container image \"{image}\" already present on machine"),
+            ),
+            ("Created", format!("Created container: {}", container.name)),
+            ("Started", format!("Started container {}", container.name)),
+        ] {
+            events::record(context, &involved, source, Kind::Normal, reason, &message);
+        }
+    }
 }
 
 /// A stable address for a node.

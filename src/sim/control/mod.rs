@@ -4,27 +4,30 @@
 //!
 //! - [`cache`]: the typed objects the components read, kept from the store's change feed.
 //! - [`admission`]: the DefaultTolerationSeconds admission plugin.
-//! - [`scheduler`]: filters through the planner's model, scores as kube-scheduler, binds.
+//! - [`scheduler`]: kube-scheduler's default filters and scores on its own code (none of the
+//!   planner's), binds, and records `Scheduled` / `FailedScheduling` Events.
 //! - [`deployment`], [`replica_set`], [`stateful_set`], [`daemon_set`]: the workload controllers.
 //! - [`kubelet`]: every node's kubelet: heartbeats, pod start-up, pod termination.
 //! - [`node_lifecycle`]: unreachable nodes, their taints, and taint-based eviction.
 //! - [`disruption`]: PodDisruptionBudget status.
+//! - [`events`]: Events as the components' recorders write them.
 //! - [`garbage`]: dependents of deleted owners, and pods of deleted nodes.
 //! - [`volume`]: a local-path (and network) provisioner that binds claims.
 //!
-//! Left out on purpose: preemption, inter-pod (anti-)affinity and preferred node affinity in
-//! scoring, ImageLocality, Services (the system-default spreading selector comes from
-//! ReplicaSets and StatefulSets only), proportional scaling of a Deployment resized mid-rollout
+//! Left out on purpose: preemption, the scheduler's sampling of nodes in clusters over 100
+//! nodes, Services (the system-default spreading selector comes from ReplicaSets and
+//! StatefulSets only), proportional scaling of a Deployment resized mid-rollout
 //! (the rolling rules converge instead), progressDeadlineSeconds, ControllerRevisions,
-//! container restarts and probes (a pod turns Ready once, after its start-up delay), the node
-//! eviction rate limit (a tainting pass is immediate), out-of-service taints, and Orphan or
-//! Foreground deletion (dependents always go in the background).
+//! container restarts and probes (a pod turns Ready once, after its start-up delay),
+//! out-of-service taints, and Orphan or Foreground deletion (dependents always go in the
+//! background).
 
 pub mod admission;
 pub mod cache;
 pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
+pub mod events;
 pub mod garbage;
 pub mod kubelet;
 pub mod node_lifecycle;
@@ -68,6 +71,16 @@ pub struct Settings {
     pub lease_renew: Duration,
     /// `nodeStatusReportFrequency`: how often an unchanged node status is posted.
     pub node_status_report: Duration,
+    /// `--node-eviction-rate`: nodes per second a zone's NoExecute taints are added at.
+    pub node_eviction_rate: f64,
+    /// `--secondary-node-eviction-rate`: the rate in a partially disrupted large zone.
+    pub secondary_node_eviction_rate: f64,
+    /// `--unhealthy-zone-threshold`: the share of NotReady nodes (at least 3) that makes a
+    /// zone partially disrupted.
+    pub unhealthy_zone_threshold: f64,
+    /// `--large-cluster-size-threshold`: a partially disrupted zone of more nodes than this
+    /// keeps evicting at the secondary rate; a smaller one stops.
+    pub large_cluster_size_threshold: usize,
 }
 
 impl Default for Settings {
@@ -79,6 +92,10 @@ impl Default for Settings {
             node_monitor_grace: Duration::from_secs(40),
             lease_renew: Duration::from_secs(10),
             node_status_report: Duration::from_secs(300),
+            node_eviction_rate: 0.1,
+            secondary_node_eviction_rate: 0.01,
+            unhealthy_zone_threshold: 0.55,
+            large_cluster_size_threshold: 50,
         }
     }
 }

@@ -2,14 +2,14 @@
 //! until the active ones match the replicas, and reports status honouring minReadySeconds.
 //! It never touches pods it does not control.
 
-use std::cmp::Ordering;
-
 use jiff::Timestamp;
 use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
 use serde_json::{Value, json};
 
 use super::{
-    CONTROLLER_MANAGER, Context, earliest, log_write,
+    CONTROLLER_MANAGER, Context, earliest,
+    events::{self, Involved, Kind, Source, component},
+    log_write,
     status::{self, controlled_by, is_active, node_of},
 };
 use crate::sim::Subresource;
@@ -65,13 +65,22 @@ fn sync_one(context: &Context<'_>, replica_set: &ReplicaSet) -> Option<Timestamp
         let surplus = usize::try_from(have - wanted).unwrap_or(0);
         let related = related_pods(context, replica_set);
         for pod in pods_to_delete(&active, &related, surplus, context.now) {
-            log_write(context.delete(
+            let name = pod.metadata.name.as_deref().unwrap_or_default();
+            let deleted = log_write(context.delete(
                 context.cache.ids.pods,
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
-                pod.metadata.name.as_deref().unwrap_or_default(),
+                name,
                 pod.metadata.uid.as_deref(),
                 None,
             ));
+            if deleted.is_some() {
+                record(
+                    context,
+                    replica_set,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {name}"),
+                );
+            }
         }
     }
     write_status(context, replica_set, &active)
@@ -126,124 +135,172 @@ fn create_pod(context: &Context<'_>, replica_set: &ReplicaSet) -> Result<(), sup
         metadata.remove("name");
         metadata.remove("creationTimestamp");
     }
-    context
-        .create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER)
-        .map(|_| ())
+    let created = context.create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER)?;
+    let name = created.header.name.clone();
+    record(
+        context,
+        replica_set,
+        "SuccessfulCreate",
+        &format!("Created pod: {name}"),
+    );
+    Ok(())
 }
 
+/// A Normal Event of the ReplicaSet controller on `replica_set`.
+fn record(context: &Context<'_>, replica_set: &ReplicaSet, reason: &str, message: &str) {
+    events::record(
+        context,
+        &Involved {
+            api_version: "apps/v1",
+            kind: "ReplicaSet",
+            meta: &replica_set.metadata,
+            field_path: None,
+        },
+        Source::controller(component::REPLICA_SET),
+        Kind::Normal,
+        reason,
+        message,
+    );
+}
+
+/// `podPhaseToOrdinal`: Pending < Unknown < Running; a phase outside the map reads as 0, as a
+/// missing Go map key does.
 fn phase_ordinal(pod: &Pod) -> u8 {
     match status::phase(pod) {
-        "Pending" => 0,
         "Unknown" => 1,
         "Running" => 2,
-        _ => 3,
+        _ => 0,
     }
 }
 
-/// `logarithmicRankDiff`: the difference of ⌊log2(age in ns)⌋.
-fn logarithmic_rank(at: Timestamp, now: Timestamp) -> i64 {
+/// `logarithmicRankDiff`: ⌊log2(age in ns)⌋, 0 for an age of zero or less. A missing time
+/// reads as Go's zero time, older than any real one.
+fn logarithmic_age(at: Option<Timestamp>, now: Timestamp) -> i64 {
+    let Some(at) = at else {
+        return i64::MAX;
+    };
     let age = now.duration_since(at).as_nanos();
     if age > 0 {
         (age as f64).log2() as i64
     } else {
-        -1
+        0
     }
 }
 
+/// The highest restart count among regular containers, then among sidecars (init containers
+/// that always restart), as `maxContainerRestarts` reads them.
+fn max_restarts(pod: &Pod) -> (i32, i32) {
+    let status = pod.status.as_ref();
+    let regular = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| c.restart_count)
+        .max()
+        .unwrap_or(0);
+    let sidecars: Vec<&str> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.init_containers.iter().flatten())
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| c.name.as_str())
+        .collect();
+    let sidecar = status
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| sidecars.contains(&c.name.as_str()))
+        .map(|c| c.restart_count)
+        .max()
+        .unwrap_or(0);
+    (regular, sidecar)
+}
+
+/// Where a pod stands in the ReplicaSet controller's deletion order: smaller goes first.
+/// Upstream's `ActivePodsWithRanks.Less` read as one lexicographic key, so the order is total
+/// by construction (a comparator that ties mid-chain breaks transitivity, and Rust's sort
+/// panics on that).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeletionRank {
+    /// 1. Unassigned before assigned.
+    assigned: bool,
+    /// 2. Pending < Unknown < Running.
+    phase: u8,
+    /// 3. Not ready before ready.
+    ready: bool,
+    /// 4. Lower `controller.kubernetes.io/pod-deletion-cost` first.
+    cost: i32,
+    /// 5. More related active pods on the same node first.
+    crowd: std::cmp::Reverse<usize>,
+    /// 6. Ready for less time first, in logarithmic buckets (only between ready pods: the
+    ///    readiness above is equal whenever this is compared).
+    ready_age: Option<i64>,
+    /// 7. More container restarts first, regular containers then sidecars.
+    restarts: std::cmp::Reverse<(i32, i32)>,
+    /// 8. Newer first, in logarithmic buckets.
+    created_age: i64,
+    /// 9. The tie-break on UID, then the name for pods without one.
+    uid: String,
+    name: (String, String),
+}
+
+impl DeletionRank {
+    /// The rank of `pod` at `now`, with `crowd` related active pods on its node (itself
+    /// included), as `getPodsRankedByRelatedPodsOnSameNode` counts them.
+    pub fn of(pod: &Pod, crowd: usize, now: Timestamp) -> Self {
+        let meta = &pod.metadata;
+        let ready = status::ready_since(pod);
+        Self {
+            assigned: node_of(pod).is_some(),
+            phase: phase_ordinal(pod),
+            ready: ready.is_some(),
+            cost: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(POD_DELETION_COST))
+                .and_then(|c| c.parse::<i32>().ok())
+                .unwrap_or(0),
+            crowd: std::cmp::Reverse(crowd),
+            ready_age: ready.map(|since| logarithmic_age(Some(since), now)),
+            restarts: std::cmp::Reverse(max_restarts(pod)),
+            created_age: logarithmic_age(meta.creation_timestamp.as_ref().map(|t| t.0), now),
+            uid: meta.uid.clone().unwrap_or_default(),
+            name: (
+                meta.namespace.clone().unwrap_or_default(),
+                meta.name.clone().unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+/// The annotation that orders a ReplicaSet's pods for deletion (lower goes first).
+pub const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
 /// The surplus pods to delete, first first: upstream's `ActivePodsWithRanks` order with the
 /// rank being the number of related active pods on the same node (LogarithmicScaleDown on).
-pub(crate) fn pods_to_delete<'a>(
+pub fn pods_to_delete<'a>(
     active: &[&'a Pod],
     related: &[&Pod],
     count: usize,
     now: Timestamp,
 ) -> Vec<&'a Pod> {
-    let rank = |pod: &Pod| {
-        node_of(pod).map_or(0, |node| {
-            related
-                .iter()
-                .filter(|other| is_active(other) && node_of(other) == Some(node))
-                .count()
+    // Unassigned pods share the node "" as upstream's map does.
+    let mut crowds: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for pod in related.iter().filter(|pod| is_active(pod)) {
+        *crowds.entry(node_of(pod).unwrap_or_default()).or_default() += 1;
+    }
+    let mut ranked: Vec<(DeletionRank, &Pod)> = active
+        .iter()
+        .map(|pod| {
+            let crowd = crowds
+                .get(node_of(pod).unwrap_or_default())
+                .copied()
+                .unwrap_or(0);
+            (DeletionRank::of(pod, crowd, now), *pod)
         })
-    };
-    let mut ranked: Vec<(usize, &Pod)> = active.iter().map(|pod| (rank(pod), *pod)).collect();
-    ranked.sort_by(|(rank_a, a), (rank_b, b)| compare_for_deletion(a, *rank_a, b, *rank_b, now));
+        .collect();
+    ranked.sort_by(|(a, _), (b, _)| a.cmp(b));
     ranked.into_iter().take(count).map(|(_, pod)| pod).collect()
-}
-
-fn compare_for_deletion(
-    a: &Pod,
-    rank_a: usize,
-    b: &Pod,
-    rank_b: usize,
-    now: Timestamp,
-) -> Ordering {
-    // 1. Unassigned < assigned.
-    let (node_a, node_b) = (node_of(a), node_of(b));
-    if node_a.is_none() != node_b.is_none() {
-        return if node_a.is_none() {
-            Ordering::Less
-        } else {
-            Ordering::Greater
-        };
-    }
-    // 2. Pending < Unknown < Running.
-    let ordering = phase_ordinal(a).cmp(&phase_ordinal(b));
-    if ordering != Ordering::Equal {
-        return ordering;
-    }
-    // 3. Not ready < ready.
-    let (ready_a, ready_b) = (status::is_ready(a), status::is_ready(b));
-    if ready_a != ready_b {
-        return if ready_a {
-            Ordering::Greater
-        } else {
-            Ordering::Less
-        };
-    }
-    // 4. Lower pod-deletion-cost first.
-    let cost = |pod: &Pod| {
-        pod.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("controller.kubernetes.io/pod-deletion-cost"))
-            .and_then(|c| c.parse::<i32>().ok())
-            .unwrap_or(0)
-    };
-    let ordering = cost(a).cmp(&cost(b));
-    if ordering != Ordering::Equal {
-        return ordering;
-    }
-    // 5. Doubled up (more related pods on the node) first.
-    if rank_a != rank_b {
-        return rank_b.cmp(&rank_a);
-    }
-    let by_uid = || a.metadata.uid.cmp(&b.metadata.uid);
-    // 6. Ready for less time first (logarithmic buckets).
-    if let (Some(since_a), Some(since_b)) = (status::ready_since(a), status::ready_since(b))
-        && since_a != since_b
-    {
-        let diff = logarithmic_rank(since_a, now) - logarithmic_rank(since_b, now);
-        return match diff.cmp(&0) {
-            Ordering::Equal => by_uid(),
-            other => other,
-        };
-    }
-    // 7. Higher restart counts first (the simulated containers never restart).
-    // 8. Newer first (logarithmic buckets).
-    let created = |pod: &Pod| pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    match (created(a), created(b)) {
-        (Some(ca), Some(cb)) if ca != cb => {
-            let diff = logarithmic_rank(ca, now) - logarithmic_rank(cb, now);
-            match diff.cmp(&0) {
-                Ordering::Equal => by_uid(),
-                other => other,
-            }
-        }
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        _ => Ordering::Equal,
-    }
 }
 
 /// Status as `calculateStatus` computes it; returns when a Ready pod becomes available.

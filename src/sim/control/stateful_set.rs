@@ -7,7 +7,9 @@ use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Pod};
 use serde_json::{Value, json};
 
 use super::{
-    CONTROLLER_MANAGER, Context, earliest, log_write,
+    CONTROLLER_MANAGER, Context, earliest,
+    events::{self, Involved, Kind, Source, component},
+    log_write,
     status::{self, controlled_by},
 };
 use crate::sim::Subresource;
@@ -105,7 +107,7 @@ fn sync_one(context: &Context<'_>, set: &StatefulSet) -> Option<Timestamp> {
                 if matches!(status::phase(pod), "Failed" | "Succeeded")
                     && !status::terminating(pod) =>
             {
-                delete(context, pod);
+                delete(context, set, pod);
                 if !parallel {
                     blocked = true;
                     break;
@@ -130,7 +132,7 @@ fn sync_one(context: &Context<'_>, set: &StatefulSet) -> Option<Timestamp> {
             .collect();
         if let Some(pod) = condemned.first() {
             if !status::terminating(pod) {
-                delete(context, pod);
+                delete(context, set, pod);
             }
             blocked = !parallel;
         }
@@ -156,20 +158,46 @@ fn sync_one(context: &Context<'_>, set: &StatefulSet) -> Option<Timestamp> {
                 *o < replicas && *o >= partition && revision_of(p) != Some(revision.as_str())
             })
         {
-            delete(context, pod);
+            delete(context, set, pod);
         }
     }
     write_status(context, set, &pods, &revision)
 }
 
-fn delete(context: &Context<'_>, pod: &Pod) {
-    log_write(context.delete(
+fn delete(context: &Context<'_>, set: &StatefulSet, pod: &Pod) {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let deleted = log_write(context.delete(
         context.cache.ids.pods,
         pod.metadata.namespace.as_deref().unwrap_or_default(),
-        pod.metadata.name.as_deref().unwrap_or_default(),
+        name,
         pod.metadata.uid.as_deref(),
         None,
     ));
+    if deleted.is_some() {
+        record(context, set, "Delete", name);
+    }
+}
+
+/// `recordPodEvent`: `Successful<Verb>`, "<verb> Pod <pod> in StatefulSet <set> successful".
+fn record(context: &Context<'_>, set: &StatefulSet, verb: &str, pod: &str) {
+    let message = format!(
+        "{} Pod {pod} in StatefulSet {} successful",
+        verb.to_lowercase(),
+        set.metadata.name.as_deref().unwrap_or_default()
+    );
+    events::record(
+        context,
+        &Involved {
+            api_version: "apps/v1",
+            kind: "StatefulSet",
+            meta: &set.metadata,
+            field_path: None,
+        },
+        Source::controller(component::STATEFUL_SET),
+        Kind::Normal,
+        &format!("Successful{verb}"),
+        &message,
+    );
 }
 
 /// Creates the claims of an ordinal that do not exist yet.
@@ -261,9 +289,9 @@ fn create_pod(
         }
     }
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec});
-    context
-        .create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER)
-        .map(|_| ())
+    context.create(context.cache.ids.pods, namespace, pod, CONTROLLER_MANAGER)?;
+    record(context, set, "Create", &pod_name);
+    Ok(())
 }
 
 fn write_status(

@@ -146,6 +146,19 @@ pub struct Report {
     pub final_pods: Vec<PodRow>,
 }
 
+/// The recorder read the store's change feed too late: changes it needed had already left the
+/// store's bounded history, so the report would miss moves and evictions. The run stops
+/// rather than tell a story with holes in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the report fell behind the cluster: changes after resourceVersion {read_up_to} left the \
+     store's bounded history before they were read, so moves and evictions would be missing"
+)]
+pub struct FellBehind {
+    /// The resourceVersion the recorder had read up to.
+    pub read_up_to: u64,
+}
+
 /// Watches a simulation and builds its report.
 #[derive(Debug)]
 pub struct Recorder {
@@ -256,8 +269,9 @@ impl Recorder {
     }
 
     /// Takes in what changed: node transitions, client moves, and a sample when one is due.
-    pub fn observe(&mut self, cache: &Cache, now: Timestamp) {
-        self.read_changes(cache, now);
+    /// Fails when changes were lost before they could be read.
+    pub fn observe(&mut self, cache: &Cache, now: Timestamp) -> Result<(), FellBehind> {
+        self.read_changes(cache, now)?;
         let t = seconds_between(self.start, now);
         self.groups.observe(cache, now, t, &self.moves);
         for node in cache.nodes.iter() {
@@ -298,12 +312,12 @@ impl Recorder {
             self.sample(cache, now, None);
             self.next_sample = super::control::after(self.next_sample, self.sample_every);
         }
+        Ok(())
     }
 
-    fn read_changes(&mut self, cache: &Cache, now: Timestamp) {
-        let Ok(changes) = self.cursor.poll() else {
-            return;
-        };
+    fn read_changes(&mut self, cache: &Cache, now: Timestamp) -> Result<(), FellBehind> {
+        let read_up_to = self.cursor.position();
+        let changes = self.cursor.poll().map_err(|_| FellBehind { read_up_to })?;
         for change in changes {
             if change.resource != cache.ids.pods || change.kind != ChangeKind::Modified {
                 continue;
@@ -352,16 +366,17 @@ impl Recorder {
                 violated,
             });
         }
+        Ok(())
     }
 
-    /// The report, with the final placement from `cache`.
+    /// The report, with the final placement from `cache`; fails when changes were lost.
     pub fn finish(
         mut self,
         cache: &Cache,
         now: Timestamp,
         scenario: &super::scenario::Scenario,
-    ) -> Report {
-        self.read_changes(cache, now);
+    ) -> Result<Report, FellBehind> {
+        self.read_changes(cache, now)?;
         let t = seconds_between(self.start, now);
         self.groups.observe(cache, now, t, &self.moves);
         if self
@@ -409,7 +424,7 @@ impl Recorder {
         let count = |f: &dyn Fn(&Move) -> bool| {
             u32::try_from(self.moves.iter().filter(|m| f(m)).count()).unwrap_or(u32::MAX)
         };
-        Report {
+        Ok(Report {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
             seed: scenario.seed,
@@ -427,7 +442,7 @@ impl Recorder {
             move_log: self.moves,
             policy_groups: self.groups.finish(now),
             final_pods,
-        }
+        })
     }
 }
 

@@ -1,5 +1,7 @@
 //! A hand-written SVG line chart of pods per node over cluster time: axes with ticks, one
-//! colour per node with a legend, and dashed marks at the scenario's events. Pure text out.
+//! colour per named node with a legend, the other nodes as one grey band from their fewest to
+//! their most pods, and dashed marks at the scenario's events. Every value is drawn where it
+//! is. Pure text out.
 
 use std::fmt::Write as _;
 
@@ -14,6 +16,27 @@ const BOTTOM: f64 = 60.0;
 const COLOURS: [&str; 8] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
 ];
+/// The grey of the band of nodes not named.
+const BAND: &str = "#c8c8c8";
+
+/// The nodes drawn as their own line, at most one per colour: all of them when they are few;
+/// otherwise the busiest and the emptiest at the end, so the spread the story is about shows.
+pub fn named_nodes(report: &Report) -> Vec<&str> {
+    let mut nodes: Vec<(&str, u32)> = report
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.pods_at_end))
+        .collect();
+    if nodes.len() <= COLOURS.len() {
+        return nodes.into_iter().map(|(name, _)| name).collect();
+    }
+    nodes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let half = COLOURS.len() / 2;
+    let emptiest = nodes.split_off(nodes.len() - half);
+    nodes.truncate(half);
+    nodes.extend(emptiest);
+    nodes.into_iter().map(|(name, _)| name).collect()
+}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -114,13 +137,71 @@ pub fn chart(report: &Report) -> String {
             label = escape(&mark.description),
         );
     }
-    // One step line per node.
-    let nodes: Vec<&str> = report.nodes.iter().map(|n| n.name.as_str()).collect();
-    for (i, node) in nodes.iter().enumerate() {
+    let named = named_nodes(report);
+    let others: Vec<&str> = report
+        .nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| !named.contains(n))
+        .collect();
+    let legend = |svg: &mut String, row: usize, colour: &str, width: f64, label: &str| {
+        let ly = TOP + 10.0 + 20.0 * row as f64;
+        let lx = LEFT + plot_w + 20.0;
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{x2:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="{width}"/><text x="{tx:.1}" y="{ty:.1}">{}</text>"#,
+            escape(label),
+            x2 = lx + 24.0,
+            tx = lx + 30.0,
+            ty = ly + 4.0,
+        );
+    };
+    // The other nodes as one band from their fewest to their most pods at each moment.
+    if !others.is_empty() {
+        let range = |sample: &super::Sample| {
+            let counts = others
+                .iter()
+                .map(|n| f64::from(sample.pods.get(*n).copied().unwrap_or(0)));
+            counts.fold((f64::MAX, 0.0_f64), |(low, high), c| {
+                (low.min(c), high.max(c))
+            })
+        };
+        let ranges: Vec<(f64, (f64, f64))> = report
+            .timeline
+            .iter()
+            .map(|sample| (x(sample.t as f64), range(sample)))
+            .collect();
+        let mut points = String::new();
+        for (i, (px, (_, high))) in ranges.iter().enumerate() {
+            if let Some((_, (_, previous))) = i.checked_sub(1).map(|j| ranges[j]) {
+                let _ = write!(points, "{px:.1},{:.1} ", y(previous));
+            }
+            let _ = write!(points, "{px:.1},{:.1} ", y(*high));
+        }
+        for (i, (px, (low, _))) in ranges.iter().enumerate().rev() {
+            let _ = write!(points, "{px:.1},{:.1} ", y(*low));
+            if let Some((_, (previous, _))) = i.checked_sub(1).map(|j| ranges[j]) {
+                let _ = write!(points, "{px:.1},{:.1} ", y(previous));
+            }
+        }
+        let _ = writeln!(
+            svg,
+            r#"<polygon fill="{BAND}" fill-opacity="0.6" stroke="{BAND}" points="{}"/>"#,
+            points.trim_end()
+        );
+        legend(
+            &mut svg,
+            named.len(),
+            BAND,
+            10.0,
+            &format!("{} other nodes (fewest to most)", others.len()),
+        );
+    }
+    // One step line per named node at its exact count. Lines drawn first are wider, so a node
+    // whose count equals another's still shows as a stripe around it.
+    for (i, node) in named.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        // Nodes with equal counts would hide each other: shift each line by a pixel or two.
-        let shift = (i as f64 - (nodes.len() as f64 - 1.0) / 2.0) * 2.0;
-        let y = |pods: f64| y(pods) + shift;
+        let width = 2.0 + 1.5 * (named.len() - 1 - i) as f64;
         let mut points = String::new();
         let mut last: Option<f64> = None;
         for sample in &report.timeline {
@@ -134,19 +215,10 @@ pub fn chart(report: &Report) -> String {
         }
         let _ = writeln!(
             svg,
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="{width}" points="{}"/>"#,
             points.trim_end()
         );
-        let ly = TOP + 10.0 + 20.0 * i as f64;
-        let lx = LEFT + plot_w + 20.0;
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{x2:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="3"/><text x="{tx:.1}" y="{ty:.1}">{}</text>"#,
-            escape(node),
-            x2 = lx + 24.0,
-            tx = lx + 30.0,
-            ty = ly + 4.0,
-        );
+        legend(&mut svg, i, colour, 3.0, node);
     }
     svg.push_str("</svg>\n");
     svg

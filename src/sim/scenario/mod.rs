@@ -19,7 +19,12 @@
 //! `namespace`, `name` and `replicas`; `restart` (a rollout restart) and `delete` take `kind`,
 //! `namespace`, `name` and optionally `apiVersion`; `apply` takes a manifest or a list of them
 //! (server-side apply, forced). Settings default to seed 1, 1h, start-up 5s–45s, samples 1m.
+//!
+//! A scenario is checked as a whole before it runs (see [`limits`]): events name nodes it has
+//! and fall within its duration, and it stays within 1,000 nodes, 20,000 pods, 10,000 events,
+//! 30 days and 50,000 samples, so that no file can exhaust memory.
 
+pub mod limits;
 mod simulation;
 
 use std::time::Duration;
@@ -324,6 +329,11 @@ impl Scenario {
         Self::parse(name_or_path, &text)
     }
 
+    /// The most pods the scenario can ask for at once (see [`limits::MAX_PODS`]).
+    pub fn pods_at_most(&self) -> u64 {
+        limits::pods_at_most(&self.objects, &self.events)
+    }
+
     /// The built-in homelab scenario.
     pub fn homelab_recovery() -> Result<Self, LoadScenario> {
         Self::parse("homelab-recovery", HOMELAB_RECOVERY)
@@ -363,6 +373,16 @@ impl Scenario {
         }
         // Namespaces first, as kubectl applies a directory.
         objects.sort_by_key(|m| m.kind != "Namespace");
+        if file.events.len() > limits::MAX_EVENTS {
+            return Err(invalid(
+                "events".to_owned(),
+                format!(
+                    "{} events are beyond the simulation's limit of {}",
+                    file.events.len(),
+                    limits::MAX_EVENTS
+                ),
+            ));
+        }
         let mut events = Vec::new();
         for (index, event) in file.events.into_iter().enumerate() {
             events.push(
@@ -371,7 +391,6 @@ impl Scenario {
                 })?,
             );
         }
-        events.sort_by_key(|event| event.at);
         let settings = file.settings;
         let (startup_min, startup_max) = settings
             .pod_startup
@@ -387,20 +406,28 @@ impl Scenario {
         let start = settings.start.unwrap_or_else(|| {
             Timestamp::from_second(1_760_947_200).unwrap_or(Timestamp::UNIX_EPOCH)
         });
+        let span = limits::Span {
+            duration: settings
+                .duration
+                .map_or(Duration::from_secs(3600), GoDuration::get),
+            sample_every: settings
+                .sample_every
+                .map_or(Duration::from_secs(60), GoDuration::get)
+                .max(Duration::from_secs(1)),
+        };
+        // Checked in the file's order, so an error names the event as written.
+        limits::scenario(&catalog, &span, &objects, &events)
+            .map_err(|(field, message)| invalid(field, message))?;
+        events.sort_by_key(|event| event.at);
         Ok(Self {
             name: file.name,
             description: file.description,
             seed: settings.seed.unwrap_or(1),
             start,
-            duration: settings
-                .duration
-                .map_or(Duration::from_secs(3600), GoDuration::get),
+            duration: span.duration,
             pod_startup_min: startup_min,
             pod_startup_max: startup_max,
-            sample_every: settings
-                .sample_every
-                .map_or(Duration::from_secs(60), GoDuration::get)
-                .max(Duration::from_secs(1)),
+            sample_every: span.sample_every,
             objects,
             events,
         })
@@ -460,6 +487,7 @@ fn manifest(catalog: &Catalog, object: Value) -> Result<Manifest, FieldProblem> 
         ));
     }
     typecheck(&kind, &object).map_err(|(field, message)| (at(field), message))?;
+    limits::object(&kind, &object).map_err(|(field, message)| (at(field), message))?;
     Ok(Manifest {
         api_version,
         kind,

@@ -13,7 +13,7 @@ use crate::{
     sim::{
         DeleteOptions, PatchBody, Rejection, SimApi, StoreConfig, Subresource, WriteOptions,
         control::{self, ControlPlane, after},
-        report::{Recorder, Report},
+        report::{FellBehind, Recorder, Report},
     },
 };
 
@@ -34,6 +34,9 @@ pub enum RunSimulation {
         /// The API's answer.
         source: Rejection,
     },
+    /// The report could not keep up with the cluster's changes.
+    #[error(transparent)]
+    ReportFellBehind(#[from] FellBehind),
     /// An event's write was refused by the API.
     #[error("event at {at} ({event}): {source}")]
     ApplyEvent {
@@ -52,6 +55,7 @@ impl RunSimulation {
         match self {
             Self::Start(_) => "start",
             Self::CreateObject { .. } => "create_object",
+            Self::ReportFellBehind(_) => "report_fell_behind",
             Self::ApplyEvent { .. } => "apply_event",
         }
     }
@@ -85,7 +89,7 @@ impl Simulation {
             clock,
             StoreConfig {
                 seed: scenario.seed,
-                ..StoreConfig::default()
+                history: history_for(&scenario),
             },
         );
         let settings = control::Settings {
@@ -159,7 +163,9 @@ impl Simulation {
             let now = clock.now();
             while let Some(event) = events.get(next_event).filter(|e| after(start, e.at) <= now) {
                 self.control.settle();
-                recorder.observe(self.control.cache(), now);
+                if let Err(error) = recorder.observe(self.control.cache(), now) {
+                    break 'run Err(error.into());
+                }
                 recorder.event(
                     self.control.cache(),
                     now,
@@ -173,7 +179,9 @@ impl Simulation {
                 next_event += 1;
             }
             let wake = self.control.settle();
-            recorder.observe(self.control.cache(), now);
+            if let Err(error) = recorder.observe(self.control.cache(), now) {
+                break 'run Err(error.into());
+            }
             if end.is_some_and(|end| now >= end) {
                 break Ok(());
             }
@@ -203,7 +211,7 @@ impl Simulation {
         result?;
         let now = clock.now();
         self.control.settle();
-        Ok(recorder.finish(self.control.cache(), now, &self.scenario))
+        Ok(recorder.finish(self.control.cache(), now, &self.scenario)?)
     }
 
     fn create_objects(&self) -> Result<(), RunSimulation> {
@@ -305,6 +313,18 @@ impl Simulation {
         }
         Ok(())
     }
+}
+
+/// Changes the store keeps: enough that the recorder, which reads them once the control plane
+/// settles, still finds every one even when a settle touches every pod a few times over (a
+/// whole cluster scheduled at the start, or a node's pods evicted and replaced). Should it still
+/// fall behind, the run fails rather than report what it missed.
+fn history_for(scenario: &Scenario) -> usize {
+    const CHANGES_PER_POD: u64 = 8;
+    let pods = scenario.pods_at_most().saturating_mul(CHANGES_PER_POD);
+    usize::try_from(pods)
+        .unwrap_or(usize::MAX)
+        .max(StoreConfig::default().history)
 }
 
 fn resource_of(

@@ -6,7 +6,7 @@ mod discovery;
 mod table;
 mod watch;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -20,7 +20,10 @@ use serde_json::{Value, json};
 use super::audit::{Audit, AuditRecord};
 use super::catalog::{ResourceId, ResourceType};
 use super::fault::Faults;
+use super::fields::{self, Checked, FieldValidation};
+use super::openapi::Documents;
 use super::patch::PatchBody;
+use super::protobuf;
 use super::query::{self, ListOptions, WatchOptions};
 use super::rbac::{Attributes, Identity, Rbac};
 use super::rejection::Rejection;
@@ -39,7 +42,12 @@ pub struct Shared {
     pub rbac: Arc<Rbac>,
     /// Every resource request and its answer.
     pub audit: Arc<Audit>,
+    /// The OpenAPI documents, rendered at the first request for one.
+    pub openapi: Arc<OnceLock<Documents>>,
 }
+
+/// kube-apiserver's limit on a write's body (`MaxRequestBodyBytes`, 3 MiB).
+const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// The router serving the Kubernetes API from `shared`.
 pub fn router(shared: Shared) -> Router {
@@ -52,6 +60,26 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
         Ok(bytes) => bytes,
         Err(error) => return refusal(&Rejection::bad_request(error.to_string())),
     };
+    let writes = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    // kubectl's typed commands send protobuf and client-go never falls back to JSON on a 415
+    // (it does only for CBOR), so the body is read here and served on as JSON.
+    let bytes =
+        if writes && header(&parts, http::header::CONTENT_TYPE).starts_with(protobuf::MEDIA_TYPE) {
+            match protobuf::decode(&bytes) {
+                Ok(value) => Bytes::from(value.to_string()),
+                Err(rejection) => return refusal(&rejection),
+            }
+        } else {
+            bytes
+        };
+    if writes && bytes.len() > MAX_REQUEST_BODY_BYTES {
+        let mut rejection = Rejection::failure(
+            413,
+            format!("Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}"),
+        );
+        rejection.reason = "RequestEntityTooLarge".to_owned();
+        return refusal(&rejection);
+    }
     match serve(&shared, &parts, bytes).await {
         Ok(response) => response,
         Err(rejection) => refusal(&rejection),
@@ -68,6 +96,36 @@ fn respond(code: u16, content_type: &str, body: impl Into<Body>) -> Response {
             .insert(http::header::CONTENT_TYPE, value);
     }
     response
+}
+
+/// Adds one `Warning` header per text, as kube-apiserver sends them (code 299, no agent), which
+/// kubectl prints as `Warning: <text>`.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for text in warnings {
+        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// A write's body after field validation as the request's `fieldValidation` asks.
+fn checked_body(
+    shared: &Shared,
+    pairs: &[(String, String)],
+    resource: &ResourceType,
+    raw: &Bytes,
+    value: Value,
+) -> Result<Checked, Rejection> {
+    let mode = FieldValidation::from_query(query::param(pairs, "fieldValidation"))?;
+    fields::check(
+        mode,
+        resource,
+        documents(shared).schema_of(resource),
+        raw,
+        value,
+    )
 }
 
 fn json_response(code: u16, value: &Value) -> Response {
@@ -107,6 +165,22 @@ async fn serve(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, 
         ["apis", group] => discovery::group(catalog, group)
             .map(|v| json_response(200, &v))
             .ok_or_else(not_found_path),
+        ["openapi", "v3"] => Ok(respond(
+            200,
+            "application/json",
+            documents(shared).v3_index(),
+        )),
+        ["openapi", "v3", rest @ ..] => documents(shared)
+            .v3(&rest.join("/"))
+            .map(|document| respond(200, "application/json", document))
+            .ok_or_else(not_found_path),
+        ["openapi", "v2"] => openapi_v2(shared, parts),
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] if parts.method == Method::POST => access_review(shared, parts, &body),
         ["apis", group, version] => discovery::resources(catalog, group, version)
             .map(|v| json_response(200, &v))
             .ok_or_else(not_found_path),
@@ -118,6 +192,74 @@ async fn serve(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, 
         }
         _ => Err(not_found_path()),
     }
+}
+
+fn documents(shared: &Shared) -> &Documents {
+    shared
+        .openapi
+        .get_or_init(|| Documents::of(shared.store.catalog()))
+}
+
+/// `/openapi/v2` in JSON; client-go's discovery asks for the protobuf form only, which a server
+/// that cannot encode it refuses as Not Acceptable.
+fn openapi_v2(shared: &Shared, parts: &Parts) -> Result<Response, Rejection> {
+    let accept = header(parts, http::header::ACCEPT);
+    if !accept.is_empty() && !accept.contains("json") && !accept.contains("*/*") {
+        let mut rejection = Rejection::failure(
+            406,
+            format!(
+                "only the following media types are accepted: application/json (got {accept:?})"
+            ),
+        );
+        rejection.reason = "NotAcceptable".to_owned();
+        return Err(rejection);
+    }
+    Ok(respond(200, "application/json", documents(shared).v2()))
+}
+
+/// `SelfSubjectAccessReview` (`kubectl auth can-i`): whether the caller may do what the
+/// review's attributes say, by the same RBAC grants every request is checked against.
+fn access_review(shared: &Shared, parts: &Parts, body: &Bytes) -> Result<Response, Rejection> {
+    let mut review = parse_body(body)?;
+    let user = shared.rbac.identity_of(parts.extensions.get::<Identity>());
+    let text = |key: &str| {
+        review
+            .pointer(&format!("/spec/resourceAttributes/{key}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let allowed = match (&user, review.pointer("/spec/resourceAttributes")) {
+        // Without an identity the request acts as the admin, who may do anything.
+        (None, _) => true,
+        (Some(user), Some(_)) => {
+            let (verb, group, resource) = (text("verb"), text("group"), text("resource"));
+            let (subresource, namespace, name) =
+                (text("subresource"), text("namespace"), text("name"));
+            shared
+                .rbac
+                .authorize(&Attributes {
+                    user,
+                    verb: &verb,
+                    group: &group,
+                    resource: &resource,
+                    subresource: &subresource,
+                    namespace: &namespace,
+                    name: &name,
+                })
+                .is_ok()
+        }
+        // The grants hold resource rules only; no non-resource URL is granted.
+        (Some(_), None) => false,
+    };
+    if let Value::Object(root) = &mut review {
+        root.insert("kind".to_owned(), json!("SelfSubjectAccessReview"));
+        root.insert("apiVersion".to_owned(), json!("authorization.k8s.io/v1"));
+        root.entry("metadata")
+            .or_insert_with(|| json!({"creationTimestamp": null}));
+        root.insert("status".to_owned(), json!({"allowed": allowed}));
+    }
+    Ok(json_response(201, &review))
 }
 
 /// A request for objects, parsed from its path.
@@ -361,7 +503,14 @@ async fn answer(
     match verb {
         "watch" => {
             let options = WatchOptions::from_query(pairs, resource, namespace)?;
-            watch::respond(store.clone(), id, options, &verdict, wants_metadata(parts))
+            let shape = if wants_table(parts) {
+                watch::Shape::Table(table::Include::parse(query::param(pairs, "includeObject")))
+            } else if wants_metadata(parts) {
+                watch::Shape::Metadata
+            } else {
+                watch::Shape::Whole
+            };
+            watch::respond(store.clone(), id, options, &verdict, shape)
         }
         "list" => {
             let options = ListOptions::from_query(pairs, resource, namespace)?;
@@ -432,8 +581,12 @@ async fn answer(
             let options = write_options(parts, pairs);
             match sub {
                 "" => {
-                    let created = store.create(id, ns, value, &options)?;
-                    Ok(object_response(201, created.json.clone()))
+                    let checked = checked_body(shared, pairs, resource, &body, value)?;
+                    let created = store.create(id, ns, checked.value, &options)?;
+                    Ok(with_warnings(
+                        object_response(201, created.json.clone()),
+                        &checked.warnings,
+                    ))
                 }
                 "eviction" if resource.is_pod() => {
                     let status = store.evict(ns, name, &value, options.dry_run)?;
@@ -449,10 +602,16 @@ async fn answer(
         "update" => {
             let value = parse_body(&body)?;
             let options = write_options(parts, pairs);
-            let updated = match sub {
-                "" => store.update(id, ns, name, value, Subresource::Main, &options)?,
-                "status" if resource.status => {
-                    store.update(id, ns, name, value, Subresource::Status, &options)?
+            let (updated, warnings) = match sub {
+                "" | "status" if sub.is_empty() || resource.status => {
+                    let checked = checked_body(shared, pairs, resource, &body, value)?;
+                    let part = if sub.is_empty() {
+                        Subresource::Main
+                    } else {
+                        Subresource::Status
+                    };
+                    let updated = store.update(id, ns, name, checked.value, part, &options)?;
+                    (updated, checked.warnings)
                 }
                 "scale" if resource.scale => {
                     let replicas = value
@@ -475,9 +634,12 @@ async fn answer(
                 }
                 _ => return Err(not_found_path()),
             };
-            Ok(object_response(200, updated.json.clone()))
+            Ok(with_warnings(
+                object_response(200, updated.json.clone()),
+                &warnings,
+            ))
         }
-        "patch" => patch(store, parts, pairs, resource, target, &body),
+        "patch" => patch(shared, parts, pairs, resource, target, &body),
         "delete" => {
             let mut options = match parse_body(&body)? {
                 Value::Null => DeleteOptions::default(),
@@ -529,7 +691,7 @@ async fn answer(
 }
 
 fn patch(
-    store: &Store,
+    shared: &Shared,
     parts: &Parts,
     pairs: &[(String, String)],
     resource: &ResourceType,
@@ -538,6 +700,7 @@ fn patch(
 ) -> Result<Response, Rejection> {
     let content_type = header(parts, http::header::CONTENT_TYPE);
     let media = content_type.split(';').next().unwrap_or_default().trim();
+    let store = &shared.store;
     let value = parse_body(body)?;
     let options = write_options(parts, pairs);
     let (id, ns, name) = (target.id, target.namespace, target.name);
@@ -562,12 +725,26 @@ fn patch(
         }
         _ => return Err(not_found_path()),
     };
+    // A JSON patch is a list of operations, not an object: only the others are checked, and
+    // they are checked as sent (upstream checks the patched object, which differs only for
+    // unknown fields the stored object already had, and it never has any).
+    let Checked { value, warnings } = if media == "application/json-patch+json" {
+        Checked {
+            value,
+            warnings: Vec::new(),
+        }
+    } else {
+        checked_body(shared, pairs, resource, body, value)?
+    };
     let updated = if media == "application/apply-patch+yaml" {
         store.apply(id, ns, name, value, sub, &options)?
     } else {
         store.patch(id, ns, name, &patch_body(media, value)?, sub, &options)?
     };
-    Ok(object_response(200, updated.json.clone()))
+    Ok(with_warnings(
+        object_response(200, updated.json.clone()),
+        &warnings,
+    ))
 }
 
 fn patch_body(media: &str, value: Value) -> Result<PatchBody, Rejection> {

@@ -285,6 +285,178 @@ fn definitions(resource: &ResourceType) -> Vec<Value> {
             ),
             column("Selector", "string", "", "The label selector for pods.", 1),
         ],
+        Columns::DaemonSet => {
+            let mut columns = vec![name_column()];
+            for (name, description) in [
+                (
+                    "Desired",
+                    "The desired number of nodes that should be running the daemon pod.",
+                ),
+                (
+                    "Current",
+                    "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+                ),
+                (
+                    "Ready",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+                ),
+                (
+                    "Up-to-date",
+                    "The total number of nodes that are running updated daemon pod",
+                ),
+                (
+                    "Available",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
+                ),
+            ] {
+                columns.push(column(name, "integer", "", description, 0));
+            }
+            columns.push(column(
+                "Node Selector",
+                "string",
+                "",
+                "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node.",
+                0,
+            ));
+            columns.push(age_column());
+            columns.extend(template_columns());
+            columns
+        }
+        Columns::StatefulSet => {
+            let mut columns = vec![
+                name_column(),
+                column(
+                    "Ready",
+                    "string",
+                    "",
+                    "Number of the pod with ready state",
+                    0,
+                ),
+                age_column(),
+            ];
+            columns.extend(template_columns().into_iter().take(2));
+            columns
+        }
+        Columns::PersistentVolumeClaim => vec![
+            name_column(),
+            column(
+                "Status",
+                "string",
+                "",
+                "Phase represents the current phase of PersistentVolumeClaim.",
+                0,
+            ),
+            column(
+                "Volume",
+                "string",
+                "",
+                "VolumeName is the binding reference to the PersistentVolume backing this claim.",
+                0,
+            ),
+            column(
+                "Capacity",
+                "string",
+                "",
+                "Capacity represents the actual resources of the underlying volume.",
+                0,
+            ),
+            column(
+                "Access Modes",
+                "string",
+                "",
+                "AccessModes contains the desired access modes the volume should have.",
+                0,
+            ),
+            column(
+                "StorageClass",
+                "string",
+                "",
+                "StorageClassName is the name of the StorageClass required by the claim.",
+                0,
+            ),
+            column(
+                "VolumeAttributesClass",
+                "string",
+                "",
+                "VolumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.",
+                0,
+            ),
+            age_column(),
+            column(
+                "VolumeMode",
+                "string",
+                "",
+                "volumeMode defines what type of volume is required by the claim.",
+                1,
+            ),
+        ],
+        Columns::PersistentVolume => vec![
+            name_column(),
+            column(
+                "Capacity",
+                "string",
+                "",
+                "capacity is the description of the persistent volume's resources and capacity.",
+                0,
+            ),
+            column(
+                "Access Modes",
+                "string",
+                "",
+                "accessModes contains all ways the volume can be mounted.",
+                0,
+            ),
+            column(
+                "Reclaim Policy",
+                "string",
+                "",
+                "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim.",
+                0,
+            ),
+            column(
+                "Status",
+                "string",
+                "",
+                "phase indicates if a volume is available, bound to a claim, or released by a claim.",
+                0,
+            ),
+            column(
+                "Claim",
+                "string",
+                "",
+                "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.",
+                0,
+            ),
+            column(
+                "StorageClass",
+                "string",
+                "",
+                "storageClassName is the name of StorageClass to which this persistent volume belongs.",
+                0,
+            ),
+            column(
+                "VolumeAttributesClass",
+                "string",
+                "",
+                "Name of VolumeAttributesClass to which this persistent volume belongs.",
+                0,
+            ),
+            column(
+                "Reason",
+                "string",
+                "",
+                "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.",
+                0,
+            ),
+            age_column(),
+            column(
+                "VolumeMode",
+                "string",
+                "",
+                "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state.",
+                1,
+            ),
+        ],
         Columns::Event => vec![
             column(
                 "Last Seen",
@@ -556,6 +728,205 @@ fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// The wide columns of a workload's pod template: CONTAINERS IMAGES SELECTOR.
+fn template_columns() -> Vec<Value> {
+    vec![
+        column(
+            "Containers",
+            "string",
+            "",
+            "Names of each container in the template.",
+            1,
+        ),
+        column(
+            "Images",
+            "string",
+            "",
+            "Images referenced by each container in the template.",
+            1,
+        ),
+        column("Selector", "string", "", "The label selector for pods.", 1),
+    ]
+}
+
+/// A `k=v,k=v` rendering of a string map, or `<none>`.
+fn pairs(map: Option<&Value>) -> String {
+    let rendered = map
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    or_none(rendered)
+}
+
+/// A workload's container names, images and selector, comma-joined as kubectl prints them.
+fn template_cells(workload: &Value) -> [Value; 3] {
+    let containers = workload
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<String> = containers.iter().map(|c| text(c, "/name")).collect();
+    let images: Vec<String> = containers.iter().map(|c| text(c, "/image")).collect();
+    [
+        json!(names.join(",")),
+        json!(images.join(",")),
+        json!(pairs(workload.pointer("/spec/selector/matchLabels"))),
+    ]
+}
+
+fn daemon_set_cells(daemon_set: &Value, now: Timestamp) -> Vec<Value> {
+    let int = |p: &str| daemon_set.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let mut cells = vec![
+        json!(text(daemon_set, "/metadata/name")),
+        json!(int("/status/desiredNumberScheduled")),
+        json!(int("/status/currentNumberScheduled")),
+        json!(int("/status/numberReady")),
+        json!(int("/status/updatedNumberScheduled")),
+        json!(int("/status/numberAvailable")),
+        json!(pairs(
+            daemon_set.pointer("/spec/template/spec/nodeSelector")
+        )),
+        age(daemon_set, "/metadata/creationTimestamp", now),
+    ];
+    cells.extend(template_cells(daemon_set));
+    cells
+}
+
+fn stateful_set_cells(stateful_set: &Value, now: Timestamp) -> Vec<Value> {
+    let int = |p: &str| stateful_set.pointer(p).and_then(Value::as_i64);
+    let [containers, images, _] = template_cells(stateful_set);
+    vec![
+        json!(text(stateful_set, "/metadata/name")),
+        json!(format!(
+            "{}/{}",
+            int("/status/readyReplicas").unwrap_or(0),
+            int("/spec/replicas").unwrap_or(1)
+        )),
+        age(stateful_set, "/metadata/creationTimestamp", now),
+        containers,
+        images,
+    ]
+}
+
+/// Access modes as kubectl abbreviates them (`RWO,ROX`).
+fn access_modes(object: &Value, pointer: &str) -> String {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|modes| {
+            modes
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|mode| match mode {
+                    "ReadWriteOnce" => "RWO",
+                    "ReadOnlyMany" => "ROX",
+                    "ReadWriteMany" => "RWX",
+                    "ReadWriteOncePod" => "RWOP",
+                    other => other,
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+/// A volume attributes class name, or `<unset>` as kubectl prints a nil one.
+fn attributes_class(object: &Value, pointer: &str) -> String {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map_or_else(|| "<unset>".to_owned(), str::to_owned)
+}
+
+/// A claim's or volume's storage class: the field, else the beta annotation older objects carry.
+fn storage_class(object: &Value, field: &str) -> String {
+    let named = text(object, field);
+    if named.is_empty() {
+        text(
+            object,
+            "/metadata/annotations/volume.beta.kubernetes.io~1storage-class",
+        )
+    } else {
+        named
+    }
+}
+
+fn volume_mode(object: &Value) -> String {
+    let mode = text(object, "/spec/volumeMode");
+    if mode.is_empty() {
+        "<unset>".to_owned()
+    } else {
+        mode
+    }
+}
+
+fn claim_cells(claim: &Value, now: Timestamp) -> Vec<Value> {
+    let phase = text(claim, "/status/phase");
+    let (capacity, modes) = if text(claim, "/spec/volumeName").is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            text(claim, "/status/capacity/storage"),
+            access_modes(claim, "/status/accessModes"),
+        )
+    };
+    let phase = if claim
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+    {
+        "Terminating".to_owned()
+    } else {
+        phase
+    };
+    vec![
+        json!(text(claim, "/metadata/name")),
+        json!(phase),
+        json!(text(claim, "/spec/volumeName")),
+        json!(capacity),
+        json!(modes),
+        json!(storage_class(claim, "/spec/storageClassName")),
+        json!(attributes_class(claim, "/spec/volumeAttributesClassName")),
+        age(claim, "/metadata/creationTimestamp", now),
+        json!(volume_mode(claim)),
+    ]
+}
+
+fn volume_cells(volume: &Value, now: Timestamp) -> Vec<Value> {
+    let claim = match (
+        text(volume, "/spec/claimRef/namespace"),
+        text(volume, "/spec/claimRef/name"),
+    ) {
+        (_, name) if name.is_empty() => String::new(),
+        (namespace, name) => format!("{namespace}/{name}"),
+    };
+    let phase = if volume
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+    {
+        "Terminating".to_owned()
+    } else {
+        text(volume, "/status/phase")
+    };
+    vec![
+        json!(text(volume, "/metadata/name")),
+        json!(text(volume, "/spec/capacity/storage")),
+        json!(access_modes(volume, "/spec/accessModes")),
+        json!(text(volume, "/spec/persistentVolumeReclaimPolicy")),
+        json!(phase),
+        json!(claim),
+        json!(storage_class(volume, "/spec/storageClassName")),
+        json!(attributes_class(volume, "/spec/volumeAttributesClassName")),
+        json!(text(volume, "/status/reason")),
+        age(volume, "/metadata/creationTimestamp", now),
+        json!(volume_mode(volume)),
+    ]
+}
+
 /// An event's row, from either API's field names (core/v1 or events.k8s.io/v1).
 fn event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
     let pick = |paths: &[&str]| -> Option<Value> {
@@ -681,6 +1052,10 @@ fn cells(resource: &ResourceType, object: &Value, now: Timestamp) -> Vec<Value> 
         Columns::Pod => pod_cells(object, now),
         Columns::Deployment => deployment_cells(object, now),
         Columns::Event => event_cells(object, now),
+        Columns::DaemonSet => daemon_set_cells(object, now),
+        Columns::StatefulSet => stateful_set_cells(object, now),
+        Columns::PersistentVolumeClaim => claim_cells(object, now),
+        Columns::PersistentVolume => volume_cells(object, now),
         Columns::Printer(columns) => printer_cells(object, columns, now),
     }
 }

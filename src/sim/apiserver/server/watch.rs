@@ -13,7 +13,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::sim::apiserver::catalog::ResourceId;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::table;
+use crate::sim::apiserver::catalog::{ResourceId, ResourceType};
 use crate::sim::apiserver::fault::Verdict;
 use crate::sim::apiserver::object::Object;
 use crate::sim::apiserver::query::{ListOptions, WatchOptions};
@@ -24,6 +28,19 @@ use crate::sim::apiserver::store::{ChangeKind, Store, present};
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// The timeout of a watch that asks for none (kube-apiserver picks 30 to 60 minutes).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// A deadline far enough to be never: a hundred years.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// What each event carries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    /// The object.
+    Whole,
+    /// Its PartialObjectMetadata.
+    Metadata,
+    /// A one-row Table (`kubectl get -w`); the first event carries the column definitions.
+    Table(table::Include),
+}
 
 fn event(kind: &str, object: &Object, metadata_only: bool) -> Bytes {
     if metadata_only {
@@ -57,17 +74,42 @@ struct Plan {
     gone: bool,
     cut_after_events: Option<usize>,
     deadline: Instant,
-    metadata_only: bool,
+    shape: Shape,
+    resource: ResourceType,
+    /// Whether a Table event has carried the column definitions yet.
+    columns_sent: AtomicBool,
 }
 
-/// Answers a watch request with a chunked stream of JSON events (of PartialObjectMetadata
-/// when `metadata_only`).
+impl Plan {
+    fn event(&self, kind: &str, object: &Arc<Object>) -> Bytes {
+        match self.shape {
+            Shape::Whole => event(kind, object, false),
+            Shape::Metadata => event(kind, object, true),
+            Shape::Table(include) => {
+                let mut rendered = table::render(
+                    &self.resource,
+                    std::slice::from_ref(object),
+                    object.header.resource_version,
+                    None,
+                    include,
+                    self.store.clock().now(),
+                );
+                if self.columns_sent.swap(true, Ordering::Relaxed) {
+                    rendered["columnDefinitions"] = Value::Null;
+                }
+                value_event(kind, &rendered)
+            }
+        }
+    }
+}
+
+/// Answers a watch request with a chunked stream of JSON events, each of the `shape` asked for.
 pub fn respond(
     store: Store,
     id: ResourceId,
     options: WatchOptions,
     verdict: &Verdict,
-    metadata_only: bool,
+    shape: Shape,
 ) -> Result<Response, Rejection> {
     let resource = store
         .catalog()
@@ -77,14 +119,18 @@ pub fn respond(
         .timeout_seconds
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut deadline = Instant::now() + timeout;
+    // Any timeout a client may ask for, however large, only ends the watch later; a deadline
+    // past what the clock can hold is no deadline (kube-apiserver caps nothing either).
+    let now = Instant::now();
+    let mut deadline = now.checked_add(timeout).unwrap_or_else(|| now + FOREVER);
     if let Some(cut) = verdict.cut_after {
-        deadline = deadline.min(Instant::now() + cut);
+        deadline = deadline.min(now.checked_add(cut).unwrap_or(deadline));
     }
     if let Some(rv) = &options.list.resource_version {
         rv.parse::<u64>()
             .map_err(|_| Rejection::bad_request(format!("invalid resource version {rv:?}")))?;
     }
+    let resource = resource.clone();
     let plan = Plan {
         kind: resource.kind.clone(),
         api_version: resource.api_version(),
@@ -94,7 +140,9 @@ pub fn respond(
         gone: verdict.gone,
         cut_after_events: verdict.cut_after_events,
         deadline,
-        metadata_only,
+        shape,
+        resource: resource.clone(),
+        columns_sent: AtomicBool::new(false),
     };
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     tokio::spawn(run(plan, sender));
@@ -191,10 +239,7 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
                 }
             };
             for item in &page.items {
-                if !sink
-                    .send(event("ADDED", item, plan.metadata_only), true)
-                    .await
-                {
+                if !sink.send(plan.event("ADDED", item), true).await {
                     return;
                 }
             }
@@ -253,10 +298,7 @@ async fn run(plan: Plan, sender: mpsc::Sender<Bytes>) {
                     }
                 },
             };
-            if !sink
-                .send(event(kind, &shown, plan.metadata_only), true)
-                .await
-            {
+            if !sink.send(plan.event(kind, &shown), true).await {
                 return;
             }
         }

@@ -117,6 +117,7 @@ impl Store {
                 )],
             ));
         }
+        check_annotations(resource, &name, &object)?;
         let exists = state
             .tables
             .get(id.0)
@@ -484,6 +485,7 @@ impl Store {
         if &new == old_value {
             return Ok(old);
         }
+        check_annotations(resource, &old.header.name, &new)?;
         if deletion_complete(&new) {
             return self.commit(state, id, ChangeKind::Deleted, new, Some(old), dry_run);
         }
@@ -606,13 +608,45 @@ pub(super) fn deletion_complete(object: &Value) -> bool {
     deleting && !finalizers && grace == 0
 }
 
+/// apimachinery's `TotalAnnotationSizeLimitB`: keys and values of all annotations together.
+const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
+
+/// Refuses an object whose annotations exceed [`TOTAL_ANNOTATION_SIZE_LIMIT`], as
+/// `ValidateAnnotations` does.
+fn check_annotations(resource: &ResourceType, name: &str, object: &Value) -> Result<(), Rejection> {
+    let size: usize = object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .map(|annotations| {
+            annotations
+                .iter()
+                .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+                .sum()
+        })
+        .unwrap_or(0);
+    if size <= TOTAL_ANNOTATION_SIZE_LIMIT {
+        return Ok(());
+    }
+    Err(Rejection::invalid(
+        &resource.group,
+        &resource.kind,
+        name,
+        vec![crate::sim::apiserver::rejection::Cause::new(
+            "FieldValueTooLong",
+            format!("Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"),
+            "metadata.annotations",
+        )],
+    ))
+}
+
 /// Why a name is not valid for a resource, as apimachinery's name validation says it: RFC 1123
 /// labels for namespaces, RFC 1123 subdomains for the rest.
 pub(super) fn invalid_name(resource: &ResourceType, name: &str) -> Option<String> {
     let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    // A subdomain's parts have no length limit of their own (IsDNS1123Subdomain checks only
+    // the whole name's 253), so a 100-character name without dots is valid.
     let label_ok = |part: &str| {
         !part.is_empty()
-            && part.len() <= 63
             && part.starts_with(alphanumeric)
             && part.ends_with(alphanumeric)
             && part.chars().all(|c| alphanumeric(c) || c == '-')
