@@ -22,9 +22,11 @@ RUN case "$(uname -m)" in \
  && rustup target add "$(cat /rust-target)"
 
 WORKDIR /src
-# Only what the build reads: the manifest and lock file, the sources, and the benches that
-# Cargo.toml declares (cargo refuses a manifest whose declared targets are missing).
+# Only what the build reads: the manifest and lock file, the sources (the planner is a workspace
+# member of its own), and the benches that Cargo.toml declares (cargo refuses a manifest whose
+# declared targets are missing).
 COPY Cargo.toml Cargo.lock ./
+COPY planner ./planner
 COPY src ./src
 COPY benches ./benches
 

@@ -15,15 +15,16 @@ use criterion::Criterion;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use jiff::Timestamp;
 use kube_spread::{
-    api::{HOSTNAME_LABEL, SpreadPolicySpec, WorkloadKind, ZONE_LABEL},
+    api::{HOSTNAME_LABEL, SpreadPolicySpec, ZONE_LABEL},
     planner::{
         self, PlanOptions, Source,
         model::{
             Cluster, Labels, Node, Owner, Pod, PodPhase, Policy, ReplicaSet, Resources,
-            SchedulingSpec, UpdateStrategy, Workload, WorkloadStatus,
+            SchedulingSpec, UpdateStrategy, Workload, WorkloadKind, WorkloadStatus,
         },
         selector::LabelSelector,
     },
+    snapshot::convert,
 };
 
 const NODES: usize = 5_000;
@@ -77,6 +78,7 @@ fn cluster() -> Cluster {
         ],
     }))
     .expect("policy spec");
+    let policy_spec = convert::policy_spec(&policy_spec);
 
     let mut cluster = Cluster {
         nodes,

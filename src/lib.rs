@@ -11,7 +11,8 @@
 //! - [`controller`]: `kube-spread run`: watches, reconcile (observe, plan, act, report), leader.
 //! - [`metrics`]: every metric's name, help and labels.
 //! - [`planner`]: the pure core: topology domains, counts and skew exactly as kube-scheduler
-//!   computes them, protections, and the minimal set of moves.
+//!   computes them, protections, and the minimal set of moves. Its own crate
+//!   (`kube-spread-planner`, in `planner/`) with its own plain-data model, so it cannot reach kube.
 //! - [`sim`]: the simulated cluster's Kubernetes-compatible API (store, router, faults, RBAC).
 //! - [`snapshot`]: reads Kubernetes objects (a `kubectl get -o json` list or YAML, or the live
 //!   cluster) into the planner's cluster model, with one clear error per malformed item.
@@ -23,7 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod controller;
 pub mod metrics;
-pub mod planner;
+pub use kube_spread_planner as planner;
 pub mod sim;
 pub mod snapshot;
 pub mod telemetry;

@@ -6,10 +6,10 @@ mod support;
 use std::time::Duration;
 
 use kube_spread::{
-    api::{HOSTNAME_LABEL, WhenUnsatisfiable::*, ZONE_LABEL},
+    api::{HOSTNAME_LABEL, ZONE_LABEL},
     planner::{
         self, PlanOptions, Source,
-        model::{Cluster, PodPhase, PodVolume},
+        model::{Cluster, PodPhase, PodVolume, WhenUnsatisfiable::*},
         report::{GroupPlan, Outcome},
     },
 };

@@ -4,8 +4,12 @@
 mod support;
 
 use kube_spread::{
-    api::{HOSTNAME_LABEL, WhenUnsatisfiable::ScheduleAnyway, ZONE_LABEL},
-    planner::{self, PlanOptions, Source, bound::minimum_moves, model::Cluster},
+    api::{HOSTNAME_LABEL, ZONE_LABEL},
+    planner::{
+        self, PlanOptions, Source,
+        bound::minimum_moves,
+        model::{Cluster, WhenUnsatisfiable::ScheduleAnyway},
+    },
 };
 use proptest::prelude::*;
 use support::model::*;

@@ -800,11 +800,11 @@ fn planner_model(cache: &kube_spread::sim::control::Cache) -> planner::model::Cl
 
 mod scoring {
     use kube_spread::{
-        api::{HOSTNAME_LABEL, NodeInclusionPolicy, WhenUnsatisfiable, ZONE_LABEL},
+        api::{HOSTNAME_LABEL, ZONE_LABEL},
         planner::{
             eligibility::Placement,
             index::Index,
-            model::SchedulingSpec,
+            model::{NodeInclusionPolicy, SchedulingSpec, WhenUnsatisfiable},
             selector::LabelSelector,
             topology::{Constraint, spread_scores},
         },

@@ -401,12 +401,12 @@ async fn binds_and_failures_are_told_in_events_without_flooding() {
 
 mod differential {
     use kube_spread::{
-        api::{HOSTNAME_LABEL, NodeInclusionPolicy, WhenUnsatisfiable, ZONE_LABEL},
+        api::{HOSTNAME_LABEL, ZONE_LABEL},
         planner::{
             eligibility::Placement,
             explain::placements,
             index::Index,
-            model::{Cluster, Labels},
+            model::{Cluster, Labels, NodeInclusionPolicy, WhenUnsatisfiable},
             selector::LabelSelector,
             topology::{Constraint, DomainCache, spread_scores},
         },

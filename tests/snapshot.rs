@@ -12,11 +12,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1 as core;
 use kube_spread::{
-    api::{NodeInclusionPolicy, RebalanceMode, WhenUnsatisfiable, WorkloadKind},
     planner::{
         model::{
-            HostPort, PodPhase, PodVolume, Resources, TaintEffect, TolerationOperator,
-            UpdateStrategy,
+            HostPort, NodeInclusionPolicy, PodPhase, PodVolume, Resources, Scope, TaintEffect,
+            TolerationOperator, UpdateStrategy, WhenUnsatisfiable, WorkloadKind,
         },
         selector::LabelSelector,
     },
@@ -378,9 +377,22 @@ fn a_kubectl_list_reads_every_kind_the_planner_needs() {
         (policy.name.as_str(), &*policy.namespace, policy.generation),
         ("apps", "media", 3)
     );
-    assert_eq!(policy.spec.rebalance.mode, RebalanceMode::DryRun);
+    let constraint = &policy.spec.constraints[0];
     assert_eq!(
-        policy.spec.rebalance.max_moves_per_hour, 20,
+        (
+            constraint.max_skew,
+            constraint.topology_key.as_str(),
+            constraint.when_unsatisfiable
+        ),
+        (
+            1,
+            "kubernetes.io/hostname",
+            WhenUnsatisfiable::ScheduleAnyway
+        )
+    );
+    assert_eq!(
+        policy.spec.min_pod_age,
+        std::time::Duration::from_secs(300),
         "the policy carries its defaults"
     );
     assert_eq!(
@@ -1274,7 +1286,12 @@ fn a_typed_spread_policy_converts_with_its_defaults() {
     }))
     .unwrap();
     let converted = convert::policy(&policy).unwrap();
-    assert_eq!(converted.spec.rollout.max_concurrent, 1);
+    assert_eq!(converted.spec.scope, Scope::Policy);
+    assert_eq!(
+        converted.spec.kinds,
+        [WorkloadKind::Deployment, WorkloadKind::StatefulSet],
+        "the spec takes its defaults"
+    );
     assert_eq!(&*converted.namespace, "media");
 
     let mut invalid = policy;

@@ -5,11 +5,11 @@
 mod support;
 
 use kube_spread::{
-    api::{HOSTNAME_LABEL, NodeInclusionPolicy, WhenUnsatisfiable::DoNotSchedule, ZONE_LABEL},
+    api::{HOSTNAME_LABEL, ZONE_LABEL},
     planner::{
         eligibility::Refusal,
         index::Index,
-        model::{Cluster, Pod, PodPhase},
+        model::{Cluster, NodeInclusionPolicy, Pod, PodPhase, WhenUnsatisfiable::DoNotSchedule},
         selector::LabelSelector,
         topology::{DomainCache, PreFilter},
     },
@@ -334,7 +334,7 @@ fn every_rule_of_counting_and_filtering_matches_the_scheduler() {
             incoming: incoming(vec![pod_spread(
                 HOSTNAME_LABEL,
                 1,
-                kube_spread::api::WhenUnsatisfiable::ScheduleAnyway,
+                kube_spread::planner::model::WhenUnsatisfiable::ScheduleAnyway,
                 foo(),
             )]),
             feasible: &["n1", "n2"],

@@ -16,6 +16,8 @@ pub use policy::{
     SelectorOperator, SelectorRequirement, SpreadConstraint, SpreadPolicy, SpreadPolicySpec,
     WhenUnsatisfiable, WorkloadKind, WorkloadSelector,
 };
+// Defined by the planner, which reads them; one definition for both crates.
+pub use kube_spread_planner::labels::{GROUP_LABEL, HOSTNAME_LABEL, POD_TEMPLATE_HASH};
 pub use status::{
     ConstraintDistribution, DomainPods, DryRunReport, MoveRecord, RebalancePhase, RebalanceStatus,
     SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
@@ -23,13 +25,7 @@ pub use status::{
 
 /// The field manager every write of ours is made under.
 pub const FIELD_MANAGER: &str = "kube-spread";
-/// The pod-template label that puts a workload's pods in a Policy-scope group.
-pub const GROUP_LABEL: &str = "kubespread.io/group";
 /// A workload annotated `kubespread.io/ignore: "true"` is left alone.
 pub const IGNORE_ANNOTATION: &str = "kubespread.io/ignore";
-/// The label Deployments put on their pods to tell ReplicaSets apart.
-pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
-/// The well-known node hostname label.
-pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 /// The well-known node zone label.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";

@@ -25,14 +25,11 @@ use super::{
     stores::{Stores, WorkloadEntry},
 };
 use crate::{
-    api::{
-        FIELD_MANAGER, GROUP_LABEL, Scope, WorkloadCounts, WorkloadIssue, WorkloadKind,
-        conditions::reason,
-    },
+    api::{FIELD_MANAGER, GROUP_LABEL, Rollout, WorkloadCounts, WorkloadIssue, conditions::reason},
     metrics::{ControllerMetrics, patch_result},
     planner::{
         group::{self, Spreading},
-        model::{PodSpreadConstraint, Policy, Workload},
+        model::{PodSpreadConstraint, Policy, Scope, Workload, WorkloadKind},
         selector::{LabelSelector, Operator},
     },
 };
@@ -306,6 +303,7 @@ impl Injector<'_> {
     pub async fn inject(
         &self,
         policy: &Policy,
+        rollout: &Rollout,
         reference: &ObjectReference,
         observation: &Observation,
     ) -> Injection {
@@ -372,9 +370,7 @@ impl Injector<'_> {
                     .is_some_and(|entry| self.rollouts.running(entry))
             })
             .count();
-        let pace = usize::try_from(policy.spec.rollout.max_concurrent)
-            .unwrap_or(1)
-            .max(1);
+        let pace = usize::try_from(rollout.max_concurrent).unwrap_or(1).max(1);
         for (workload, entry) in &entries {
             let desired = Desired::of(policy, workload);
             if desired.constraints.is_empty() {

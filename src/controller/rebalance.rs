@@ -18,11 +18,11 @@ use super::disruption::{Budget, Disruptor, Method, Outcome, Request};
 use crate::{
     api::{
         DryRunReport, MoveRecord, MoveStrategy, RebalanceMode, RebalancePhase, RebalanceStatus,
-        RebalanceTrigger, WorkloadIssue, WorkloadKind, conditions::reason,
+        RebalanceTrigger, SpreadPolicySpec, WorkloadIssue, conditions::reason,
     },
     planner::{
         budget::BudgetVerdict,
-        model::{Cluster, Pod, PodVolume, Policy, UpdateStrategy, Workload},
+        model::{Cluster, Pod, PodVolume, Policy, UpdateStrategy, Workload, WorkloadKind},
         report::{GroupPlan, Move},
     },
 };
@@ -78,8 +78,10 @@ pub struct Step {
 /// One policy's inputs to a step.
 #[derive(Debug)]
 pub struct Inputs<'a> {
-    /// The policy, defaulted.
+    /// The policy as the planner sees it.
     pub policy: &'a Policy,
+    /// The reconciled policy's spec (defaulted by the API server): how rebalancing may act.
+    pub settings: &'a SpreadPolicySpec,
     /// The policy object, for Events.
     pub reference: &'a ObjectReference,
     /// The status as last written.
@@ -115,7 +117,7 @@ fn later(now: Timestamp, by: Duration) -> Timestamp {
 /// Whether the NodeRecovery trigger is armed: a node, Ready and schedulable now, became Ready,
 /// joined or was uncordoned within the recovery window.
 pub fn recovery_armed(inputs: &Inputs<'_>) -> Option<String> {
-    let window = inputs.policy.spec.rebalance.recovery_window.get();
+    let window = inputs.settings.rebalance.recovery_window.get();
     inputs.cluster.nodes.iter().find_map(|node| {
         if !node.ready || node.unschedulable {
             return None;
@@ -282,7 +284,7 @@ enum Flight {
 
 fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
     let started = record.started.as_ref().map_or(inputs.now, |time| time.0);
-    let timeout = inputs.policy.spec.rebalance.ready_timeout.get();
+    let timeout = inputs.settings.rebalance.ready_timeout.get();
     let Some(workload) = find_workload(inputs.cluster, &inputs.policy.namespace, &record.workload)
     else {
         // The workload is gone: nothing to wait for.
@@ -322,7 +324,7 @@ pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupto
 /// the state it last stepped to, so a lost write never loses a move in flight or from the
 /// hourly budget.
 async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disruptor<'_>) -> Step {
-    let spec = &inputs.policy.spec.rebalance;
+    let spec = &inputs.settings.rebalance;
     let now = inputs.now;
     let mut status = match memory.last_status.take() {
         Some(remembered) if remembered.total_moves > inputs.status.total_moves => remembered,
@@ -391,7 +393,7 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         .flat_map(|group| group.constraints.iter().map(move |c| (group, c)))
         .max_by_key(|(_, constraint)| constraint.actionable_skew);
     let skew = worst.map_or(0, |(_, constraint)| constraint.actionable_skew);
-    let threshold = inputs.policy.spec.skew_threshold();
+    let threshold = inputs.settings.skew_threshold();
     let skewed = i64::from(skew) > i64::from(threshold);
     if skewed {
         status.skewed_since.get_or_insert(Time(now));
@@ -939,7 +941,7 @@ fn judge_landing(
             memory,
             &record.workload,
             now,
-            inputs.policy.spec.rebalance.cooldown.get(),
+            inputs.settings.rebalance.cooldown.get(),
         );
     } else {
         memory.disagreements.remove(&record.workload);

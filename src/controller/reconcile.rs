@@ -98,7 +98,9 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
                 recorder: &ctx.recorder,
                 rollouts: &ctx.rollouts,
             };
-            let injection = injector.inject(model, &reference, &observation).await;
+            let injection = injector
+                .inject(model, &policy.spec.rollout, &reference, &observation)
+                .await;
             let current = policy
                 .status
                 .as_ref()
@@ -106,6 +108,7 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
                 .unwrap_or_default();
             let inputs = Inputs {
                 policy: model,
+                settings: &policy.spec,
                 reference: &reference,
                 status: &current,
                 cluster: &observation.cluster,

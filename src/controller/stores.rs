@@ -29,9 +29,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::{
-    api::{FIELD_MANAGER, WorkloadKind},
+    api::FIELD_MANAGER,
     metrics::ControllerMetrics,
-    planner::model::{self, Cluster},
+    planner::model::{self, Cluster, WorkloadKind},
     snapshot::{FieldError, convert},
 };
 

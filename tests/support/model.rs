@@ -5,18 +5,17 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use kube_spread::{
-    api::{
-        HOSTNAME_LABEL, NodeInclusionPolicy, POD_TEMPLATE_HASH, Scope, SpreadConstraint,
-        SpreadPolicySpec, WhenUnsatisfiable, WorkloadKind, ZONE_LABEL,
-    },
+    api::{HOSTNAME_LABEL, POD_TEMPLATE_HASH, SpreadPolicySpec, ZONE_LABEL},
     planner::{
         model::{
-            Claim, Cluster, HostPort, Labels, Node, Owner, Pdb, Pod, PodPhase, PodSpreadConstraint,
-            PodVolume, Policy, ReplicaSet, Resources, SchedulingSpec, Taint, TaintEffect,
-            Toleration, TolerationOperator, UpdateStrategy, Volume, Workload, WorkloadStatus,
+            Claim, Cluster, HostPort, Labels, Node, NodeInclusionPolicy, Owner, Pdb, Pod, PodPhase,
+            PodSpreadConstraint, PodVolume, Policy, ReplicaSet, Resources, SchedulingSpec, Scope,
+            SpreadConstraint, Taint, TaintEffect, Toleration, TolerationOperator, UpdateStrategy,
+            Volume, WhenUnsatisfiable, Workload, WorkloadKind, WorkloadStatus,
         },
         selector::{LabelSelector, NodeSelector, NodeSelectorTerm, Requirement},
     },
+    snapshot::convert,
 };
 
 /// The time every test plans at.
@@ -343,8 +342,9 @@ pub fn honor_taints(mut constraint: PodSpreadConstraint) -> PodSpreadConstraint 
 
 /// A policy in `media` with scope Workload and the given constraints, moving pods 5 minutes old.
 pub fn policy(name: &str, constraints: Vec<SpreadConstraint>) -> Policy {
-    let mut spec: SpreadPolicySpec =
+    let defaults: SpreadPolicySpec =
         serde_json::from_value(serde_json::json!({})).expect("an empty spec takes every default");
+    let mut spec = convert::policy_spec(&defaults);
     spec.constraints = constraints;
     Policy {
         namespace: Arc::from("media"),

@@ -17,7 +17,9 @@ pub use budget::pdb;
 pub use interner::Interner;
 pub use node::node;
 pub use pod::{MIRROR_ANNOTATION, SOURCE_ANNOTATION, pod};
-pub use policy::{policy, policy_object};
+pub use policy::{
+    inclusion_policy, policy, policy_object, spec as policy_spec, when_unsatisfiable, workload_kind,
+};
 pub use requests::{DEFAULT_CPU_MILLIS, DEFAULT_MEMORY_BYTES, PodRequests, pod_requests};
 pub use storage::{claim, volume};
 pub use workload::{REVISION_ANNOTATION, deployment, replica_set, stateful_set};

@@ -9,11 +9,11 @@ use super::{
     requests::{PodRequests, pod_requests},
 };
 use crate::{
-    api::{NodeInclusionPolicy, WhenUnsatisfiable},
     planner::model::{
         HostPort, Pod, PodPhase, PodSpreadConstraint, PodVolume, SchedulingSpec, TaintEffect,
         Toleration, TolerationOperator,
     },
+    planner::model::{NodeInclusionPolicy, WhenUnsatisfiable},
     snapshot::{FieldError, selector},
 };
 

@@ -7,8 +7,11 @@ use serde_json::Value;
 
 use super::meta;
 use crate::{
-    api::{Invalid, SpreadPolicy, SpreadPolicySpec, validate_policy},
-    planner::model::Policy,
+    api::{self, Invalid, SpreadPolicy, SpreadPolicySpec, validate_policy},
+    planner::{
+        model::{self, Policy, PolicySpec},
+        selector::{LabelSelector, Operator, Requirement},
+    },
     snapshot::FieldError,
 };
 
@@ -29,14 +32,85 @@ pub fn policy_object(object: &Value) -> Result<Policy, FieldError> {
     }
     let typed: SpreadPolicy = serde_path_to_error::deserialize(&defaulted)
         .map_err(|error| FieldError::new(error.path().to_string(), error.inner().to_string()))?;
-    let spec: SpreadPolicySpec = typed.spec;
     Ok(Policy {
         namespace: Arc::from(meta::namespace(&typed.metadata)?),
         name: meta::name(&typed.metadata)?,
         generation: typed.metadata.generation.unwrap_or(0),
         created: meta::timestamp(typed.metadata.creation_timestamp.as_ref()),
-        spec,
+        spec: spec(&typed.spec),
     })
+}
+
+/// What the planner reads of a (defaulted, validated) spec.
+pub fn spec(spec: &SpreadPolicySpec) -> PolicySpec {
+    PolicySpec {
+        selector: workload_selector(&spec.selector),
+        kinds: spec.kinds.iter().copied().map(workload_kind).collect(),
+        scope: match spec.scope {
+            api::Scope::Workload => model::Scope::Workload,
+            api::Scope::Policy => model::Scope::Policy,
+        },
+        constraints: spec.constraints.iter().map(constraint).collect(),
+        stateful_set_when_unsatisfiable: spec
+            .stateful_set_when_unsatisfiable
+            .map(when_unsatisfiable),
+        min_pod_age: spec.rebalance.min_pod_age.get(),
+    }
+}
+
+/// The policy's workload selector as a label selector: matchLabels pairs and expressions, all
+/// of which must hold; an empty one selects every workload.
+fn workload_selector(selector: &api::WorkloadSelector) -> LabelSelector {
+    let pairs = selector
+        .match_labels
+        .iter()
+        .map(|(key, value)| Requirement::equals(key, value));
+    let expressions = selector.match_expressions.iter().map(|expression| {
+        let operator = match expression.operator {
+            api::SelectorOperator::In => Operator::In,
+            api::SelectorOperator::NotIn => Operator::NotIn,
+            api::SelectorOperator::Exists => Operator::Exists,
+            api::SelectorOperator::DoesNotExist => Operator::DoesNotExist,
+        };
+        Requirement::new(&expression.key, operator, expression.values.clone())
+    });
+    LabelSelector::from_requirements(pairs.chain(expressions).collect())
+}
+
+fn constraint(constraint: &api::SpreadConstraint) -> model::SpreadConstraint {
+    model::SpreadConstraint {
+        max_skew: constraint.max_skew,
+        topology_key: constraint.topology_key.clone(),
+        when_unsatisfiable: when_unsatisfiable(constraint.when_unsatisfiable),
+        min_domains: constraint.min_domains,
+        node_affinity_policy: constraint.node_affinity_policy.map(inclusion_policy),
+        node_taints_policy: constraint.node_taints_policy.map(inclusion_policy),
+        match_label_keys: constraint.match_label_keys.clone(),
+    }
+}
+
+/// The planner's kind for the API's.
+pub fn workload_kind(kind: api::WorkloadKind) -> model::WorkloadKind {
+    match kind {
+        api::WorkloadKind::Deployment => model::WorkloadKind::Deployment,
+        api::WorkloadKind::StatefulSet => model::WorkloadKind::StatefulSet,
+    }
+}
+
+/// The planner's whenUnsatisfiable for the API's.
+pub fn when_unsatisfiable(when: api::WhenUnsatisfiable) -> model::WhenUnsatisfiable {
+    match when {
+        api::WhenUnsatisfiable::DoNotSchedule => model::WhenUnsatisfiable::DoNotSchedule,
+        api::WhenUnsatisfiable::ScheduleAnyway => model::WhenUnsatisfiable::ScheduleAnyway,
+    }
+}
+
+/// The planner's node-inclusion policy for the API's.
+pub fn inclusion_policy(policy: api::NodeInclusionPolicy) -> model::NodeInclusionPolicy {
+    match policy {
+        api::NodeInclusionPolicy::Honor => model::NodeInclusionPolicy::Honor,
+        api::NodeInclusionPolicy::Ignore => model::NodeInclusionPolicy::Ignore,
+    }
 }
 
 /// The validator's causes as one field error: the first cause's field, every message.

@@ -10,7 +10,8 @@ use k8s_openapi::{
 
 use super::{meta, pod::scheduling_spec};
 use crate::{
-    api::{IGNORE_ANNOTATION, POD_TEMPLATE_HASH, WorkloadKind},
+    api::{IGNORE_ANNOTATION, POD_TEMPLATE_HASH},
+    planner::model::WorkloadKind,
     planner::model::{
         ClaimTemplate, Labels, ReplicaSet, SchedulingSpec, UpdateStrategy, Workload, WorkloadStatus,
     },

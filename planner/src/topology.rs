@@ -17,7 +17,7 @@ use super::{
     model::{Labels, Node, PodSpreadConstraint},
     selector::LabelSelector,
 };
-use crate::api::{NodeInclusionPolicy, WhenUnsatisfiable};
+use crate::model::{NodeInclusionPolicy, WhenUnsatisfiable};
 
 /// A spread constraint resolved for the pods it places: its selector already carries the
 /// `matchLabelKeys` values, and the inclusion policies their defaults.
@@ -622,7 +622,7 @@ pub fn spread_scores(
     if constraints.is_empty() || filtered.is_empty() || index.cluster.nodes.is_empty() {
         return None;
     }
-    let hostname = crate::api::HOSTNAME_LABEL;
+    let hostname = crate::labels::HOSTNAME_LABEL;
     let has_all_keys = |node: &Node| {
         constraints
             .iter()

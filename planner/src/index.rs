@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::model::{Cluster, Node, Pod, Resources, Workload};
-use crate::api::WorkloadKind;
+use crate::model::WorkloadKind;
 
 /// Position of a node in `Cluster::nodes`.
 pub type NodeId = usize;

@@ -63,7 +63,7 @@ pub fn admits(node_selector: &Labels, affinity: Option<&NodeSelector>, node: &No
     node_selector
         .iter()
         .all(|(key, value)| node.labels.get(key) == Some(value))
-        && affinity.is_none_or(|affinity| affinity.matches(node))
+        && affinity.is_none_or(|affinity| affinity.matches(&node.name, &node.labels))
 }
 
 /// The first NoSchedule or NoExecute taint that no toleration tolerates.
@@ -261,7 +261,7 @@ pub fn host_port_conflict(pod_spec: &SchedulingSpec, on_node: &[&Pod]) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::model::TolerationOperator;
+    use crate::model::TolerationOperator;
 
     fn node() -> Node {
         Node {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
 use super::{budget::BudgetVerdict, selector::LabelSelector, topology::DomainSet};
-use crate::api::WhenUnsatisfiable;
+use crate::model::WhenUnsatisfiable;
 
 /// The plan for a whole cluster.
 #[derive(Clone, Debug, Serialize)]

@@ -14,7 +14,7 @@ use super::{
     group::Group,
     index::{NodeId, PodId},
     model::{Pod, Resources},
-    plan::Planner,
+    picture::Planner,
     protection,
     report::Move,
     topology::{self, Constraint, Counts, DomainSet},

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::model::{Labels, Node};
+use super::labels::Labels;
 
 /// A set-based operator on labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -165,16 +165,14 @@ pub struct NodeSelectorTerm {
 }
 
 impl NodeSelectorTerm {
-    fn matches(&self, node: &Node) -> bool {
+    fn matches(&self, name: &str, labels: &Labels) -> bool {
         // An empty term selects nothing (nodeaffinity.newNodeSelectorTerms skips it).
         if self.match_expressions.is_empty() && self.match_fields.is_empty() {
             return false;
         }
-        self.match_expressions
-            .iter()
-            .all(|r| r.matches(&node.labels))
+        self.match_expressions.iter().all(|r| r.matches(labels))
             && self.match_fields.iter().all(|r| {
-                let fields = Labels::from([("metadata.name".to_owned(), node.name.clone())]);
+                let fields = Labels::from([("metadata.name".to_owned(), name.to_owned())]);
                 r.key == "metadata.name" && r.matches(&fields)
             })
     }
@@ -189,9 +187,9 @@ pub struct NodeSelector {
 }
 
 impl NodeSelector {
-    /// Whether a node matches any term.
-    pub fn matches(&self, node: &Node) -> bool {
-        self.terms.iter().any(|term| term.matches(node))
+    /// Whether the node of this name and these labels matches any term.
+    pub fn matches(&self, name: &str, labels: &Labels) -> bool {
+        self.terms.iter().any(|term| term.matches(name, labels))
     }
 }
 
@@ -204,19 +202,6 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
-    }
-
-    fn node(name: &str, pairs: &[(&str, &str)]) -> Node {
-        Node {
-            name: name.to_owned(),
-            labels: labels(pairs),
-            taints: Vec::new(),
-            unschedulable: false,
-            ready: true,
-            ready_since: None,
-            created: None,
-            allocatable: Default::default(),
-        }
     }
 
     #[test]
@@ -290,7 +275,7 @@ mod tests {
 
     #[test]
     fn node_selector_terms_are_ored_and_an_empty_term_selects_nothing() {
-        let n1 = node("n1", &[("zone", "a")]);
+        let n1 = labels(&[("zone", "a")]);
         let zone_a = NodeSelectorTerm {
             match_expressions: vec![Requirement::equals("zone", "a")],
             match_fields: vec![],
@@ -307,15 +292,15 @@ mod tests {
             NodeSelector {
                 terms: vec![named_n2.clone(), zone_a]
             }
-            .matches(&n1)
+            .matches("n1", &n1)
         );
         assert!(
             !NodeSelector {
                 terms: vec![named_n2]
             }
-            .matches(&n1)
+            .matches("n1", &n1)
         );
-        assert!(!NodeSelector { terms: vec![empty] }.matches(&n1));
-        assert!(!NodeSelector { terms: vec![] }.matches(&n1));
+        assert!(!NodeSelector { terms: vec![empty] }.matches("n1", &n1));
+        assert!(!NodeSelector { terms: vec![] }.matches("n1", &n1));
     }
 }

@@ -2,16 +2,13 @@
 //! the fields that decide where pods may run. Plain data; pods of one template share their
 //! scheduling spec through an `Arc`, so a pod costs a few hundred bytes.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+pub use super::labels::Labels;
 use super::selector::{LabelSelector, NodeSelector};
-use crate::api::{SpreadPolicySpec, WorkloadKind};
-
-/// Labels or annotations, in key order.
-pub type Labels = BTreeMap<String, String>;
 
 /// CPU in millicores, memory in bytes, and a pod count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -162,15 +159,15 @@ pub struct PodSpreadConstraint {
     /// The node label whose values are the domains.
     pub topology_key: String,
     /// DoNotSchedule or ScheduleAnyway.
-    pub when_unsatisfiable: crate::api::WhenUnsatisfiable,
+    pub when_unsatisfiable: WhenUnsatisfiable,
     /// The pods counted; None matches nothing.
     pub label_selector: Option<LabelSelector>,
     /// See the Pod API.
     pub min_domains: Option<i32>,
     /// See the Pod API; None means Honor.
-    pub node_affinity_policy: Option<crate::api::NodeInclusionPolicy>,
+    pub node_affinity_policy: Option<NodeInclusionPolicy>,
     /// See the Pod API; None means Ignore.
-    pub node_taints_policy: Option<crate::api::NodeInclusionPolicy>,
+    pub node_taints_policy: Option<NodeInclusionPolicy>,
     /// Pod label keys whose values narrow the selector.
     pub match_label_keys: Vec<String>,
 }
@@ -452,6 +449,135 @@ pub struct Volume {
     pub access_modes: Vec<String>,
 }
 
+/// A workload kind a policy can govern. DaemonSets are never touched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WorkloadKind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+}
+
+impl WorkloadKind {
+    /// The kind's name as Kubernetes spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+        }
+    }
+}
+
+/// What a policy spreads: each workload on its own, or all its workloads as one group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum Scope {
+    /// Each workload's pods spread on their own.
+    #[default]
+    Workload,
+    /// All pods of all matched workloads count as one group.
+    Policy,
+}
+
+/// What the scheduler does with a pod when a constraint cannot be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WhenUnsatisfiable {
+    /// A hard constraint: the pod stays Pending rather than raise skew above maxSkew.
+    DoNotSchedule,
+    /// A soft constraint: the scheduler prefers nodes that lower skew.
+    ScheduleAnyway,
+}
+
+impl WhenUnsatisfiable {
+    /// The value as Kubernetes spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DoNotSchedule => "DoNotSchedule",
+            Self::ScheduleAnyway => "ScheduleAnyway",
+        }
+    }
+}
+
+/// Whether a node-inclusion rule is honoured when counting domains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum NodeInclusionPolicy {
+    /// Only nodes that pass the rule are counted.
+    Honor,
+    /// All nodes are counted.
+    Ignore,
+}
+
+/// A constraint a policy injects, with the fields of the Pod API; the label selector is derived
+/// per workload (or per policy, for scope Policy).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpreadConstraint {
+    /// The largest allowed skew.
+    pub max_skew: i32,
+    /// The node label whose values are the domains.
+    pub topology_key: String,
+    /// DoNotSchedule or ScheduleAnyway.
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// See the Pod API.
+    pub min_domains: Option<i32>,
+    /// See the Pod API; None means Honor.
+    pub node_affinity_policy: Option<NodeInclusionPolicy>,
+    /// See the Pod API; None means Ignore.
+    pub node_taints_policy: Option<NodeInclusionPolicy>,
+    /// Pod label keys whose values narrow the selector.
+    pub match_label_keys: Vec<String>,
+}
+
+/// What the planner reads of a SpreadPolicy's (defaulted, validated) spec.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySpec {
+    /// The workloads of the namespace it governs, by their labels.
+    pub selector: LabelSelector,
+    /// The workload kinds it governs.
+    pub kinds: Vec<WorkloadKind>,
+    /// Each workload on its own, or all as one group.
+    pub scope: Scope,
+    /// The constraints it injects; empty plans by the templates' own constraints.
+    pub constraints: Vec<SpreadConstraint>,
+    /// Overrides whenUnsatisfiable of the injected constraints for StatefulSets.
+    pub stateful_set_when_unsatisfiable: Option<WhenUnsatisfiable>,
+    /// `rebalance.minPodAge`: younger pods are not moved.
+    pub min_pod_age: Duration,
+}
+
+impl PolicySpec {
+    /// Whether the policy governs workloads of this kind.
+    pub fn governs(&self, kind: WorkloadKind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    /// The constraints a workload of this kind gets, with the StatefulSet override applied.
+    pub fn constraints_for(&self, kind: WorkloadKind) -> Vec<SpreadConstraint> {
+        let mut chosen: Vec<SpreadConstraint> = Vec::with_capacity(self.constraints.len());
+        for constraint in &self.constraints {
+            let mut constraint = constraint.clone();
+            if let (WorkloadKind::StatefulSet, Some(when)) =
+                (kind, self.stateful_set_when_unsatisfiable)
+            {
+                constraint.when_unsatisfiable = when;
+                if when == WhenUnsatisfiable::ScheduleAnyway {
+                    constraint.min_domains = None;
+                }
+            }
+            // The override can make two constraints share a list-map key; the first one wins,
+            // as the Pod API allows each (topologyKey, whenUnsatisfiable) pair once.
+            let duplicate = chosen.iter().any(|kept| {
+                kept.topology_key == constraint.topology_key
+                    && kept.when_unsatisfiable == constraint.when_unsatisfiable
+            });
+            if !duplicate {
+                chosen.push(constraint);
+            }
+        }
+        chosen
+    }
+}
+
 /// A SpreadPolicy.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -464,8 +590,8 @@ pub struct Policy {
     pub generation: i64,
     /// `metadata.creationTimestamp`.
     pub created: Option<Timestamp>,
-    /// The (defaulted, validated) spec.
-    pub spec: SpreadPolicySpec,
+    /// What the planner reads of its spec.
+    pub spec: PolicySpec,
 }
 
 /// Everything the planner reads.

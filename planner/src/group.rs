@@ -12,12 +12,13 @@ use serde::Serialize;
 use super::{
     eligibility::Placement,
     index::{Index, PodId, WorkloadId},
-    model::{Labels, Pod, PodSpreadConstraint, Policy, Resources, Workload},
+    labels::{GROUP_LABEL, HOSTNAME_LABEL, POD_TEMPLATE_HASH},
+    model::{
+        Labels, Pod, PodSpreadConstraint, Policy, Resources, Scope, SpreadConstraint, Workload,
+        WorkloadKind,
+    },
     selector::LabelSelector,
     topology::{self, Constraint},
-};
-use crate::api::{
-    GROUP_LABEL, HOSTNAME_LABEL, POD_TEMPLATE_HASH, Scope, SpreadConstraint, WorkloadKind,
 };
 
 /// Why a matched workload is left alone.
@@ -231,7 +232,9 @@ pub fn policy_groups<'i, 'a>(
         let mut matched = Vec::new();
         for &id in index.workloads_in(&policy.namespace) {
             let workload = index.workload(id);
-            if !policy.spec.governs(workload.kind) || !selects(policy, &workload.labels) {
+            if !policy.spec.governs(workload.kind)
+                || !policy.spec.selector.matches(&workload.labels)
+            {
                 continue;
             }
             let left_alone = if let Some(owner) = claimed.get(&id) {
@@ -272,25 +275,6 @@ pub fn policy_groups<'i, 'a>(
     })
 }
 
-fn selects(policy: &Policy, labels: &Labels) -> bool {
-    let selector = &policy.spec.selector;
-    let required = selector
-        .match_labels
-        .iter()
-        .all(|(key, value)| labels.get(key) == Some(value));
-    required
-        && selector.match_expressions.iter().all(|expression| {
-            let value = labels.get(&expression.key);
-            let listed = value.is_some_and(|v| expression.values.contains(v));
-            match expression.operator {
-                crate::api::SelectorOperator::In => listed,
-                crate::api::SelectorOperator::NotIn => !listed,
-                crate::api::SelectorOperator::Exists => value.is_some(),
-                crate::api::SelectorOperator::DoesNotExist => value.is_none(),
-            }
-        })
-}
-
 /// One workload spreading on its own: the policy's constraints as they will be injected, or
 /// (for a policy without constraints) the ones its template already carries.
 fn workload_group(index: &Index<'_>, policy: &Policy, matched: MatchedWorkload) -> Group {
@@ -326,7 +310,7 @@ fn workload_group(index: &Index<'_>, policy: &Policy, matched: MatchedWorkload) 
         pod_labels,
         requests: workload.template.requests,
         workloads: vec![matched],
-        min_pod_age: policy.spec.rebalance.min_pod_age.get(),
+        min_pod_age: policy.spec.min_pod_age,
         unplannable,
     }
 }
@@ -415,7 +399,7 @@ fn policy_scope_group(
         pod_labels,
         requests,
         workloads,
-        min_pod_age: policy.spec.rebalance.min_pod_age.get(),
+        min_pod_age: policy.spec.min_pod_age,
         unplannable: None,
     }
 }

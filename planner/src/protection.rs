@@ -15,7 +15,7 @@ use super::{
     model::{Node, Pod, PodPhase, PodVolume},
     selector::NodeSelector,
 };
-use crate::api::HOSTNAME_LABEL;
+use crate::labels::HOSTNAME_LABEL;
 
 /// Priority classes Kubernetes reserves for the pods a cluster cannot run without.
 const CRITICAL_PRIORITY_CLASSES: [&str; 2] = ["system-cluster-critical", "system-node-critical"];
@@ -203,10 +203,13 @@ impl<'i, 'a> Protections<'i, 'a> {
                     }
                     if let Some(affinity) = &volume.node_affinity {
                         let placement = Placement::of(&pod.spec);
-                        let reachable_elsewhere = self
-                            .live_admitting(&placement)
-                            .iter()
-                            .any(|&other| other != node && affinity.matches(index.node(other)));
+                        let reachable_elsewhere =
+                            self.live_admitting(&placement).iter().any(|&other| {
+                                other != node && {
+                                    let other = index.node(other);
+                                    affinity.matches(&other.name, &other.labels)
+                                }
+                            });
                         if !reachable_elsewhere {
                             return Some(Protection::NodeBoundVolume);
                         }
@@ -227,7 +230,7 @@ pub fn volumes_reach(index: &Index<'_>, pod: &Pod, node: &Node) -> bool {
             .and_then(|claim| claim.volume_name.as_deref())
             .and_then(|pv| index.volume(pv))
             .and_then(|volume| volume.node_affinity.as_ref())
-            .is_none_or(|affinity: &NodeSelector| affinity.matches(node)),
+            .is_none_or(|affinity: &NodeSelector| affinity.matches(&node.name, &node.labels)),
         _ => true,
     })
 }

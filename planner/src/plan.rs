@@ -5,23 +5,19 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rustc_hash::FxHashMap as HashMap;
-
 use jiff::Timestamp;
 
 use super::{
-    budget::Budgets,
-    eligibility,
     group::{self, Group},
-    index::{Index, NodeId, PodId},
+    index::{Index, PodId},
     model::{Cluster, Policy, Resources},
-    protection::Protections,
+    picture::Planner,
     report::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
         SelectorText, Skipped, Summary,
     },
     search::{ConstraintState, Members},
-    topology::{self, Counts, DomainCache, DomainSet},
+    topology::{self, Counts, DomainSet},
 };
 
 /// Where the groups come from.
@@ -122,66 +118,7 @@ pub(super) struct Observed {
     pods: Vec<(u32, u32)>,
 }
 
-/// Which domains of a domain set can take pods of given requests now, and how many can.
-#[derive(Clone)]
-struct Accepting {
-    flags: Arc<Vec<bool>>,
-    total: u32,
-}
-
-/// The planner's picture of the cluster, updated by each planned move.
-pub(super) struct Planner<'i, 'a> {
-    pub(super) index: &'i Index<'a>,
-    domains: DomainCache,
-    accepting: HashMap<(usize, Resources), Accepting>,
-    pub(super) usage: Vec<Resources>,
-    pub(super) placed: HashMap<PodId, NodeId>,
-    pub(super) arrived: Vec<Vec<PodId>>,
-    pub(super) budgets: Budgets<'i, 'a>,
-    protections: Protections<'i, 'a>,
-}
-
-impl<'i, 'a> Planner<'i, 'a> {
-    fn new(index: &'i Index<'a>, now: Timestamp) -> Self {
-        Self {
-            index,
-            domains: DomainCache::default(),
-            accepting: HashMap::default(),
-            usage: index.node_requested.clone(),
-            placed: HashMap::default(),
-            arrived: vec![Vec::new(); index.cluster.nodes.len()],
-            budgets: Budgets::new(index),
-            protections: Protections::new(index, now),
-        }
-    }
-
-    pub(super) fn node_of(&self, pod: PodId) -> Option<NodeId> {
-        self.placed.get(&pod).copied().or(self.index.pod_node[pod])
-    }
-
-    /// Per domain: live, and some live node fits `requests` (as the cluster is observed);
-    /// with how many domains that is.
-    fn accepting(&mut self, set: &Arc<DomainSet>, requests: Resources) -> Accepting {
-        let index = self.index;
-        let key = (Arc::as_ptr(set) as usize, requests);
-        let accepting = self.accepting.entry(key).or_insert_with(|| {
-            let flags: Vec<bool> = set
-                .domains()
-                .map(|domain| {
-                    set.live_nodes(domain).iter().any(|&node| {
-                        eligibility::fits(index.node(node), index.node_requested[node], requests)
-                            .is_ok()
-                    })
-                })
-                .collect();
-            Accepting {
-                total: u32::try_from(flags.iter().filter(|a| **a).count()).unwrap_or(u32::MAX),
-                flags: Arc::new(flags),
-            }
-        });
-        accepting.clone()
-    }
-
+impl Planner<'_, '_> {
     /// The group's constraints, taken from it, with their counts as observed.
     fn constraint_states(&mut self, group: &mut Group) -> Vec<ConstraintState> {
         let sets: Vec<Arc<DomainSet>> = group

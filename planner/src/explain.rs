@@ -14,7 +14,7 @@ use super::{
     model::{Cluster, Pod, PodSpreadConstraint, Resources, SchedulingSpec},
     topology::{Constraint, Counts, DomainCache, Members, PreFilter},
 };
-use crate::api::WhenUnsatisfiable;
+use crate::model::WhenUnsatisfiable;
 
 /// Why a pod cannot be explained.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -142,8 +142,8 @@ fn governing(index: &Index<'_>, pod_id: PodId) -> Governing {
             continue;
         };
         let (spreading, group_label) = match policy.spec.scope {
-            crate::api::Scope::Workload => (Spreading::Workload(workload), None),
-            crate::api::Scope::Policy => {
+            crate::model::Scope::Workload => (Spreading::Workload(workload), None),
+            crate::model::Scope::Policy => {
                 (Spreading::Policy(&policy.name), Some(policy.name.clone()))
             }
         };
@@ -194,7 +194,7 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
     let pod = index.pod(pod_id);
     let mut labels = (*pod.labels).clone();
     if let Some(policy) = group_label {
-        labels.insert(crate::api::GROUP_LABEL.to_owned(), policy);
+        labels.insert(crate::labels::GROUP_LABEL.to_owned(), policy);
     }
     // The replacement comes from the workload's template, which may name a node.
     let template_node =
