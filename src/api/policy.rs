@@ -431,35 +431,4 @@ impl SpreadPolicySpec {
                 .unwrap_or(1)
         })
     }
-
-    /// Whether the policy governs workloads of this kind.
-    pub fn governs(&self, kind: WorkloadKind) -> bool {
-        self.kinds.contains(&kind)
-    }
-
-    /// The constraints a workload of this kind gets, with the StatefulSet override applied.
-    pub fn constraints_for(&self, kind: WorkloadKind) -> Vec<SpreadConstraint> {
-        let mut chosen: Vec<SpreadConstraint> = Vec::with_capacity(self.constraints.len());
-        for constraint in &self.constraints {
-            let mut constraint = constraint.clone();
-            if let (WorkloadKind::StatefulSet, Some(when)) =
-                (kind, self.stateful_set_when_unsatisfiable)
-            {
-                constraint.when_unsatisfiable = when;
-                if when == WhenUnsatisfiable::ScheduleAnyway {
-                    constraint.min_domains = None;
-                }
-            }
-            // The override can make two constraints share a list-map key; the first one wins,
-            // as the Pod API allows each (topologyKey, whenUnsatisfiable) pair once.
-            let duplicate = chosen.iter().any(|kept| {
-                kept.topology_key == constraint.topology_key
-                    && kept.when_unsatisfiable == constraint.when_unsatisfiable
-            });
-            if !duplicate {
-                chosen.push(constraint);
-            }
-        }
-        chosen
-    }
 }
