@@ -13,7 +13,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube_spread::api::SpreadPolicy;
 use serde_json::json;
 use support::{
-    controller::{apply_policy, scrape, start_serving_metrics, wait},
+    controller::{apply_policy, fetch, scrape, start_serving_metrics, wait},
     objects::{deployment, node, sim},
 };
 
@@ -94,6 +94,26 @@ async fn series_of_deleted_nodes_policies_and_topology_keys_are_gone_within_a_mi
     assert!(
         after.contains("kube_spread_policy_balanced{namespace=\"media\",policy=\"apps\"}"),
         "{after}"
+    );
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_any_policy_the_controller_is_ready_and_publishes_pods_per_node() {
+    let sim = sim();
+    let nodes: Api<Node> = Api::all(sim.client());
+    nodes
+        .create(&PostParams::default(), &node("n1"))
+        .await
+        .unwrap();
+    let (controller, address) = start_serving_metrics(&sim).await;
+    wait(35).await;
+    let ready = fetch(address, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.0 200"), "{ready}");
+    let metrics = scrape(address).await;
+    assert!(
+        metrics.contains("kube_spread_node_pods{node=\"n1\"} 0"),
+        "{metrics}"
     );
     controller.stop().await;
 }

@@ -4,10 +4,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -47,8 +44,6 @@ pub struct Observation {
 pub struct Observer {
     stores: Arc<Stores>,
     policies: Store<DeserializeGuard<SpreadPolicy>>,
-    /// Set once the policy store has listed every policy.
-    policies_listed: AtomicBool,
     clock: Clock,
     last: Mutex<Option<Arc<Observation>>>,
     /// Which nodes were cordoned at the last observation, and uncordon times seen.
@@ -65,7 +60,6 @@ impl Observer {
         Self {
             stores,
             policies,
-            policies_listed: AtomicBool::new(false),
             clock,
             last: Mutex::new(None),
             cordons: Mutex::new((HashMap::new(), HashMap::new())),
@@ -77,15 +71,11 @@ impl Observer {
         &self.stores
     }
 
-    /// Notes that the policy store has listed every policy: kube-runtime starts reconciling only
-    /// once it has, so the first reconcile calls this.
-    pub fn policies_listed(&self) {
-        self.policies_listed.store(true, Ordering::Release);
-    }
-
-    /// Whether the stores and the policy store have listed everything once.
+    /// Whether the stores have listed everything once. (kube-runtime reconciles a policy only
+    /// once the policy store has listed every policy, and since each policy is decoded on its
+    /// own, that list cannot fail on one policy.)
     pub fn synced(&self) -> bool {
-        self.stores.synced() && self.policies_listed.load(Ordering::Acquire)
+        self.stores.synced()
     }
 
     fn policies_version(&self) -> Vec<(String, String)> {

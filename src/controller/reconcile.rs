@@ -45,7 +45,6 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, Reconcile> {
     let timer = ctx.metrics.reconcile_duration.start_timer();
-    ctx.observer.policies_listed();
     let result = match &policy.0 {
         Ok(policy) => reconcile_policy(policy, &ctx).await,
         Err(unreadable) => {

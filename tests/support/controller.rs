@@ -284,12 +284,17 @@ pub async fn start_serving_metrics(sim: &SimApi) -> (Running, std::net::SocketAd
 
 /// What `/metrics` serves at `address`.
 pub async fn scrape(address: std::net::SocketAddr) -> String {
+    fetch(address, "/metrics").await
+}
+
+/// The whole HTTP response (status line, headers, body) for `GET path` at `address`.
+pub async fn fetch(address: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("the metrics endpoint accepts connections");
     stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
         .await
         .expect("request written");
     let mut response = String::new();
