@@ -7,6 +7,8 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
+use crate::api::conditions::reason;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -101,12 +103,12 @@ pub const WATCHED_KINDS: [&str; 9] = [
 
 /// Reasons a policy can be blocked for, in `kube_spread_policy_rebalance_blocked`.
 pub const BLOCKED_REASONS: [&str; 6] = [
-    "PdbBlocked",
-    "MultiplePDBs",
-    "BudgetExhausted",
-    "SchedulerDisagrees",
-    "NoMovablePod",
-    "NoAcceptingDomain",
+    reason::PDB_BLOCKED,
+    reason::MULTIPLE_PDBS,
+    reason::BUDGET_EXHAUSTED,
+    reason::SCHEDULER_DISAGREES,
+    reason::NO_MOVABLE_POD,
+    reason::NO_ACCEPTING_DOMAIN,
 ];
 
 /// What one policy's gauges say.
