@@ -8,8 +8,8 @@ a failure says what is wrong and where, and the script exits 1 after running eve
     python3 .ci/chart.py --alerts   # only: unit-test the alert rules with promtool (see below)
 
 What it checks:
-- Chart.yaml: version and appVersion equal the crate version in Cargo.toml; the chart's CRD is
-  byte-identical to crds/spreadpolicy.yaml.
+- Chart.yaml: version and appVersion equal the crate version in Cargo.toml; the chart's CRDs are
+  byte-identical to those in crds/ (SpreadPolicy and ClusterSpreadPolicy).
 - values.yaml, and values.yaml merged with each ci/*.yaml, against values.schema.json; the values
   table in README.md is what the schema and values.yaml generate.
 - `helm lint` with the default values and with each ci/*.yaml.
@@ -74,14 +74,14 @@ NAMESPACE = "kube-spread"
 
 # The controller's contract (what `kube-spread run` uses), as (apiGroup, resource, verb).
 CLUSTER_ROLE_CONTRACT = {
-    ("kubespread.io", "spreadpolicies", v) for v in ("list", "watch")
-} | {("kubespread.io", "spreadpolicies/status", "patch")} | {
+    ("kubespread.io", r, v) for r in ("spreadpolicies", "clusterspreadpolicies") for v in ("list", "watch")
+} | {("kubespread.io", r, "patch") for r in ("spreadpolicies/status", "clusterspreadpolicies/status")} | {
     ("apps", r, v) for r in ("deployments", "statefulsets") for v in ("list", "watch", "patch")
 } | {("apps", "replicasets", v) for v in ("list", "watch")} | {
     ("", "pods", v) for v in ("list", "watch")
 } | {("", "pods/eviction", "create")} | {
-    ("", r, v) for r in ("nodes", "persistentvolumeclaims", "persistentvolumes") for v in ("list", "watch")
-} | {("policy", "poddisruptionbudgets", v) for v in ("list", "watch")} | {
+    ("", r, v) for r in ("nodes", "persistentvolumeclaims", "persistentvolumes", "namespaces") for v in ("list", "watch")
+} | {("", "nodes", "patch")} | {("policy", "poddisruptionbudgets", v) for v in ("list", "watch")} | {
     ("events.k8s.io", "events", v) for v in ("create",)
 } | {("coordination.k8s.io", "leases", v) for v in ("list", "watch")}
 
@@ -587,9 +587,11 @@ def check_rbac(report: Report, label: str, rendered: Rendered, values: dict) -> 
             problems.append("an extra ClusterRole that aggregates to no built-in role")
         if any(t[0] != "kubespread.io" for t in got):
             problems.append(f"grants outside kubespread.io: {sorted(t for t in got if t[0] != 'kubespread.io')}")
-        if any(t[1] == "spreadpolicies/status" and t[2] not in ("get", "list", "watch") for t in got):
-            problems.append("lets people write SpreadPolicy status")
-        report.check(f"[{label}] aggregated ClusterRole {aggregate['metadata']['name']} only touches SpreadPolicies", problems)
+        if any(t[1].endswith("/status") and t[2] not in ("get", "list", "watch") for t in got):
+            problems.append("lets people write a policy's status")
+        if any(t[1] == "clusterspreadpolicies" and t[2] not in ("get", "list", "watch") for t in got):
+            problems.append("lets people who are not cluster administrators write ClusterSpreadPolicies")
+        report.check(f"[{label}] aggregated ClusterRole {aggregate['metadata']['name']} only touches kube-spread policies", problems)
 
 
 def promql_problems(expr: str) -> list[str]:
@@ -791,13 +793,16 @@ def main() -> int:
                  [] if str(chart_yaml.get("appVersion")) == cargo else [f"appVersion is {chart_yaml.get('appVersion')}"])
     report.check("Chart.yaml apiVersion v2, version is SemVer",
                  [] if chart_yaml.get("apiVersion") == "v2" and re.fullmatch(r"\d+\.\d+\.\d+(-[\w.]+)?", str(chart_yaml.get("version"))) else ["bad apiVersion or version"])
-    crd_chart = (CHART / "crds" / "spreadpolicy.yaml").read_bytes()
-    crd_repo = (ROOT / "crds" / "spreadpolicy.yaml").read_bytes()
-    report.check("charts/kube-spread/crds/spreadpolicy.yaml is byte-identical to crds/spreadpolicy.yaml",
-                 [] if crd_chart == crd_repo else ["they differ: cp crds/spreadpolicy.yaml charts/kube-spread/crds/"])
+    crd_names = ["clusterspreadpolicy.yaml", "spreadpolicy.yaml"]
+    crd_repo = {}
+    for name in crd_names:
+        crd_chart = (CHART / "crds" / name).read_bytes()
+        crd_repo[name] = (ROOT / "crds" / name).read_bytes()
+        report.check(f"charts/kube-spread/crds/{name} is byte-identical to crds/{name}",
+                     [] if crd_chart == crd_repo[name] else [f"they differ: cp crds/{name} charts/kube-spread/crds/"])
     crd_files = sorted(p.name for p in (CHART / "crds").iterdir())
-    report.check("the chart's crds/ holds only the SpreadPolicy CRD",
-                 [] if crd_files == ["spreadpolicy.yaml"] else [f"crds/ holds {crd_files}"])
+    report.check("the chart's crds/ holds exactly the SpreadPolicy and ClusterSpreadPolicy CRDs",
+                 [] if crd_files == crd_names else [f"crds/ holds {crd_files}"])
 
     report.step("Values and their schema")
     schema = json.loads((CHART / "values.schema.json").read_text())
@@ -865,12 +870,16 @@ def main() -> int:
             report.check(f"[{label}] Deployment runs `kube-spread run` as the controller's contract says",
                          contract_problems(deployments[0], values))
         check_rbac(report, label, rendered, values)
-        crds = rendered.of_kind("CustomResourceDefinition")
-        want = yaml.safe_load(crd_repo)
-        same = len(crds) == 1 and all(crds[0].get(k) == want.get(k) for k in ("apiVersion", "kind", "spec")) \
-            and crds[0]["metadata"]["name"] == want["metadata"]["name"]
-        report.check(f"[{label}] Helm installs the CRD of crds/ unchanged",
-                     [] if same else ["the CRD Helm sent differs from crds/spreadpolicy.yaml"])
+        crds = {c["metadata"]["name"]: c for c in rendered.of_kind("CustomResourceDefinition")}
+        problems = []
+        for name, text in crd_repo.items():
+            want = yaml.safe_load(text)
+            got = crds.get(want["metadata"]["name"])
+            if got is None or any(got.get(k) != want.get(k) for k in ("apiVersion", "kind", "spec")):
+                problems.append(f"the CRD Helm sent differs from crds/{name}")
+        if len(crds) != len(crd_repo):
+            problems.append(f"Helm sent {len(crds)} CRDs, crds/ holds {len(crd_repo)}")
+        report.check(f"[{label}] Helm installs the CRDs of crds/ unchanged", problems)
         wants = {
             "ServiceMonitor": values["metrics"]["serviceMonitor"]["enabled"],
             "PrometheusRule": values["prometheusRule"]["enabled"],

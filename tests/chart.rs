@@ -22,24 +22,26 @@ fn yaml(path: &str) -> Value {
 }
 
 #[test]
-fn the_chart_ships_the_committed_crd_byte_for_byte() {
-    const CHART_CRD: &str = "charts/kube-spread/crds/spreadpolicy.yaml";
-    let generated = kube_spread::api::crd_yaml().expect("the CRD renders as YAML");
-    if env::var("KUBE_SPREAD_BLESS").as_deref() == Ok("1") {
-        fs::write(format!("{ROOT}/{CHART_CRD}"), &generated)
-            .expect("the chart's crds/ is writable");
-        return;
+fn the_chart_ships_the_committed_crds_byte_for_byte() {
+    for (file, crd) in kube_spread::api::crds() {
+        let chart_crd = format!("charts/kube-spread/crds/{file}");
+        let generated = kube_spread::api::crd_yaml_of(&crd).expect("the CRD renders as YAML");
+        if env::var("KUBE_SPREAD_BLESS").as_deref() == Ok("1") {
+            fs::write(format!("{ROOT}/{chart_crd}"), &generated)
+                .expect("the chart's crds/ is writable");
+            continue;
+        }
+        assert!(
+            read(&chart_crd) == generated,
+            "{chart_crd} is not what `kube-spread crd` prints; regenerate it with\n\n    \
+             KUBE_SPREAD_BLESS=1 cargo test --test crd --test chart\n"
+        );
+        assert!(
+            read(&chart_crd) == read(&format!("crds/{file}")),
+            "{chart_crd} differs from crds/{file}; regenerate both with\n\n    \
+             KUBE_SPREAD_BLESS=1 cargo test --test crd --test chart\n"
+        );
     }
-    assert!(
-        read(CHART_CRD) == generated,
-        "{CHART_CRD} is not what `kube-spread crd` prints; regenerate it with\n\n    \
-         KUBE_SPREAD_BLESS=1 cargo test --test crd --test chart\n"
-    );
-    assert!(
-        read(CHART_CRD) == read("crds/spreadpolicy.yaml"),
-        "{CHART_CRD} differs from crds/spreadpolicy.yaml; regenerate both with\n\n    \
-         KUBE_SPREAD_BLESS=1 cargo test --test crd --test chart\n"
-    );
 }
 
 #[test]

@@ -1,9 +1,14 @@
 //! Groups: the sets of pods that spread together, each with its resolved constraints. A
-//! SpreadPolicy of scope Workload makes one group per workload, scope Policy one per policy;
+//! SpreadPolicy of scope Workload makes one group per workload, scope Policy one per policy, a
+//! ClusterSpreadPolicy one across the namespaces it selects;
 //! in pod-constraints mode pods are grouped per namespace and constraint as the scheduler
 //! groups them.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use rustc_hash::FxHashSet as HashSet;
 
@@ -12,10 +17,10 @@ use serde::Serialize;
 use super::{
     eligibility::Placement,
     index::{Index, PodId, WorkloadId},
-    labels::{GROUP_LABEL, HOSTNAME_LABEL, POD_TEMPLATE_HASH},
+    labels::{GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
     model::{
-        Labels, Pod, PodSpreadConstraint, Policy, Resources, Scope, SpreadConstraint, Workload,
-        WorkloadKind,
+        Cluster, ClusterPolicy, Labels, Pod, PodSpreadConstraint, Policy, Resources, Scope,
+        SpreadConstraint, Workload, WorkloadKind,
     },
     selector::LabelSelector,
     topology::{self, Constraint},
@@ -83,6 +88,23 @@ pub struct Group {
     pub min_pod_age: Duration,
     /// Why the group cannot be planned, if it cannot.
     pub unplannable: Option<String>,
+}
+
+impl Group {
+    /// Whether the group is a ClusterSpreadPolicy's, across namespaces.
+    pub fn is_cluster(&self) -> bool {
+        self.namespace.is_empty()
+    }
+
+    /// How the group names one of its workloads: `Kind/name`, or `namespace/Kind/name` in a
+    /// group across namespaces.
+    pub fn workload_key(&self, workload: &Workload) -> String {
+        if self.is_cluster() {
+            workload.qualified_key()
+        } else {
+            workload.key()
+        }
+    }
 }
 
 /// Whether a workload's template pins its pods to one node: nodeName, or a hostname
@@ -474,4 +496,130 @@ pub fn pod_constraint_groups(
         .collect();
     groups.sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
     groups
+}
+
+/// A ClusterSpreadPolicy's one group: every pod of the workloads it selects in the namespaces
+/// it selects, counted together across namespaces. Pinned workloads' pods count where they
+/// are and never move; ignored workloads are not counted. Nothing is injected, so every
+/// revision's pods count and the current revision's are the candidates.
+pub fn cluster_group(index: &Index<'_>, policy: &ClusterPolicy) -> Group {
+    let selected = selected_namespaces(index.cluster, &policy.namespace_selector);
+    let mut workloads: Vec<MatchedWorkload> = Vec::new();
+    for (id, workload) in index.cluster.workloads.iter().enumerate() {
+        if !selected.contains(&*workload.namespace)
+            || !policy.spec.governs(workload.kind)
+            || !policy.spec.selector.matches(&workload.labels)
+        {
+            continue;
+        }
+        let left_alone = if workload.ignored {
+            Some(LeftAlone::Ignored)
+        } else if is_pinned(index, workload) {
+            Some(LeftAlone::Pinned)
+        } else {
+            None
+        };
+        workloads.push(MatchedWorkload { id, left_alone });
+    }
+    let counted: HashSet<WorkloadId> = workloads
+        .iter()
+        .filter(|matched| matched.left_alone != Some(LeftAlone::Ignored))
+        .map(|matched| matched.id)
+        .collect();
+    let mut members: Vec<PodId> = workloads
+        .iter()
+        .filter(|matched| counted.contains(&matched.id))
+        .flat_map(|matched| index.pods_of(matched.id).iter().copied())
+        .collect();
+    members.sort_unstable();
+    members.dedup();
+    let members: Arc<[PodId]> = Arc::from(members);
+    let candidates: Vec<PodId> = workloads
+        .iter()
+        .filter(|matched| matched.left_alone.is_none())
+        .flat_map(|matched| current_pods(index, matched.id))
+        .collect();
+
+    let mut pod_labels = Labels::new();
+    pod_labels.insert(GROUP_LABEL.to_owned(), policy.name.clone());
+    let constraints: Vec<Constraint> = policy
+        .spec
+        .constraints
+        .iter()
+        .map(|constraint| {
+            Constraint::from_pod(
+                injected_constraint(constraint.clone(), Spreading::Policy(&policy.name)),
+                &pod_labels,
+            )
+        })
+        .collect();
+    let mut placements: Vec<Placement> = Vec::new();
+    for matched in workloads
+        .iter()
+        .filter(|matched| matched.left_alone.is_none())
+    {
+        let placement = Placement::of(&index.workload(matched.id).template);
+        if !placements.contains(&placement) {
+            placements.push(placement);
+        }
+    }
+    if placements.is_empty() {
+        placements.push(Placement::of(&Default::default()));
+    }
+    let requests = workloads
+        .iter()
+        .filter(|matched| matched.left_alone.is_none())
+        .map(|matched| index.workload(matched.id).template.requests)
+        .min_by_key(|requests| (requests.cpu_millis, requests.memory_bytes))
+        .unwrap_or_default();
+    let unplannable = constraints
+        .is_empty()
+        .then(|| "the ClusterSpreadPolicy has no constraints".to_owned());
+    Group {
+        namespace: Arc::from(""),
+        policy: Some(policy.name.clone()),
+        name: format!("ClusterSpreadPolicy/{}", policy.name),
+        members: vec![members; constraints.len()],
+        constraints,
+        candidates,
+        placements,
+        pod_labels,
+        requests,
+        workloads,
+        min_pod_age: policy.spec.min_pod_age,
+        unplannable,
+    }
+}
+
+/// The names of the namespaces a selector selects, by their labels. A namespace the cluster
+/// lists no object for (a snapshot without namespaces) is judged by the label the API server
+/// gives every namespace, `kubernetes.io/metadata.name`.
+pub fn selected_namespaces<'c>(
+    cluster: &'c Cluster,
+    selector: &LabelSelector,
+) -> BTreeSet<&'c str> {
+    let mut selected = BTreeSet::new();
+    let mut judged: BTreeSet<&str> = BTreeSet::new();
+    for namespace in &cluster.namespaces {
+        judged.insert(&namespace.name);
+        let mut labels = namespace.labels.clone();
+        labels
+            .entry(NAMESPACE_NAME_LABEL.to_owned())
+            .or_insert_with(|| namespace.name.to_string());
+        if selector.matches(&labels) {
+            selected.insert(&*namespace.name);
+        }
+    }
+    for workload in &cluster.workloads {
+        if judged.insert(&workload.namespace) {
+            let labels = Labels::from([(
+                NAMESPACE_NAME_LABEL.to_owned(),
+                workload.namespace.to_string(),
+            )]);
+            if selector.matches(&labels) {
+                selected.insert(&*workload.namespace);
+            }
+        }
+    }
+    selected
 }

@@ -12,3 +12,5 @@ pub const GROUP_LABEL: &str = "kubespread.io/group";
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 /// The well-known node hostname label.
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// The label the API server gives every namespace, holding its name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";

@@ -8,6 +8,7 @@ pub mod eligibility;
 pub mod explain;
 pub mod group;
 pub mod index;
+mod joint;
 pub mod labels;
 pub mod model;
 mod picture;

@@ -354,6 +354,11 @@ impl Workload {
     pub fn key(&self) -> String {
         format!("{}/{}", self.kind.as_str(), self.name)
     }
+
+    /// `namespace/Kind/name`: how a group across namespaces names its workloads.
+    pub fn qualified_key(&self) -> String {
+        format!("{}/{}/{}", self.namespace, self.kind.as_str(), self.name)
+    }
 }
 
 /// A workload's reported status.
@@ -594,6 +599,32 @@ pub struct Policy {
     pub spec: PolicySpec,
 }
 
+/// A Namespace, as far as ClusterSpreadPolicies select it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Namespace {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its labels (the API server keeps `kubernetes.io/metadata.name` equal to the name).
+    pub labels: Labels,
+}
+
+/// A ClusterSpreadPolicy: one group of every selected pod across the selected namespaces.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterPolicy {
+    /// Its name.
+    pub name: String,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// `metadata.creationTimestamp`.
+    pub created: Option<Timestamp>,
+    /// The namespaces whose workloads it governs, by their labels.
+    pub namespace_selector: LabelSelector,
+    /// What the planner reads of its spec (scope Policy: one group, never injected).
+    pub spec: PolicySpec,
+}
+
 /// Everything the planner reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -614,4 +645,8 @@ pub struct Cluster {
     pub volumes: Vec<Volume>,
     /// SpreadPolicies.
     pub policies: Vec<Policy>,
+    /// Namespaces (a snapshot without them selects by the namespaces' names alone).
+    pub namespaces: Vec<Namespace>,
+    /// ClusterSpreadPolicies.
+    pub cluster_policies: Vec<ClusterPolicy>,
 }

@@ -10,6 +10,7 @@ use super::{
     budget::Budgets,
     eligibility,
     index::{Index, NodeId, PodId},
+    joint::Joint,
     model::Resources,
     protection::Protections,
     topology::{DomainCache, DomainSet},
@@ -32,6 +33,8 @@ pub(super) struct Planner<'i, 'a> {
     pub(super) arrived: Vec<Vec<PodId>>,
     pub(super) budgets: Budgets<'i, 'a>,
     pub(super) protections: Protections<'i, 'a>,
+    /// The groups planned so far, kept when a later group may cross them (cluster policies).
+    pub(super) joint: Option<Joint>,
 }
 
 impl<'i, 'a> Planner<'i, 'a> {
@@ -45,6 +48,7 @@ impl<'i, 'a> Planner<'i, 'a> {
             arrived: vec![Vec::new(); index.cluster.nodes.len()],
             budgets: Budgets::new(index),
             protections: Protections::new(index, now),
+            joint: None,
         }
     }
 

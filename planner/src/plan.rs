@@ -10,7 +10,8 @@ use jiff::Timestamp;
 use super::{
     group::{self, Group},
     index::{Index, PodId},
-    model::{Cluster, Policy, Resources},
+    joint::Joint,
+    model::{Cluster, ClusterPolicy, Policy, Resources},
     picture::Planner,
     report::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
@@ -23,7 +24,7 @@ use super::{
 /// Where the groups come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// SpreadPolicies in the cluster.
+    /// SpreadPolicies and ClusterSpreadPolicies in the cluster.
     Policies,
     /// The topology spread constraints pods already carry; any pod with a controller owner is
     /// a candidate, under the same protections.
@@ -76,8 +77,30 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
                 .into_iter(),
         ),
     };
+    // Cluster-scoped policies are planned last, over the namespaced groups' moves, and never
+    // push one of those groups past its maxSkew; a namespace filter leaves them out.
+    let mut cluster_policies: Vec<&ClusterPolicy> = match (&options.source, &options.namespace) {
+        (Source::Policies, None) => cluster
+            .cluster_policies
+            .iter()
+            .filter(|policy| {
+                options
+                    .policy
+                    .as_deref()
+                    .is_none_or(|name| name == policy.name)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    cluster_policies.sort_by(|a, b| a.name.cmp(&b.name));
     let mut planner = Planner::new(&index, options.now);
-    let groups: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
+    if !cluster_policies.is_empty() {
+        planner.joint = Some(Joint::default());
+    }
+    let mut groups: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
+    for policy in cluster_policies {
+        groups.push(planner.plan_group(group::cluster_group(&index, policy)));
+    }
     let moves = groups.iter().map(|group| group.moves.len()).sum();
     let moves_allowed_now = groups
         .iter()
@@ -170,7 +193,7 @@ impl Planner<'_, '_> {
             .iter()
             .filter_map(|matched| {
                 matched.left_alone.as_ref().map(|reason| LeftAloneWorkload {
-                    workload: index.workload(matched.id).key(),
+                    workload: group.workload_key(index.workload(matched.id)),
                     reason: reason.reason().to_owned(),
                 })
             })
@@ -216,6 +239,9 @@ impl Planner<'_, '_> {
         } else {
             self.search(&group, &mut states, &movable)
         };
+        if let Some(joint) = &mut self.joint {
+            joint.keep(&states);
+        }
 
         let (outcome, message) = self.outcome(
             &group,
@@ -260,6 +286,12 @@ impl Planner<'_, '_> {
             })
             .collect();
         skipped.sort_by(|a, b| a.pod.cmp(&b.pod));
+        let workloads = group
+            .workloads
+            .iter()
+            .filter(|matched| matched.left_alone.is_none())
+            .map(|matched| group.workload_key(index.workload(matched.id)))
+            .collect();
         GroupPlan {
             namespace: group.namespace,
             policy: group.policy,
@@ -267,12 +299,7 @@ impl Planner<'_, '_> {
             constraints,
             moves,
             skipped,
-            workloads: group
-                .workloads
-                .iter()
-                .filter(|matched| matched.left_alone.is_none())
-                .map(|matched| index.workload(matched.id).key())
-                .collect(),
+            workloads,
             left_alone,
             lower_bound_moves,
             outcome,
@@ -297,9 +324,8 @@ impl Planner<'_, '_> {
             let Some(reason) = &matched.left_alone else {
                 continue;
             };
-            for &pod in index.pods_in(&group.namespace) {
-                let p = index.pod(pod);
-                if index.pod_workload[pod] == Some(matched.id) && !p.phase.is_terminal() {
+            for &pod in index.pods_of(matched.id) {
+                if !index.pod(pod).phase.is_terminal() {
                     skipped.push(self.skipped(pod, reason.reason()));
                 }
             }

@@ -21,6 +21,7 @@ use super::{
 };
 
 /// One constraint of the group being planned, with its counts as the plan changes them.
+#[derive(Clone)]
 pub(super) struct ConstraintState {
     pub(super) constraint: Constraint,
     pub(super) counts: Counts,
@@ -31,6 +32,7 @@ pub(super) struct ConstraintState {
 }
 
 /// The pods a constraint counts, sorted.
+#[derive(Clone)]
 pub(super) struct Members(pub(super) Arc<[PodId]>);
 
 impl Members {
@@ -68,6 +70,14 @@ impl ConstraintState {
             .get(domain as usize)
             .copied()
             .unwrap_or(false)
+    }
+
+    /// Counts a pod of this constraint's as moved from one node to another.
+    pub(super) fn shift(&mut self, from: Option<NodeId>, to: NodeId) {
+        if let Some(from) = from {
+            self.counts.add(from, -1);
+        }
+        self.counts.add(to, 1);
     }
 
     /// Whether the actionable skew is within maxSkew (or there is nowhere to move to).
@@ -217,7 +227,7 @@ impl Planner<'_, '_> {
             moves.push(Move {
                 pod: index.pod(pod).key(),
                 uid: index.pod(pod).uid.clone(),
-                workload: index.pod_workload[pod].map(|w| index.workload(w).key()),
+                workload: index.pod_workload[pod].map(|w| group.workload_key(index.workload(w))),
                 from_node: from.map(|n| index.node(n).name.clone()).unwrap_or_default(),
                 from_domain: domain_name(first, from),
                 to_node: index.node(to).name.clone(),
@@ -246,10 +256,10 @@ impl Planner<'_, '_> {
             .iter_mut()
             .filter(|state| state.members.contains(&pod))
         {
-            if let Some(from) = from {
-                state.counts.add(from, -1);
-            }
-            state.counts.add(to, 1);
+            state.shift(from, to);
+        }
+        if let Some(joint) = &mut self.joint {
+            joint.apply(pod, from, to);
         }
         if let Some(from) = from {
             self.usage[from] = self.usage[from].minus(requests);
@@ -467,6 +477,10 @@ impl Planner<'_, '_> {
             let node = index.node(to);
             placement.is_live_on(node)
                 && self.refuses(p, to).is_none()
+                && self
+                    .joint
+                    .as_ref()
+                    .is_none_or(|joint| joint.allows(pod, Some(from), to))
                 && topology::spread_filter(
                     node,
                     states

@@ -1,6 +1,7 @@
-//! The SpreadPolicy API (`kubespread.io/v1alpha1`): the types users write and the status the
-//! controller reports. Plain data with serde and schema derives; no client calls live here.
+//! The SpreadPolicy and ClusterSpreadPolicy API (`kubespread.io/v1alpha1`): the types users write
+//! and the status the controller reports. Plain data with serde and schema derives; no client calls live here.
 
+mod cluster_policy;
 pub mod conditions;
 pub(crate) mod crd;
 mod duration;
@@ -8,8 +9,11 @@ mod policy;
 pub mod reference;
 mod status;
 
-pub use crate::sim::apiserver::validation::{CrdSchema, Invalid, validate_policy};
-pub use crd::{RenderCrd, crd, crd_yaml};
+pub use crate::sim::apiserver::validation::{
+    CrdSchema, Invalid, validate_cluster_policy, validate_policy,
+};
+pub use cluster_policy::{ClusterSpreadPolicy, ClusterSpreadPolicySpec};
+pub use crd::{RenderCrd, cluster_crd, crd, crd_yaml, crd_yaml_of, crds, crds_yaml};
 pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
 pub use policy::{
     MoveStrategy, NodeInclusionPolicy, Rebalance, RebalanceMode, RebalanceTrigger, Rollout, Scope,

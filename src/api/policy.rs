@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Duration, SpreadPolicyStatus};
 
-/// Selects, among the workloads of the policy's namespace, those it governs.
+/// A label selector: every pair of matchLabels and every requirement of matchExpressions must
+/// hold; empty selects everything.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadSelector {

@@ -1,20 +1,22 @@
-//! The SpreadPolicy API reference (`docs/crd-reference.md`), generated from the CRD's OpenAPI
-//! schema so that it cannot drift from what the API server enforces. Pure: schema in, Markdown out.
+//! The API reference (`docs/crd-reference.md`): SpreadPolicy and ClusterSpreadPolicy, generated
+//! from the CRDs' OpenAPI schemas so that it cannot drift from what the API server enforces. Pure: schema in, Markdown out.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::crd;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use super::crds;
 
 /// Why the reference could not be generated.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderReference {
     /// The CRD has no served version with an OpenAPI schema.
-    #[error("the SpreadPolicy CRD has no version with an openAPIV3Schema")]
-    NoSchema,
+    #[error("the {0} CRD has no version with an openAPIV3Schema")]
+    NoSchema(String),
     /// The schema could not be read as JSON.
-    #[error("the SpreadPolicy CRD schema is not JSON: {0}")]
+    #[error("a CRD schema is not JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
 
@@ -27,25 +29,41 @@ struct Row {
     description: String,
 }
 
-/// The reference as Markdown: one table per top-level section (spec, status), one row per field,
-/// with its type, default, validation (OpenAPI and CEL) and description.
+/// The reference as Markdown: per CRD, one table per top-level section (spec, status), one row
+/// per field, with its type, default, validation (OpenAPI and CEL) and description.
 pub fn crd_reference() -> Result<String, RenderReference> {
-    let crd = crd();
-    let version = crd.spec.versions.first().ok_or(RenderReference::NoSchema)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "# kube-spread API reference\n");
+    let _ = writeln!(
+        out,
+        "<!-- Generated from the CRD schemas by src/api/reference.rs; do not edit. Regenerate with\n     KUBE_SPREAD_BLESS=1 cargo test --test docs -->\n"
+    );
+    let _ = writeln!(
+        out,
+        "Every field below is checked by the API server on `kubectl apply`: types, enums, bounds,\npatterns and the CEL rules listed under Validation. Defaults are filled in by the API server, so\n`kubectl get -o yaml` shows them.\n"
+    );
+    for (_, crd) in crds() {
+        render(&crd, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// One CRD's part of the reference.
+fn render(crd: &CustomResourceDefinition, out: &mut String) -> Result<(), RenderReference> {
+    let names = &crd.spec.names;
+    let version = crd
+        .spec
+        .versions
+        .first()
+        .ok_or_else(|| RenderReference::NoSchema(names.kind.clone()))?;
     let schema = version
         .schema
         .as_ref()
         .and_then(|s| s.open_api_v3_schema.as_ref())
-        .ok_or(RenderReference::NoSchema)?;
+        .ok_or_else(|| RenderReference::NoSchema(names.kind.clone()))?;
     let schema = serde_json::to_value(schema)?;
-    let names = &crd.spec.names;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "# SpreadPolicy API reference\n");
-    let _ = writeln!(
-        out,
-        "<!-- Generated from the CRD schema by src/api/reference.rs; do not edit. Regenerate with\n     KUBE_SPREAD_BLESS=1 cargo test --test docs -->\n"
-    );
+    let _ = writeln!(out, "## {}\n", names.kind);
     let _ = writeln!(
         out,
         "`{}/{}`, kind `{}`, {} (`kubectl get {}`{}).\n",
@@ -65,13 +83,9 @@ pub fn crd_reference() -> Result<String, RenderReference> {
     if let Some(description) = schema.get("description").and_then(Value::as_str) {
         let _ = writeln!(out, "{}\n", one_line(description));
     }
-    let _ = writeln!(
-        out,
-        "Every field below is checked by the API server on `kubectl apply`: types, enums, bounds,\npatterns and the CEL rules listed under Validation. Defaults are filled in by the API server, so\n`kubectl get -o yaml` shows them.\n"
-    );
 
     if let Some(columns) = &version.additional_printer_columns {
-        let _ = writeln!(out, "## Columns of `kubectl get {}`\n", names.plural);
+        let _ = writeln!(out, "### Columns of `kubectl get {}`\n", names.plural);
         let _ = writeln!(out, "| Column | Type | Source | Description |");
         let _ = writeln!(out, "| --- | --- | --- | --- |");
         for column in columns {
@@ -93,7 +107,7 @@ pub fn crd_reference() -> Result<String, RenderReference> {
         let Some(section_schema) = properties.and_then(|p| p.get(section)) else {
             continue;
         };
-        let _ = writeln!(out, "## {section}\n");
+        let _ = writeln!(out, "### {} {section}\n", names.kind);
         if let Some(description) = section_schema.get("description").and_then(Value::as_str) {
             let _ = writeln!(out, "{}\n", one_line(description));
         }
@@ -123,7 +137,7 @@ pub fn crd_reference() -> Result<String, RenderReference> {
         }
         let _ = writeln!(out);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn collect(path: &str, schema: &Value, required: bool, rows: &mut Vec<Row>) {

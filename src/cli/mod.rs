@@ -313,7 +313,7 @@ pub async fn simulate(
 
 /// `kube-spread crd`.
 pub fn crd(out: &mut dyn Write) -> Result<(), CommandError> {
-    let yaml = crate::api::crd_yaml().map_err(|error| CommandError::Crd(error.to_string()))?;
+    let yaml = crate::api::crds_yaml().map_err(|error| CommandError::Crd(error.to_string()))?;
     out.write_all(yaml.as_bytes())?;
     Ok(())
 }

@@ -16,6 +16,8 @@ use serde_json::json;
 use super::{
     events::{Note, Recorder, Severity},
     leader::Leadership,
+    steer::Steering,
+    stores::Stores,
 };
 use crate::{
     api::{FIELD_MANAGER, conditions::reason},
@@ -114,6 +116,17 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// How a ClusterSpreadPolicy's moves steer their replacements.
+#[derive(Debug)]
+pub struct Steer<'c> {
+    /// The nodes being drained, and the taint that marks them.
+    pub steering: &'c Steering,
+    /// The nodes' taints as last read.
+    pub stores: &'c Stores,
+    /// The policy's name.
+    pub policy: &'c str,
+}
+
 /// Makes moves.
 pub struct Disruptor<'c> {
     /// The client writes go through.
@@ -126,6 +139,8 @@ pub struct Disruptor<'c> {
     pub recorder: &'c Recorder,
     /// The one clock.
     pub clock: &'c Clock,
+    /// For a policy whose group the scheduler cannot count: mark the node a move leaves.
+    pub steer: Option<Steer<'c>>,
 }
 
 impl Disruptor<'_> {
@@ -139,6 +154,19 @@ impl Disruptor<'_> {
             && let Some(reason) = budget.exhausted()
         {
             return Outcome::OverBudget(reason);
+        }
+        if !request.dry_run
+            && let Some(steer) = &self.steer
+        {
+            steer.steering.drain(steer.policy, request.from);
+            if let Err(error) = steer
+                .steering
+                .apply_to(self.client, steer.stores, request.from)
+                .await
+            {
+                // The move still helps; its replacement is judged where it lands.
+                tracing::warn!(node = %request.from, error = %error, "Could not mark the node being drained.");
+            }
         }
         let outcome = match request.method {
             Method::Evict => self.evict(request).await,

@@ -45,7 +45,8 @@ pub struct Injection {
     pub pending: usize,
     /// Workloads re-rolling because of us.
     pub rolling: usize,
-    /// Workloads (`Kind/name`) whose injection is still to come or whose rollout is running:
+    /// Workloads (`Kind/name`; `namespace/Kind/name` for a policy across namespaces) whose
+    /// injection is still to come or whose rollout is running:
     /// their pods are about to be replaced, so none of them is moved meanwhile.
     pub unsettled: BTreeSet<String>,
 }
@@ -63,6 +64,16 @@ impl Rollouts {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key(workload), generation);
+    }
+
+    /// Every workload (`namespace/Kind/name`) that a rollout caused by us is re-rolling now.
+    pub fn rolling_across(&self, stores: &Stores) -> BTreeSet<String> {
+        stores
+            .workloads()
+            .iter()
+            .filter(|entry| self.running(entry))
+            .map(|entry| entry.workload.qualified_key())
+            .collect()
     }
 
     /// Whether a rollout caused by us is still running.

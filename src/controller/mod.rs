@@ -18,12 +18,14 @@
 pub mod disruption;
 pub mod events;
 pub mod inject;
+pub mod kind;
 pub mod leader;
 pub mod observe;
 pub mod rebalance;
 pub mod reconcile;
 pub mod report;
 pub mod server;
+pub mod steer;
 pub mod stores;
 
 use std::{
@@ -44,12 +46,14 @@ use kube::{
 use self::{
     events::Recorder,
     inject::{Injector, Rollouts},
+    kind::PolicyKind,
     leader::{Election, Leadership},
     observe::{Observation, Observer},
+    steer::Steering,
     stores::Stores,
 };
 use crate::{
-    api::SpreadPolicy,
+    api::{ClusterSpreadPolicy, SpreadPolicy},
     clock::Clock,
     metrics::{ControllerMetrics, Metrics},
 };
@@ -109,6 +113,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Rollouts our applies started.
     pub rollouts: Rollouts,
+    /// The nodes ClusterSpreadPolicies drain.
+    pub steering: Steering,
     memory: Mutex<HashMap<String, rebalance::Memory>>,
     /// Unreadable policies already reported: the generation, and whether it was written.
     unreadable: Mutex<HashMap<String, (Option<i64>, bool)>>,
@@ -174,12 +180,38 @@ impl Context {
             .policies
             .iter()
             .map(|policy| (policy.namespace.to_string(), policy.name.clone()))
+            .chain(
+                observation
+                    .cluster
+                    .cluster_policies
+                    .iter()
+                    .map(|policy| (String::new(), policy.name.clone())),
+            )
             .chain(observation.invalid.keys().filter_map(|key| {
                 key.split_once('/')
                     .map(|(namespace, name)| (namespace.to_owned(), name.to_owned()))
             }))
             .collect();
         self.metrics.forget_policies_except(&present);
+    }
+
+    /// Removes the steering taints of deleted policies and any a crash left behind, and puts
+    /// back those a node lost.
+    async fn steer_sweep(&self, observation: &Observation) {
+        let present = observation
+            .cluster
+            .cluster_policies
+            .iter()
+            .map(|policy| policy.name.as_str())
+            .collect();
+        self.steering.forget_except(&present);
+        for error in self
+            .steering
+            .apply(&self.client, self.observer.stores())
+            .await
+        {
+            tracing::warn!(error = %error, "Could not update a steering taint; the next sweep tries again.");
+        }
     }
 
     fn injector(&self) -> Injector<'_> {
@@ -193,8 +225,8 @@ impl Context {
     }
 }
 
-fn error_policy(
-    policy: Arc<DeserializeGuard<SpreadPolicy>>,
+fn error_policy<K: PolicyKind>(
+    policy: Arc<DeserializeGuard<K>>,
     error: &reconcile::Reconcile,
     ctx: Arc<Context>,
 ) -> Action {
@@ -204,6 +236,7 @@ fn error_policy(
         .inc();
     let meta = policy.meta();
     tracing::warn!(
+        kind = K::KIND,
         policy = ?meta.name,
         namespace = ?meta.namespace,
         error = %error,
@@ -230,12 +263,11 @@ fn on_change<T: Clone + Send + Sync + 'static>(
 /// On each trigger, every policy in namespace and name order. `reconcile_all_on` would take
 /// them in the order of the store's hash map, which differs from run to run, and so would the
 /// order of the moves of policies that act at once: a seeded simulation would not repeat.
-fn every_policy_in_order(
-    store: kube::runtime::reflector::Store<DeserializeGuard<SpreadPolicy>>,
+fn every_policy_in_order<K: PolicyKind>(
+    store: kube::runtime::reflector::Store<DeserializeGuard<K>>,
     triggers: impl futures::Stream<Item = ()> + Send + 'static,
-) -> impl futures::Stream<Item = kube::runtime::reflector::ObjectRef<DeserializeGuard<SpreadPolicy>>>
-+ Send
-+ 'static {
+) -> impl futures::Stream<Item = kube::runtime::reflector::ObjectRef<DeserializeGuard<K>>> + Send + 'static
+{
     triggers.flat_map(move |()| {
         let mut policies: Vec<_> = store
             .state()
@@ -264,9 +296,13 @@ pub async fn run(
     let policies: Api<DeserializeGuard<SpreadPolicy>> = Api::all(client.clone());
     let controller = Controller::new(policies, watcher::Config::default())
         .with_config(controller::Config::default().debounce(DEBOUNCE));
+    let cluster_policies: Api<DeserializeGuard<ClusterSpreadPolicy>> = Api::all(client.clone());
+    let cluster_controller = Controller::new(cluster_policies, watcher::Config::default())
+        .with_config(controller::Config::default().debounce(DEBOUNCE));
     let observer = Arc::new(Observer::new(
         Arc::clone(&stores),
         controller.store(),
+        cluster_controller.store(),
         clock,
     ));
 
@@ -306,16 +342,20 @@ pub async fn run(
         leadership: leadership.clone(),
         recorder: Recorder::new(client.clone(), settings.identity.clone(), clock),
         rollouts: Rollouts::default(),
+        steering: Steering::default(),
         memory: Mutex::new(HashMap::new()),
         unreadable: Mutex::new(HashMap::new()),
     });
 
     // Every change of the watched kinds, or of leadership, may change any policy's plan.
-    let leader_changes = futures::stream::unfold(leadership.clone(), |mut leadership| async move {
-        leadership.changed().await;
-        Some(((), leadership))
-    });
-    let triggers = futures::stream::select(on_change(stores.changes()), leader_changes);
+    let triggers = || {
+        let leader_changes =
+            futures::stream::unfold(leadership.clone(), |mut leadership| async move {
+                leadership.changed().await;
+                Some(((), leadership))
+            });
+        futures::stream::select(on_change(stores.changes()), leader_changes)
+    };
 
     let sweeper = {
         let ctx = Arc::clone(&ctx);
@@ -332,6 +372,7 @@ pub async fn run(
                 ctx.forget_deleted_policies(&observation);
                 if ctx.leadership.is_leader() {
                     ctx.injector().release_orphans(&observation).await;
+                    ctx.steer_sweep(&observation).await;
                 }
             }
         })
@@ -348,16 +389,37 @@ pub async fn run(
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     tracing::info!(identity = %settings.identity, "Starting the controller.");
-    let every_policy = every_policy_in_order(controller.store(), triggers);
-    let running = controller
+    let every_policy = every_policy_in_order(controller.store(), triggers());
+    let namespaced = controller
         .reconcile_on(every_policy)
         .graceful_shutdown_on(stopped(stopping.clone()))
-        .run(reconcile::reconcile, error_policy, Arc::clone(&ctx))
+        .run(
+            reconcile::reconcile::<SpreadPolicy>,
+            error_policy::<SpreadPolicy>,
+            Arc::clone(&ctx),
+        )
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(error = %error, "Controller event.");
             }
         });
+    let every_cluster_policy = every_policy_in_order(cluster_controller.store(), triggers());
+    let across_namespaces = cluster_controller
+        .reconcile_on(every_cluster_policy)
+        .graceful_shutdown_on(stopped(stopping.clone()))
+        .run(
+            reconcile::reconcile::<ClusterSpreadPolicy>,
+            error_policy::<ClusterSpreadPolicy>,
+            Arc::clone(&ctx),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(error = %error, "Controller event.");
+            }
+        });
+    let running = async move {
+        futures::join!(namespaced, across_namespaces);
+    };
     tokio::select! {
         () = running => {}
         () = async {
@@ -371,6 +433,19 @@ pub async fn run(
 
     tracing::info!("Shutting down.");
     sweeper.abort();
+    // Nothing is drained once the controller stops: the leader takes its steering taints away.
+    if ctx.leadership.is_leader() {
+        ctx.steering.release_all();
+        let released = ctx.steering.apply(&ctx.client, ctx.observer.stores());
+        if tokio::time::timeout(SHUTDOWN_GRACE, released)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "Could not remove the steering taints in time; the next leader's sweep will."
+            );
+        }
+    }
     watches.abort();
     if let Some(server) = server {
         server.abort();

@@ -13,7 +13,7 @@ use kube::{Resource, core::DeserializeGuard, runtime::reflector::Store};
 
 use super::stores::Stores;
 use crate::{
-    api::SpreadPolicy,
+    api::{ClusterSpreadPolicy, SpreadPolicy},
     clock::Clock,
     planner::{self, PlanOptions, Source, model::Cluster, report::Plan},
     snapshot::convert,
@@ -31,7 +31,8 @@ pub struct Observation {
     pub cluster: Cluster,
     /// The plan for every valid policy.
     pub plan: Plan,
-    /// Policies that could not be read, by `namespace/name`, with the reason.
+    /// Policies that could not be read, by `namespace/name` (`/name` when cluster-scoped),
+    /// with the reason.
     pub invalid: HashMap<String, String>,
     /// Nodes seen uncordoned, with when (remembered across observations).
     pub uncordoned: HashMap<String, Timestamp>,
@@ -44,6 +45,7 @@ pub struct Observation {
 pub struct Observer {
     stores: Arc<Stores>,
     policies: Store<DeserializeGuard<SpreadPolicy>>,
+    cluster_policies: Store<DeserializeGuard<ClusterSpreadPolicy>>,
     clock: Clock,
     last: Mutex<Option<Arc<Observation>>>,
     /// Which nodes were cordoned at the last observation, and uncordon times seen.
@@ -51,15 +53,17 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// An observer over the watches' stores and the controller's policy store.
+    /// An observer over the watches' stores and the controllers' policy stores.
     pub fn new(
         stores: Arc<Stores>,
         policies: Store<DeserializeGuard<SpreadPolicy>>,
+        cluster_policies: Store<DeserializeGuard<ClusterSpreadPolicy>>,
         clock: Clock,
     ) -> Self {
         Self {
             stores,
             policies,
+            cluster_policies,
             clock,
             last: Mutex::new(None),
             cordons: Mutex::new((HashMap::new(), HashMap::new())),
@@ -79,17 +83,23 @@ impl Observer {
     }
 
     fn policies_version(&self) -> Vec<(String, String)> {
+        let version_of = |meta: &kube::core::ObjectMeta| {
+            (
+                policy_key(meta),
+                meta.resource_version.clone().unwrap_or_default(),
+            )
+        };
         let mut version: Vec<(String, String)> = self
             .policies
             .state()
             .iter()
-            .map(|policy| {
-                let meta = policy.meta();
-                (
-                    policy_key(meta),
-                    meta.resource_version.clone().unwrap_or_default(),
-                )
-            })
+            .map(|policy| version_of(policy.meta()))
+            .chain(
+                self.cluster_policies
+                    .state()
+                    .iter()
+                    .map(|policy| version_of(policy.meta())),
+            )
             .collect();
         version.sort();
         version
@@ -153,9 +163,23 @@ impl Observer {
                 }
             }
         }
+        for guarded in self.cluster_policies.state() {
+            let key = policy_key(guarded.meta());
+            let read = match &guarded.0 {
+                Ok(policy) => convert::cluster_policy(policy).map_err(|error| error.to_string()),
+                Err(unreadable) => Err(unreadable.error.clone()),
+            };
+            match read {
+                Ok(model) => cluster.cluster_policies.push(model),
+                Err(error) => {
+                    invalid.insert(key, error);
+                }
+            }
+        }
         cluster
             .policies
             .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
+        cluster.cluster_policies.sort_by(|a, b| a.name.cmp(&b.name));
         let uncordoned = self.note_cordons(&cluster, now);
         let plan = planner::plan(
             &cluster,
@@ -193,7 +217,7 @@ impl Observer {
     }
 }
 
-/// `namespace/name` of a policy.
+/// `namespace/name` of a policy (`/name` for a ClusterSpreadPolicy).
 pub fn policy_key(meta: &kube::core::ObjectMeta) -> String {
     format!(
         "{}/{}",

@@ -22,7 +22,7 @@ use crate::{
     },
     planner::{
         budget::BudgetVerdict,
-        model::{Cluster, Pod, PodVolume, Policy, UpdateStrategy, Workload, WorkloadKind},
+        model::{Cluster, Pod, PodVolume, UpdateStrategy, Workload, WorkloadKind},
         report::{GroupPlan, Move},
     },
 };
@@ -78,8 +78,10 @@ pub struct Step {
 /// One policy's inputs to a step.
 #[derive(Debug)]
 pub struct Inputs<'a> {
-    /// The policy as the planner sees it.
-    pub policy: &'a Policy,
+    /// The policy's namespace, empty for a ClusterSpreadPolicy.
+    pub namespace: &'a str,
+    /// The policy's name.
+    pub name: &'a str,
     /// The reconciled policy's spec (defaulted by the API server): how rebalancing may act.
     pub settings: &'a SpreadPolicySpec,
     /// The policy object, for Events.
@@ -175,11 +177,23 @@ fn pods_of<'c>(cluster: &'c Cluster, workload: &Workload) -> Vec<&'c Pod> {
         .collect()
 }
 
+/// A workload by `Kind/name` in a namespace, or by `namespace/Kind/name` (how a group across
+/// namespaces names its workloads).
 fn find_workload<'c>(cluster: &'c Cluster, namespace: &str, key: &str) -> Option<&'c Workload> {
-    cluster
-        .workloads
-        .iter()
-        .find(|workload| &*workload.namespace == namespace && workload.key() == key)
+    let (namespace, key) = match key.split_once('/') {
+        Some((qualifier, rest)) if rest.contains('/') => (qualifier, rest),
+        _ => (namespace, key),
+    };
+    let (kind, name) = key.split_once('/')?;
+    cluster.workloads.iter().find(|workload| {
+        &*workload.namespace == namespace && workload.kind.as_str() == kind && workload.name == name
+    })
+}
+
+/// The namespace of a pod named `namespace/name`, else `default`.
+fn pod_namespace<'k>(pod: &'k str, default: &'k str) -> &'k str {
+    pod.split_once('/')
+        .map_or(default, |(namespace, _)| namespace)
 }
 
 /// Whether a Deployment's rollout has settled with every replica available.
@@ -285,8 +299,8 @@ enum Flight {
 fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
     let started = record.started.as_ref().map_or(inputs.now, |time| time.0);
     let timeout = inputs.settings.rebalance.ready_timeout.get();
-    let Some(workload) = find_workload(inputs.cluster, &inputs.policy.namespace, &record.workload)
-    else {
+    let namespace = pod_namespace(&record.pod, inputs.namespace);
+    let Some(workload) = find_workload(inputs.cluster, namespace, &record.workload) else {
         // The workload is gone: nothing to wait for.
         return Flight::Done { landed: None };
     };
@@ -672,7 +686,7 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         let (namespace, pod_name) = planned
             .pod
             .split_once('/')
-            .unwrap_or((&inputs.policy.namespace, &planned.pod));
+            .unwrap_or((inputs.namespace, &planned.pod));
         let pod = inputs
             .cluster
             .pods
@@ -756,7 +770,7 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
                     to: Some(planned.to_node.clone()),
                     started: Some(Time(now)),
                 };
-                tracing::info!(policy = %inputs.policy.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");
+                tracing::info!(policy = %inputs.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");
                 status.recent_moves.push(Time(now));
                 status.total_moves += 1;
                 status.last_move = Some(record.clone());
@@ -975,7 +989,7 @@ async fn dry_run(
         let (namespace, pod) = planned
             .pod
             .split_once('/')
-            .unwrap_or((&inputs.policy.namespace, &planned.pod));
+            .unwrap_or((inputs.namespace, &planned.pod));
         let request = Request {
             policy: inputs.reference,
             namespace,

@@ -1,19 +1,23 @@
-//! One reconcile of one SpreadPolicy, in four steps: observe (the shared observation), plan
+//! One reconcile of one policy (a SpreadPolicy or a ClusterSpreadPolicy), in four steps: observe (the shared observation), plan
 //! (the policy's groups in the shared plan), act (inject, then rebalance through the
 //! disruption chokepoint), report (status, metrics). Followers observe and write nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
-use kube::{Resource, core::DeserializeGuard, runtime::controller::Action};
+use kube::{core::DeserializeGuard, runtime::controller::Action};
 
 use super::{
     Context,
-    disruption::Disruptor,
-    inject::{Injection, Injector},
+    disruption::{Disruptor, Steer},
+    inject::Injection,
+    kind::PolicyKind,
     rebalance::{self, Inputs, Step},
     report::{self, Findings, WriteStatus},
 };
-use crate::api::{SpreadPolicy, conditions::reason};
+use crate::{
+    api::{RebalancePhase, WorkloadCounts, conditions::reason},
+    planner::{group::LeftAlone, report::GroupPlan},
+};
 
 /// Requeue while the watches have not listed everything.
 const NOT_SYNCED: Duration = Duration::from_secs(2);
@@ -40,15 +44,15 @@ impl Reconcile {
 }
 
 /// Reconciles one policy, or reports one that cannot be read.
-pub async fn reconcile(
-    policy: Arc<DeserializeGuard<SpreadPolicy>>,
+pub async fn reconcile<K: PolicyKind>(
+    policy: Arc<DeserializeGuard<K>>,
     ctx: Arc<Context>,
 ) -> Result<Action, Reconcile> {
     let timer = ctx.metrics.reconcile_duration.start_timer();
     let result = match &policy.0 {
         Ok(policy) => reconcile_policy(policy, &ctx).await,
         Err(unreadable) => {
-            report::unreadable(unreadable, &ctx).await;
+            report::unreadable::<K>(unreadable, &ctx).await;
             Ok(Action::await_change())
         }
     };
@@ -56,7 +60,7 @@ pub async fn reconcile(
     result
 }
 
-async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action, Reconcile> {
+async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Action, Reconcile> {
     if !ctx.observer.synced() {
         return Ok(Action::requeue(NOT_SYNCED));
     }
@@ -66,15 +70,12 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
     if !ctx.leadership.is_leader() {
         return Ok(Action::requeue(FOLLOWER));
     }
-    let namespace = policy.metadata.namespace.clone().unwrap_or_default();
-    let name = policy.metadata.name.clone().unwrap_or_default();
+    let namespace = policy.meta().namespace.clone().unwrap_or_default();
+    let name = policy.meta().name.clone().unwrap_or_default();
     let key = format!("{namespace}/{name}");
     let reference = policy.object_ref(&());
-    let model = observation
-        .cluster
-        .policies
-        .iter()
-        .find(|p| *p.namespace == *namespace && p.name == name);
+    let settings = policy.settings();
+    let planned = K::planned(&observation.cluster, &namespace, &name);
     let invalid = observation.invalid.get(&key).map(String::as_str);
 
     // Plan: the policy's groups in the shared plan.
@@ -88,26 +89,24 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
         .collect();
 
     // Act.
-    let (injection, step) = match model {
-        Some(model) => {
-            let injector = Injector {
-                client: &ctx.client,
-                stores: ctx.observer.stores(),
-                metrics: &ctx.metrics,
-                recorder: &ctx.recorder,
-                rollouts: &ctx.rollouts,
+    let (injection, step) = match planned {
+        true => {
+            let injection = match K::injecting(&observation.cluster, &namespace, &name) {
+                Some(model) => {
+                    ctx.injector()
+                        .inject(model, &settings.rollout, &reference, &observation)
+                        .await
+                }
+                None => across_namespaces(&groups, ctx),
             };
-            let injection = injector
-                .inject(model, &policy.spec.rollout, &reference, &observation)
-                .await;
             let current = policy
-                .status
-                .as_ref()
+                .status()
                 .map(|status| status.rebalance.clone())
                 .unwrap_or_default();
             let inputs = Inputs {
-                policy: model,
-                settings: &policy.spec,
+                namespace: &namespace,
+                name: &name,
+                settings: &settings,
                 reference: &reference,
                 status: &current,
                 cluster: &observation.cluster,
@@ -122,13 +121,24 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
                 metrics: &ctx.metrics,
                 recorder: &ctx.recorder,
                 clock: &ctx.clock,
+                steer: K::ACROSS_NAMESPACES.then(|| Steer {
+                    steering: &ctx.steering,
+                    stores: ctx.observer.stores(),
+                    policy: &name,
+                }),
             };
             let mut memory = ctx.take_memory(&key);
             let step = rebalance::step(&inputs, &mut memory, &disruptor).await;
             ctx.keep_memory(key.clone(), memory);
+            if K::ACROSS_NAMESPACES {
+                ctx.steering.keep(&name, draining(&step, &groups));
+                for error in ctx.steering.apply(&ctx.client, ctx.observer.stores()).await {
+                    tracing::warn!(policy = %name, error = %error, "Could not update a steering taint; the sweep tries again.");
+                }
+            }
             (injection, step)
         }
-        None => (Injection::default(), invalid_step(policy)),
+        false => (Injection::default(), invalid_step(policy)),
     };
 
     // Report.
@@ -154,12 +164,65 @@ async fn reconcile_policy(policy: &SpreadPolicy, ctx: &Context) -> Result<Action
     Ok(Action::requeue(requeue))
 }
 
+/// What a policy that injects nothing (a ClusterSpreadPolicy) reports of its workloads: those
+/// its group counts and those it leaves alone; and, since a workload's own rollout would undo
+/// or repeat a move, those of its workloads that some SpreadPolicy's injection is rolling.
+fn across_namespaces(groups: &[&GroupPlan], ctx: &Context) -> Injection {
+    let mut counts = WorkloadCounts::default();
+    for group in groups {
+        let left_alone = |reason: &LeftAlone| {
+            group
+                .left_alone
+                .iter()
+                .filter(|workload| workload.reason == reason.reason())
+                .count()
+        };
+        counts.matched += count(group.workloads.len() + group.left_alone.len());
+        counts.pinned += count(left_alone(&LeftAlone::Pinned));
+        counts.ignored += count(left_alone(&LeftAlone::Ignored));
+    }
+    Injection {
+        counts,
+        unsettled: ctx.rollouts.rolling_across(ctx.observer.stores()),
+        ..Injection::default()
+    }
+}
+
+/// The nodes a policy across namespaces still drains after a step: those its moves in flight
+/// left, and while its rebalance is under way, those its plan moves pods off.
+fn draining(step: &Step, groups: &[&GroupPlan]) -> BTreeSet<String> {
+    let mut nodes: BTreeSet<String> = step
+        .status
+        .in_flight
+        .iter()
+        .map(|record| record.from.clone())
+        .collect();
+    let under_way = matches!(
+        step.status.phase,
+        RebalancePhase::Moving
+            | RebalancePhase::WaitingForReplacement
+            | RebalancePhase::CoolingDown
+    );
+    if under_way {
+        nodes.extend(
+            groups
+                .iter()
+                .flat_map(|group| &group.moves)
+                .map(|planned| planned.from_node.clone()),
+        );
+    }
+    nodes
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 /// The step of a policy that cannot be read: it does nothing.
-fn invalid_step(policy: &SpreadPolicy) -> Step {
+fn invalid_step<K: PolicyKind>(policy: &K) -> Step {
     Step {
         status: policy
-            .status
-            .as_ref()
+            .status()
             .map(|status| status.rebalance.clone())
             .unwrap_or_default(),
         reason: reason::INVALID,

@@ -11,8 +11,8 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{
-    Api, Client,
-    api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams},
+    Client,
+    api::{DynamicObject, ListParams, Patch, PatchParams},
     core::error_boundary::InvalidObject,
 };
 use serde_json::json;
@@ -21,12 +21,13 @@ use super::{
     Context,
     events::{Note, Severity},
     inject::Injection,
+    kind::PolicyKind,
     rebalance::Step,
 };
 use crate::{
     api::{
-        ConstraintDistribution, DomainPods, FIELD_MANAGER, RebalancePhase, SpreadPolicy,
-        SpreadPolicyStatus, WorkloadIssue,
+        ConstraintDistribution, DomainPods, FIELD_MANAGER, RebalancePhase, SpreadPolicyStatus,
+        WorkloadIssue,
         conditions::{self, reason},
     },
     metrics::{ControllerMetrics, PolicyGauges},
@@ -38,9 +39,11 @@ const DOMAINS_LISTED: usize = 50;
 
 /// Why the status could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("writing the status of SpreadPolicy {namespace}/{name}: {source}")]
+#[error("writing the status of {kind} {namespace}/{name}: {source}")]
 pub struct WriteStatus {
-    /// The policy's namespace.
+    /// The policy's kind.
+    pub kind: &'static str,
+    /// The policy's namespace (empty for a ClusterSpreadPolicy).
     pub namespace: String,
     /// The policy's name.
     pub name: String,
@@ -136,11 +139,10 @@ pub struct Findings<'a> {
 }
 
 /// The status the policy should have.
-pub fn status(policy: &SpreadPolicy, findings: &Findings<'_>) -> SpreadPolicyStatus {
-    let generation = policy.metadata.generation.unwrap_or_default();
+pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolicyStatus {
+    let generation = policy.meta().generation.unwrap_or_default();
     let existing = policy
-        .status
-        .as_ref()
+        .status()
         .map(|s| s.conditions.as_slice())
         .unwrap_or(&[]);
     let now = findings.now;
@@ -296,20 +298,20 @@ pub fn status(policy: &SpreadPolicy, findings: &Findings<'_>) -> SpreadPolicySta
 }
 
 /// Writes the status if it differs from what the object carries.
-pub async fn write(
+pub async fn write<K: PolicyKind>(
     client: &Client,
-    policy: &SpreadPolicy,
+    policy: &K,
     status: &SpreadPolicyStatus,
 ) -> Result<bool, WriteStatus> {
-    if policy.status.as_ref() == Some(status) {
+    if policy.status() == Some(status) {
         return Ok(false);
     }
-    let namespace = policy.metadata.namespace.clone().unwrap_or_default();
-    let name = policy.metadata.name.clone().unwrap_or_default();
-    let api: Api<SpreadPolicy> = Api::namespaced(client.clone(), &namespace);
+    let namespace = policy.meta().namespace.clone().unwrap_or_default();
+    let name = policy.meta().name.clone().unwrap_or_default();
+    let api = K::api(client.clone(), &namespace);
     let body = json!({
         "apiVersion": "kubespread.io/v1alpha1",
-        "kind": "SpreadPolicy",
+        "kind": K::KIND,
         "status": status,
     });
     api.patch_status(
@@ -319,6 +321,7 @@ pub async fn write(
     )
     .await
     .map_err(|source| WriteStatus {
+        kind: K::KIND,
         namespace: namespace.clone(),
         name: name.clone(),
         source,
@@ -362,7 +365,7 @@ pub fn metrics(
 /// cannot hold, say an integer past i32 under a CRD without bounds): once per version in the
 /// log and `kube_spread_invalid_objects_total`, and on the leader as an Event and its Ready
 /// condition. The field at fault is named by decoding the stored object again.
-pub async fn unreadable(invalid: &InvalidObject, ctx: &Context) {
+pub async fn unreadable<K: PolicyKind>(invalid: &InvalidObject, ctx: &Context) {
     let meta = &invalid.metadata;
     let namespace = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
@@ -376,22 +379,21 @@ pub async fn unreadable(invalid: &InvalidObject, ctx: &Context) {
     if !new_version && !write {
         return;
     }
-    let resource = ApiResource::erase::<SpreadPolicy>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource);
+    let api = K::dynamic_api(ctx.client.clone(), &namespace);
     // Read back by list and name: the controller may list and watch policies, not get them.
     let stored = api
         .list(&ListParams::default().fields(&format!("metadata.name={name}")))
         .await;
     let detail = stored
         .ok()
-        .and_then(|list| list.items.first().and_then(field_at_fault))
+        .and_then(|list| list.items.first().and_then(field_at_fault::<K>))
         .unwrap_or_else(|| invalid.error.clone());
     if new_version {
         ctx.metrics
             .invalid_objects
-            .with_label_values(&["SpreadPolicy"])
+            .with_label_values(&[K::KIND])
             .inc();
-        tracing::warn!(policy = %name, namespace = %namespace, error = %detail, "A SpreadPolicy cannot be read; it is left alone.");
+        tracing::warn!(kind = K::KIND, policy = %name, namespace = %namespace, error = %detail, "A policy cannot be read; it is left alone.");
     }
     if !write {
         return;
@@ -399,9 +401,9 @@ pub async fn unreadable(invalid: &InvalidObject, ctx: &Context) {
     let message = format!("the policy cannot be read: {detail}");
     let reference = ObjectReference {
         api_version: Some("kubespread.io/v1alpha1".to_owned()),
-        kind: Some("SpreadPolicy".to_owned()),
+        kind: Some(K::KIND.to_owned()),
         name: Some(name.clone()),
-        namespace: Some(namespace.clone()),
+        namespace: (!namespace.is_empty()).then(|| namespace.clone()),
         uid: meta.uid.clone(),
         ..ObjectReference::default()
     };
@@ -428,7 +430,7 @@ pub async fn unreadable(invalid: &InvalidObject, ctx: &Context) {
     );
     let body = json!({
         "apiVersion": "kubespread.io/v1alpha1",
-        "kind": "SpreadPolicy",
+        "kind": K::KIND,
         "status": {"observedGeneration": meta.generation, "conditions": [ready]},
     });
     if let Err(error) = api
@@ -439,14 +441,14 @@ pub async fn unreadable(invalid: &InvalidObject, ctx: &Context) {
         )
         .await
     {
-        tracing::warn!(policy = %name, namespace = %namespace, error = %error, "Could not report an unreadable SpreadPolicy in its status.");
+        tracing::warn!(kind = K::KIND, policy = %name, namespace = %namespace, error = %error, "Could not report an unreadable policy in its status.");
     }
 }
 
 /// `path: what is wrong` for the first field of a stored policy that its type cannot hold.
-fn field_at_fault(object: &DynamicObject) -> Option<String> {
+fn field_at_fault<K: PolicyKind>(object: &DynamicObject) -> Option<String> {
     let value = serde_json::to_value(object).ok()?;
-    match serde_path_to_error::deserialize::<_, SpreadPolicy>(value) {
+    match serde_path_to_error::deserialize::<_, K>(value) {
         Ok(_) => None,
         Err(error) => Some(format!("{}: {}", error.path(), error.inner())),
     }

@@ -17,7 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet, StatefulSet},
     coordination::v1::Lease,
-    core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod},
+    core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Taint},
     policy::v1::PodDisruptionBudget,
 };
 use kube::{
@@ -112,11 +112,23 @@ impl<K: Eq + Hash + Clone, V> Objects<K, V> {
     }
 }
 
+/// A node as the planner reads it, with what a write of its taints must start from (they are
+/// one atomic list, replaced whole under a resourceVersion precondition).
+#[derive(Debug)]
+pub struct NodeEntry {
+    /// The planner's node.
+    pub node: model::Node,
+    /// The version the taints were read at.
+    pub resource_version: String,
+    /// `spec.taints` as the API server holds them.
+    pub taints: Vec<Taint>,
+}
+
 /// Every kind the planner reads, kept current by watches.
 #[derive(Debug)]
 pub struct Stores {
     pods: Objects<(String, String), model::Pod>,
-    nodes: Objects<String, model::Node>,
+    nodes: Objects<String, NodeEntry>,
     // One map per watch: a relist replaces its own kind's objects only.
     deployments: Objects<(String, WorkloadKind, String), WorkloadEntry>,
     stateful_sets: Objects<(String, WorkloadKind, String), WorkloadEntry>,
@@ -125,6 +137,7 @@ pub struct Stores {
     claims: Objects<(String, String), model::Claim>,
     volumes: Objects<String, model::Volume>,
     node_leases: Objects<String, NodeLease>,
+    namespaces: Objects<String, model::Namespace>,
     interner: Mutex<convert::Interner>,
     generation: AtomicU64,
     changed: watch::Sender<u64>,
@@ -157,6 +170,7 @@ impl Stores {
             claims: Objects::new(),
             volumes: Objects::new(),
             node_leases: Objects::new(),
+            namespaces: Objects::new(),
             interner: Mutex::new(convert::Interner::new()),
             generation: AtomicU64::new(0),
             changed: watch::channel(0).0,
@@ -173,6 +187,7 @@ impl Stores {
             && self.claims.synced.load(Ordering::Acquire)
             && self.volumes.synced.load(Ordering::Acquire)
             && self.node_leases.synced.load(Ordering::Acquire)
+            && self.namespaces.synced.load(Ordering::Acquire)
     }
 
     /// When each node's kubelet last renewed its Lease, and for how long a renewal holds.
@@ -230,6 +245,21 @@ impl Stores {
             .cloned()
     }
 
+    /// Every node entry.
+    pub fn node_entries(&self) -> Vec<Arc<NodeEntry>> {
+        self.nodes.values()
+    }
+
+    /// One node's entry.
+    pub fn node_entry(&self, name: &str) -> Option<Arc<NodeEntry>> {
+        self.nodes
+            .items
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
     /// Every workload entry.
     pub fn workloads(&self) -> Vec<Arc<WorkloadEntry>> {
         let mut workloads = self.deployments.values();
@@ -240,7 +270,12 @@ impl Stores {
     /// The cluster as observed now (policies come from elsewhere), in a stable order.
     pub fn cluster(&self) -> Cluster {
         let mut cluster = Cluster {
-            nodes: unwrap(self.nodes.values()),
+            nodes: self
+                .nodes
+                .values()
+                .into_iter()
+                .map(|entry| entry.node.clone())
+                .collect(),
             pods: unwrap(self.pods.values()),
             workloads: self
                 .workloads()
@@ -252,7 +287,10 @@ impl Stores {
             claims: unwrap(self.claims.values()),
             volumes: unwrap(self.volumes.values()),
             policies: Vec::new(),
+            namespaces: unwrap(self.namespaces.values()),
+            cluster_policies: Vec::new(),
         };
+        cluster.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
         cluster.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         cluster
             .pods
@@ -300,7 +338,21 @@ impl Stores {
                 metrics,
                 |s| &s.nodes,
                 name,
-                |_, node| convert::node(node)
+                |_, node| {
+                    Ok(NodeEntry {
+                        node: convert::node(node)?,
+                        resource_version: node
+                            .metadata
+                            .resource_version
+                            .clone()
+                            .unwrap_or_default(),
+                        taints: node
+                            .spec
+                            .as_ref()
+                            .and_then(|spec| spec.taints.clone())
+                            .unwrap_or_default(),
+                    })
+                }
             ),
             stores.watch::<Deployment, _, _>(
                 &client,
@@ -346,6 +398,14 @@ impl Stores {
                 |s| &s.claims,
                 namespaced_key,
                 |_, claim| { convert::claim(claim) }
+            ),
+            // ClusterSpreadPolicies select namespaces by their labels.
+            stores.watch::<Namespace, _, _>(
+                &client,
+                metrics,
+                |s| &s.namespaces,
+                name,
+                |_, namespace| { convert::namespace(namespace) }
             ),
             stores.watch::<PersistentVolume, _, _>(
                 &client,

@@ -68,13 +68,19 @@ use self::apiserver::{
     server,
     validation::{self, UnknownFields},
 };
-use crate::{api::SpreadPolicy, clock::Clock};
+use crate::{
+    api::{ClusterSpreadPolicy, SpreadPolicy},
+    clock::Clock,
+};
 
-/// kube-apiserver's handling of a SpreadPolicy write: unknown fields pruned, defaults applied,
-/// the schema and CEL rules checked.
-fn admit_spread_policy(object: &serde_json::Value) -> Result<serde_json::Value, Vec<FieldCause>> {
-    let schema = validation::spread_policy_schema()
-        .map_err(|error| vec![Cause::new("InternalError", error.to_string(), "")])?;
+/// kube-apiserver's handling of a write of one of kube-spread's kinds: unknown fields pruned,
+/// defaults applied, the schema and CEL rules checked.
+fn admit_policy(
+    schema: Result<&'static validation::CrdSchema, validation::LoadSchema>,
+    object: &serde_json::Value,
+) -> Result<serde_json::Value, Vec<FieldCause>> {
+    let schema =
+        schema.map_err(|error| vec![Cause::new("InternalError", error.to_string(), "")])?;
     schema
         .validate_with(object, UnknownFields::Prune)
         .map(|validated| validated.object)
@@ -115,7 +121,7 @@ impl SimApi {
         Self::with_config(clock, StoreConfig::default())
     }
 
-    /// An API with a given history size and seed. SpreadPolicies are validated against the
+    /// An API with a given history size and seed. SpreadPolicies and ClusterSpreadPolicies are validated against the
     /// CRD's schema and CEL rules, pruned and defaulted, as kube-apiserver does.
     pub fn with_config(clock: Clock, config: StoreConfig) -> Self {
         let api = Self {
@@ -127,7 +133,12 @@ impl SimApi {
                 openapi: Arc::default(),
             },
         };
-        api.set_admission::<SpreadPolicy>(Arc::new(admit_spread_policy));
+        api.set_admission::<SpreadPolicy>(Arc::new(|object| {
+            admit_policy(validation::spread_policy_schema(), object)
+        }));
+        api.set_admission::<ClusterSpreadPolicy>(Arc::new(|object| {
+            admit_policy(validation::cluster_spread_policy_schema(), object)
+        }));
         api
     }
 

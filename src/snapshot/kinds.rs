@@ -131,6 +131,13 @@ impl Collector {
             "SpreadPolicy" => cluster
                 .policies
                 .push(convert::policy_object(&value).map_err(malformed)?),
+            "ClusterSpreadPolicy" => cluster
+                .cluster_policies
+                .push(convert::cluster_policy_object(&value).map_err(malformed)?),
+            "Namespace" => cluster.namespaces.push(
+                convert::namespace(&typed::<core::Namespace>(value).map_err(malformed)?)
+                    .map_err(malformed)?,
+            ),
             // Pods name their DaemonSet as owner; nothing else about it is needed.
             "DaemonSet" => {}
             _ => {

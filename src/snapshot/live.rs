@@ -3,14 +3,14 @@
 
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
-    core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod},
+    core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod},
     policy::v1::PodDisruptionBudget,
 };
 use kube::{Api, Client, Resource, api::ListParams};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{Snapshot, SnapshotError};
-use crate::api::SpreadPolicy;
+use crate::api::{ClusterSpreadPolicy, SpreadPolicy};
 
 /// Objects listed per request.
 const PAGE: u32 = 500;
@@ -56,7 +56,9 @@ pub async fn list_with(client: Client) -> Result<Snapshot, ListCluster> {
     items.extend(list_all::<PersistentVolumeClaim>(&client, "persistentvolumeclaims", true).await?);
     items.extend(list_all::<PersistentVolume>(&client, "persistentvolumes", true).await?);
     // Without the CRD installed there are no policies; --pod-constraints still works.
+    items.extend(list_all::<Namespace>(&client, "namespaces", true).await?);
     items.extend(list_all::<SpreadPolicy>(&client, "spreadpolicies", false).await?);
+    items.extend(list_all::<ClusterSpreadPolicy>(&client, "clusterspreadpolicies", false).await?);
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
     super::read(&serde_json::to_string(&list)?).map_err(|error| ListCluster::Read(Box::new(error)))
 }

@@ -205,7 +205,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The built-in types kube-spread and kubectl need, plus the SpreadPolicy CRD.
+    /// The built-in types kube-spread and kubectl need, plus kube-spread's CRDs.
     pub fn standard() -> Self {
         let mut types = vec![
             ResourceType::builtin("", "v1", "Namespace", "namespaces", false)
@@ -301,7 +301,8 @@ impl Catalog {
                 .short(&["ev"])
                 .printed(Columns::Event),
         ];
-        types.push(spread_policy_type());
+        types.push(custom_type(&crate::api::crd()));
+        types.push(custom_type(&crate::api::cluster_crd()));
         let core_events = types
             .iter()
             .position(|t| t.group.is_empty() && t.plural == "events");
@@ -372,10 +373,10 @@ impl Catalog {
     }
 }
 
-/// The SpreadPolicy type, read from the CRD kube-spread generates.
-fn spread_policy_type() -> ResourceType {
-    use kube::CustomResourceExt;
-    let crd = crate::api::SpreadPolicy::crd();
+/// A custom type, read from a CRD kube-spread generates.
+fn custom_type(
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> ResourceType {
     let version = crd.spec.versions.first();
     let columns = version
         .and_then(|v| v.additional_printer_columns.clone())

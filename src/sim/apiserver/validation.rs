@@ -19,7 +19,7 @@ use kube::core::cel::{CompiledSchema, ErrorKind, compile_schema, validate_compil
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use crate::api::crd;
+use crate::api::{cluster_crd, crd};
 
 /// Why a CRD could not be turned into a validator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -371,18 +371,44 @@ impl CrdSchema {
 static SPREAD_POLICY: LazyLock<Result<CrdSchema, LoadSchema>> =
     LazyLock::new(|| CrdSchema::from_crd(&crd(), "v1alpha1"));
 
+/// The ClusterSpreadPolicy CRD's validator, built once.
+static CLUSTER_SPREAD_POLICY: LazyLock<Result<CrdSchema, LoadSchema>> =
+    LazyLock::new(|| CrdSchema::from_crd(&cluster_crd(), "v1alpha1"));
+
 /// The validator of the SpreadPolicy CRD (`kubespread.io/v1alpha1`).
 pub fn spread_policy_schema() -> Result<&'static CrdSchema, LoadSchema> {
     SPREAD_POLICY.as_ref().map_err(Clone::clone)
 }
 
+/// The validator of the ClusterSpreadPolicy CRD (`kubespread.io/v1alpha1`).
+pub fn cluster_spread_policy_schema() -> Result<&'static CrdSchema, LoadSchema> {
+    CLUSTER_SPREAD_POLICY.as_ref().map_err(Clone::clone)
+}
+
 /// Validates a whole SpreadPolicy object (apiVersion, kind, metadata, spec) as kube-apiserver
 /// would on create, refusing unknown fields; returns it with the schema's defaults applied.
 pub fn validate_policy(object: &Value) -> Result<Value, Invalid> {
-    match spread_policy_schema() {
+    validate_with(spread_policy_schema(), "SpreadPolicy.kubespread.io", object)
+}
+
+/// [`validate_policy`] for a ClusterSpreadPolicy.
+pub fn validate_cluster_policy(object: &Value) -> Result<Value, Invalid> {
+    validate_with(
+        cluster_spread_policy_schema(),
+        "ClusterSpreadPolicy.kubespread.io",
+        object,
+    )
+}
+
+fn validate_with(
+    schema: Result<&'static CrdSchema, LoadSchema>,
+    kind: &str,
+    object: &Value,
+) -> Result<Value, Invalid> {
+    match schema {
         Ok(schema) => schema.validate(object),
         Err(error) => Err(Invalid {
-            kind: "SpreadPolicy.kubespread.io".to_owned(),
+            kind: kind.to_owned(),
             name: object
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)

@@ -1,4 +1,5 @@
-//! Per SpreadPolicy group, what a rebalancing run is judged by: the domains when rebalancing
+//! Per policy group (a SpreadPolicy's, or a ClusterSpreadPolicy's across namespaces), what a
+//! rebalancing run is judged by: the domains when rebalancing
 //! started and at the end, the planner's lower bound (`E*`) at the start, the moves made, and
 //! the most moves in flight at once (a move is in flight from its eviction until its workload
 //! has as many Ready pods as it wants again).
@@ -28,7 +29,8 @@ use crate::planner::{
 };
 
 /// The kinds the planner reads, as `(group, version, plural)`.
-const PLANNED_KINDS: [(&str, &str, &str); 10] = [
+const PLANNED_KINDS: [(&str, &str, &str); 12] = [
+    ("", "v1", "namespaces"),
     ("", "v1", "nodes"),
     ("", "v1", "pods"),
     ("", "v1", "persistentvolumeclaims"),
@@ -39,6 +41,7 @@ const PLANNED_KINDS: [(&str, &str, &str); 10] = [
     ("apps", "v1", "replicasets"),
     ("apps", "v1", "daemonsets"),
     ("kubespread.io", "v1alpha1", "spreadpolicies"),
+    ("kubespread.io", "v1alpha1", "clusterspreadpolicies"),
 ];
 
 /// One constraint's domains at a moment.
@@ -125,8 +128,9 @@ pub struct GroupRecorder {
     /// The objects at the previous observation: the state before any move seen now.
     previous: Vec<Vec<std::sync::Arc<Object>>>,
     groups: Vec<GroupReport>,
-    /// Workloads (`namespace`, `Kind/name`) to their group.
-    members: BTreeMap<(String, String), usize>,
+    /// Workloads (`namespace`, `Kind/name`) to their groups: a namespaced policy's, and those
+    /// of the cluster policies that count it. A move counts for each.
+    members: BTreeMap<(String, String), Vec<usize>>,
     flights: Vec<Flight>,
     moves_seen: usize,
     /// Groups whose next move starts a new rebalance: a scenario event happened since.
@@ -189,27 +193,25 @@ impl GroupRecorder {
             return;
         };
         let key = (namespace.to_owned(), workload.clone());
-        if !self.members.contains_key(&key)
-            && let Some(plan) = before
-        {
+        if let Some(plan) = before {
             self.start_groups_of(plan, namespace, &workload, t);
         }
-        let Some(&group) = self.members.get(&key) else {
-            return;
-        };
-        if self.new_round.remove(&group)
-            && let Some(plan) = before
-        {
-            self.restart_round(group, plan, t);
+        let groups = self.members.get(&key).cloned().unwrap_or_default();
+        for group in groups {
+            if self.new_round.remove(&group)
+                && let Some(plan) = before
+            {
+                self.restart_round(group, plan, t);
+            }
+            if let Some(report) = self.groups.get_mut(group) {
+                report.moves += 1;
+            }
+            self.flights.push(Flight {
+                group,
+                namespace: namespace.to_owned(),
+                workload: workload.clone(),
+            });
         }
-        if let Some(report) = self.groups.get_mut(group) {
-            report.moves += 1;
-        }
-        self.flights.push(Flight {
-            group,
-            namespace: namespace.to_owned(),
-            workload,
-        });
     }
 
     /// Files the group's current rebalance as an earlier one and starts the next from `plan`.
@@ -241,28 +243,54 @@ impl GroupRecorder {
         report.constraints = starting_counts(group);
     }
 
-    /// Starts the report of the group that holds the workload, from the plan before its first
-    /// move.
+    /// Starts the reports of the groups that hold the workload and are not followed yet
+    /// (the first namespaced group that holds it, and every cluster group), from the plan
+    /// before its first move.
     fn start_groups_of(&mut self, plan: &Plan, namespace: &str, workload: &str, t: u64) {
-        let holds = |group: &GroupPlan| {
-            &*group.namespace == namespace
-                && (group.workloads.iter().any(|w| w == workload)
-                    || group.left_alone.iter().any(|w| w.workload == workload))
+        let qualified = format!("{namespace}/{workload}");
+        let holds = |group: &GroupPlan, name: &str| {
+            group.workloads.iter().any(|w| w == name)
+                || group.left_alone.iter().any(|w| w.workload == name)
         };
-        let Some(group) = plan.groups.iter().find(|g| holds(g)) else {
-            return;
-        };
+        let namespaced = plan
+            .groups
+            .iter()
+            .find(|group| &*group.namespace == namespace && holds(group, workload));
+        let across = plan
+            .groups
+            .iter()
+            .filter(|group| group.namespace.is_empty() && holds(group, &qualified));
+        for group in namespaced.into_iter().chain(across) {
+            let followed = self.groups.iter().any(|report| {
+                report.namespace == *group.namespace
+                    && report.policy == group.policy
+                    && report.group == group.group
+            });
+            if !followed {
+                self.follow(group, t);
+            }
+        }
+    }
+
+    /// Starts the report of one group, from the plan before its first move.
+    fn follow(&mut self, group: &GroupPlan, t: u64) {
         let index = self.groups.len();
         for member in group
             .workloads
             .iter()
             .chain(group.left_alone.iter().map(|w| &w.workload))
         {
-            self.members
-                .insert((namespace.to_owned(), member.clone()), index);
+            let key = match member.split_once('/') {
+                // A cluster group names its workloads `namespace/Kind/name`.
+                Some((namespace, rest)) if group.namespace.is_empty() => {
+                    (namespace.to_owned(), rest.to_owned())
+                }
+                _ => (group.namespace.to_string(), member.clone()),
+            };
+            self.members.entry(key).or_default().push(index);
         }
         self.groups.push(GroupReport {
-            namespace: namespace.to_owned(),
+            namespace: group.namespace.to_string(),
             policy: group.policy.clone(),
             group: group.group.clone(),
             rebalance_started: Some(t),

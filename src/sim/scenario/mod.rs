@@ -40,8 +40,17 @@ use crate::{api::Duration as GoDuration, sim::Catalog, sim::apiserver::validatio
 /// The built-in scenario: the seed's homelab, its node failure and recovery.
 pub const HOMELAB_RECOVERY: &str = include_str!("../../../scenarios/homelab-recovery.yaml");
 
+/// The seed's homelab with every app in its own namespace, as Helm installs them.
+pub const HOMELAB_NAMESPACES: &str = include_str!("../../../scenarios/homelab-namespaces.yaml");
+
+/// The built-in scenarios, by name.
+const BUILT_IN_TEXTS: [(&str, &str); 2] = [
+    ("homelab-recovery", HOMELAB_RECOVERY),
+    ("homelab-namespaces", HOMELAB_NAMESPACES),
+];
+
 /// The names of the built-in scenarios.
-pub const BUILT_IN: [&str; 1] = ["homelab-recovery"];
+pub const BUILT_IN: [&str; 2] = ["homelab-recovery", "homelab-namespaces"];
 
 /// Why a scenario could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +153,7 @@ impl Target {
             match self.kind.as_str() {
                 "Deployment" | "StatefulSet" | "ReplicaSet" | "DaemonSet" => "apps/v1",
                 "PodDisruptionBudget" => "policy/v1",
-                "SpreadPolicy" => "kubespread.io/v1alpha1",
+                "SpreadPolicy" | "ClusterSpreadPolicy" => "kubespread.io/v1alpha1",
                 _ => "v1",
             }
             .to_owned()
@@ -313,8 +322,11 @@ struct Startup {
 impl Scenario {
     /// A built-in scenario by name, or a file by path.
     pub fn load(name_or_path: &str) -> Result<Self, LoadScenario> {
-        if name_or_path == "homelab-recovery" {
-            return Self::parse("homelab-recovery", HOMELAB_RECOVERY);
+        if let Some((name, text)) = BUILT_IN_TEXTS
+            .iter()
+            .find(|(name, _)| *name == name_or_path)
+        {
+            return Self::parse(name, text);
         }
         let path = std::path::Path::new(name_or_path);
         if !path.exists() {
@@ -520,9 +532,16 @@ fn typecheck(kind: &str, object: &Value) -> Result<(), FieldProblem> {
         "DaemonSet" => typed::<apps::DaemonSet>(object),
         "ReplicaSet" => typed::<apps::ReplicaSet>(object),
         "PodDisruptionBudget" => typed::<policy::PodDisruptionBudget>(object),
-        "SpreadPolicy" => {
-            let schema = crate::sim::apiserver::validation::spread_policy_schema()
-                .map_err(|error| (String::new(), error.to_string()))?;
+        "SpreadPolicy" | "ClusterSpreadPolicy" => {
+            use crate::sim::apiserver::validation::{
+                cluster_spread_policy_schema, spread_policy_schema,
+            };
+            let schema = if kind == "ClusterSpreadPolicy" {
+                cluster_spread_policy_schema()
+            } else {
+                spread_policy_schema()
+            }
+            .map_err(|error| (String::new(), error.to_string()))?;
             schema
                 .validate_with(object, UnknownFields::Reject)
                 .map(|_| ())

@@ -18,7 +18,8 @@ pub use interner::Interner;
 pub use node::node;
 pub use pod::{MIRROR_ANNOTATION, SOURCE_ANNOTATION, pod};
 pub use policy::{
-    inclusion_policy, policy, policy_object, spec as policy_spec, when_unsatisfiable, workload_kind,
+    cluster_policy, cluster_policy_object, inclusion_policy, namespace, policy, policy_object,
+    spec as policy_spec, when_unsatisfiable, workload_kind,
 };
 pub use requests::{DEFAULT_CPU_MILLIS, DEFAULT_MEMORY_BYTES, PodRequests, pod_requests};
 pub use storage::{claim, volume};

@@ -1,4 +1,5 @@
-//! Converts SpreadPolicies into the planner's `Policy`: each goes through the CRD's own
+//! Converts SpreadPolicies and ClusterSpreadPolicies into the planner's `Policy` and
+//! `ClusterPolicy`, and Namespaces into its `Namespace`: each policy goes through its CRD's own
 //! validation first, so the planner only ever sees a defaulted spec the API server would accept.
 
 use std::sync::Arc;
@@ -7,9 +8,12 @@ use serde_json::Value;
 
 use super::meta;
 use crate::{
-    api::{self, Invalid, SpreadPolicy, SpreadPolicySpec, validate_policy},
+    api::{
+        self, ClusterSpreadPolicy, Invalid, SpreadPolicy, SpreadPolicySpec,
+        validate_cluster_policy, validate_policy,
+    },
     planner::{
-        model::{self, Policy, PolicySpec},
+        model::{self, ClusterPolicy, Policy, PolicySpec},
         selector::{LabelSelector, Operator, Requirement},
     },
     snapshot::FieldError,
@@ -38,6 +42,41 @@ pub fn policy_object(object: &Value) -> Result<Policy, FieldError> {
         generation: typed.metadata.generation.unwrap_or(0),
         created: meta::timestamp(typed.metadata.creation_timestamp.as_ref()),
         spec: spec(&typed.spec),
+    })
+}
+
+/// A ClusterSpreadPolicy, validated against its CRD schema and CEL rules, with its defaults
+/// applied.
+pub fn cluster_policy(policy: &ClusterSpreadPolicy) -> Result<ClusterPolicy, FieldError> {
+    let object = serde_json::to_value(policy)
+        .map_err(|error| FieldError::new("", format!("cannot be written as JSON: {error}")))?;
+    cluster_policy_object(&object)
+}
+
+/// A ClusterSpreadPolicy as raw JSON, refused rather than pruned when it holds undeclared fields.
+pub fn cluster_policy_object(object: &Value) -> Result<ClusterPolicy, FieldError> {
+    let mut defaulted = validate_cluster_policy(object).map_err(invalid)?;
+    if let Some(fields) = defaulted.as_object_mut() {
+        fields.remove("status");
+    }
+    let typed: ClusterSpreadPolicy = serde_path_to_error::deserialize(&defaulted)
+        .map_err(|error| FieldError::new(error.path().to_string(), error.inner().to_string()))?;
+    Ok(ClusterPolicy {
+        name: meta::name(&typed.metadata)?,
+        generation: typed.metadata.generation.unwrap_or(0),
+        created: meta::timestamp(typed.metadata.creation_timestamp.as_ref()),
+        namespace_selector: workload_selector(&typed.spec.namespace_selector),
+        spec: spec(&typed.spec.as_policy_spec()),
+    })
+}
+
+/// A Namespace's name and labels.
+pub fn namespace(
+    namespace: &k8s_openapi::api::core::v1::Namespace,
+) -> Result<model::Namespace, FieldError> {
+    Ok(model::Namespace {
+        name: Arc::from(meta::name(&namespace.metadata)?),
+        labels: namespace.metadata.labels.clone().unwrap_or_default(),
     })
 }
 
