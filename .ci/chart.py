@@ -473,6 +473,10 @@ def contract_problems(deploy: dict, values: dict) -> list[str]:
                 problems.append(f"args lack {arg}")
     elif "--no-leader-election" not in args:
         problems.append("args lack --no-leader-election")
+    for flag, value in (("--max-moves-in-flight", "maxMovesInFlight"),
+                        ("--max-moves-in-flight-per-node", "maxMovesInFlightPerNode")):
+        if f"{flag}={values['controller'][value]}" not in args:
+            problems.append(f"args lack {flag}={values['controller'][value]}")
     if values["controller"]["logJson"] != ("--log-json" in args):
         problems.append("--log-json does not follow controller.logJson")
     env = {e["name"]: e for e in c.get("env") or []}

@@ -276,12 +276,20 @@ fn without_a_snapshot_or_kubeconfig_plan_says_it_cannot_reach_a_cluster() {
 }
 
 #[test]
-fn crd_prints_the_committed_custom_resource_definition() {
+fn crd_prints_the_committed_custom_resource_definitions_as_one_stream() {
     let output = kube_spread(&["crd"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let committed = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds/spreadpolicy.yaml"),
-    )
-    .expect("crds/spreadpolicy.yaml");
+    let mut committed = String::new();
+    for file in ["spreadpolicy.yaml", "clusterspreadpolicy.yaml"] {
+        committed.push_str("---\n");
+        committed.push_str(
+            &std::fs::read_to_string(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("crds")
+                    .join(file),
+            )
+            .expect("the committed CRD"),
+        );
+    }
     assert_eq!(stdout(&output), committed);
 }

@@ -12,6 +12,7 @@ use kube_spread::sim::{
     report::{Report, groups::GroupReport},
     scenario::{Manifest, Scenario, Simulation},
 };
+use serde_json::json;
 use support::controller::{CONTROLLER_USER, chart_permissions, grant, replica};
 
 /// The SpreadPolicy the README gives for the homelab case, read from the README itself.
@@ -75,6 +76,24 @@ fn spread_group(report: &Report) -> &GroupReport {
         .iter()
         .find(|g| g.namespace == "homelab" && g.policy.as_deref() == Some("spread"))
         .unwrap_or_else(|| panic!("no group of homelab/spread in {:#?}", report.policy_groups))
+}
+
+/// A scenario object from its manifest.
+fn manifest(object: serde_json::Value) -> Manifest {
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Manifest {
+        api_version: text("/apiVersion"),
+        kind: text("/kind"),
+        namespace: text("/metadata/namespace"),
+        name: text("/metadata/name"),
+        object,
+    }
 }
 
 fn refusals(api: &SimApi) -> Vec<String> {
@@ -186,6 +205,27 @@ async fn the_charts_rbac_is_enough_and_each_of_its_permissions_is_needed() {
         name: "cache".to_owned(),
         object: cache,
     });
+    // Apps of their own namespaces and a ClusterSpreadPolicy over them: its status and the
+    // taints that steer its replacements need their own permissions.
+    scenario.objects.push(manifest(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "extra"}}),
+    ));
+    for app in ["notes", "wiki", "paste", "feeds", "links", "music"] {
+        scenario.objects.push(manifest(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": app, "namespace": "extra"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": app}},
+                     "template": {"metadata": {"labels": {"app": app}},
+                                  "spec": {"containers": [{"name": app, "image": "busybox:1"}]}}}
+        })));
+    }
+    scenario.objects.push(manifest(json!({
+        "apiVersion": "kubespread.io/v1alpha1", "kind": "ClusterSpreadPolicy",
+        "metadata": {"name": "extra"},
+        "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "extra"}},
+                 "constraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                  "whenUnsatisfiable": "ScheduleAnyway"}]}
+    })));
     for (index, permission) in permissions.iter().enumerate() {
         let mut simulation = Simulation::new(scenario.clone()).unwrap();
         let api = simulation.api().clone();

@@ -1,4 +1,4 @@
-//! Condition types and reasons a SpreadPolicy reports, named once so that the controller,
+//! Condition types and reasons a SpreadPolicy or ClusterSpreadPolicy reports, named once so that the controller,
 //! tests and docs agree on their spelling.
 
 /// The policy is valid and the controller has observed it.
@@ -48,6 +48,10 @@ pub mod reason {
     pub const REPLACEMENT_TIMEOUT: &str = "ReplacementTimeout";
     /// The hourly move budget is spent.
     pub const BUDGET_EXHAUSTED: &str = "BudgetExhausted";
+    /// The cluster-wide cap on moves in flight is reached (`--max-moves-in-flight`).
+    pub const CLUSTER_MOVES_CAPPED: &str = "ClusterMovesCapped";
+    /// The cap on moves in flight off one node is reached (`--max-moves-in-flight-per-node`).
+    pub const NODE_MOVES_CAPPED: &str = "NodeMovesCapped";
     /// Skew is above maxSkew but no movable pod can lower it.
     pub const NO_MOVABLE_POD: &str = "NoMovablePod";
     /// The policy is in DryRun: moves are reported, not made.

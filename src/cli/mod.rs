@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{
     api::Duration as GoDuration,
     clock::Clock,
+    controller::disruption::Caps,
     planner::{self, PlanOptions, Source},
     snapshot::{self, Snapshot},
 };
@@ -86,6 +87,12 @@ pub struct RunArgs {
     /// This replica's identity in the lease (its pod name).
     #[arg(long, env = "POD_NAME", default_value = "kube-spread")]
     pub identity: String,
+    /// Moves in flight at once across the cluster, over every policy of both kinds.
+    #[arg(long, default_value_t = Caps::default().in_flight, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub max_moves_in_flight: u16,
+    /// Moves in flight at once off any one node, over every policy of both kinds.
+    #[arg(long, default_value_t = Caps::default().per_node, value_parser = clap::value_parser!(u16).range(1..), value_name = "M")]
+    pub max_moves_in_flight_per_node: u16,
 }
 
 /// `kube-spread plan`.
@@ -275,6 +282,10 @@ pub async fn run(args: &RunArgs) -> Result<(), CommandError> {
             name: args.lease_name.clone(),
         }),
         identity: args.identity.clone(),
+        caps: Caps {
+            in_flight: args.max_moves_in_flight,
+            per_node: args.max_moves_in_flight_per_node,
+        },
     };
     crate::controller::run(client, Clock::system(), settings, shutdown_signal()).await?;
     Ok(())

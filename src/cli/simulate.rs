@@ -108,6 +108,7 @@ pub fn controller(api: &SimApi, client: kube::Client) -> impl Future<Output = ()
         metrics_address: None,
         lease: None,
         identity: "kube-spread-simulated".to_owned(),
+        caps: controller::disruption::Caps::default(),
     };
     async move {
         let shutdown = std::future::pending::<()>();

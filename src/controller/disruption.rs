@@ -3,6 +3,11 @@
 //! API's answers (429: a budget says no; 500: several budgets), Events and metrics. A pod is
 //! never deleted directly.
 
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Mutex, PoisonError},
+};
+
 use k8s_openapi::api::{
     apps::v1::Deployment,
     core::v1::{ObjectReference, Pod},
@@ -59,6 +64,85 @@ impl Budget {
     }
 }
 
+/// What the whole cluster allows, whatever the policies say: moves in flight at once across
+/// every policy of both kinds, and from any one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// Moves in flight at once across the cluster.
+    pub in_flight: u16,
+    /// Moves in flight at once off one node.
+    pub per_node: u16,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self {
+            in_flight: 3,
+            per_node: 1,
+        }
+    }
+}
+
+/// Every policy's moves in flight, by the node each left, checked against the [`Caps`].
+#[derive(Debug, Default)]
+pub struct Flights {
+    caps: Caps,
+    by_policy: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl Flights {
+    /// No move in flight yet, under `caps`.
+    pub fn new(caps: Caps) -> Self {
+        Self {
+            caps,
+            by_policy: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<String>>> {
+        self.by_policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a policy's moves in flight (the nodes they left), as its last step left them.
+    pub fn set(&self, policy: &str, from: Vec<String>) {
+        let mut flights = self.lock();
+        if from.is_empty() {
+            flights.remove(policy);
+        } else {
+            flights.insert(policy.to_owned(), from);
+        }
+    }
+
+    /// Forgets the policies not in `present` (deleted ones).
+    pub fn forget_except(&self, present: &BTreeSet<String>) {
+        self.lock().retain(|policy, _| present.contains(policy));
+    }
+
+    /// Why a move off `from` may not start now, if a cap holds it back.
+    fn refuses(&self, from: &str) -> Option<&'static str> {
+        let flights = self.lock();
+        let all = flights.values().map(Vec::len).sum::<usize>();
+        if all >= usize::from(self.caps.in_flight) {
+            return Some(reason::CLUSTER_MOVES_CAPPED);
+        }
+        let off_node = flights
+            .values()
+            .flatten()
+            .filter(|node| *node == from)
+            .count();
+        (off_node >= usize::from(self.caps.per_node)).then_some(reason::NODE_MOVES_CAPPED)
+    }
+
+    fn took_off(&self, policy: &str, from: &str) {
+        self.lock()
+            .entry(policy.to_owned())
+            .or_default()
+            .push(from.to_owned());
+    }
+}
+
 /// How a pod is moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -112,6 +196,9 @@ pub enum Outcome {
     NotLeader,
     /// A move budget is spent; nothing was written.
     OverBudget(&'static str),
+    /// A cluster-wide cap holds the move back (ClusterMovesCapped, NodeMovesCapped); nothing
+    /// was written.
+    Capped(&'static str),
     /// Anything else went wrong.
     Failed(String),
 }
@@ -141,6 +228,10 @@ pub struct Disruptor<'c> {
     pub clock: &'c Clock,
     /// For a policy whose group the scheduler cannot count: mark the node a move leaves.
     pub steer: Option<Steer<'c>>,
+    /// Every policy's moves in flight, and the caps on them.
+    pub flights: &'c Flights,
+    /// The policy asking (`namespace/name`, `/name` when cluster-scoped).
+    pub policy: &'c str,
 }
 
 impl Disruptor<'_> {
@@ -154,6 +245,11 @@ impl Disruptor<'_> {
             && let Some(reason) = budget.exhausted()
         {
             return Outcome::OverBudget(reason);
+        }
+        if !request.dry_run
+            && let Some(reason) = self.flights.refuses(request.from)
+        {
+            return Outcome::Capped(reason);
         }
         if !request.dry_run
             && let Some(steer) = &self.steer
@@ -184,6 +280,7 @@ impl Disruptor<'_> {
         self.metrics.moves.with_label_values(&[result]).inc();
         if outcome == Outcome::Moved {
             budget.spend();
+            self.flights.took_off(self.policy, request.from);
         }
         self.explain(request, &outcome).await;
         outcome
@@ -327,7 +424,9 @@ impl Disruptor<'_> {
                 action: action(request.method),
                 message: message.clone(),
             },
-            Outcome::Gone | Outcome::NotLeader | Outcome::OverBudget(_) => return,
+            Outcome::Gone | Outcome::NotLeader | Outcome::OverBudget(_) | Outcome::Capped(_) => {
+                return;
+            }
         };
         let pod = ObjectReference {
             api_version: Some("v1".to_owned()),

@@ -44,6 +44,7 @@ use kube::{
 };
 
 use self::{
+    disruption::{Caps, Flights},
     events::Recorder,
     inject::{Injector, Rollouts},
     kind::PolicyKind,
@@ -84,6 +85,8 @@ pub struct Settings {
     pub lease: Option<LeaseSettings>,
     /// This replica's identity (its pod name).
     pub identity: String,
+    /// Moves in flight the cluster allows, whatever the policies say.
+    pub caps: Caps,
 }
 
 /// Why the controller could not run.
@@ -115,6 +118,8 @@ pub struct Context {
     pub rollouts: Rollouts,
     /// The nodes ClusterSpreadPolicies drain.
     pub steering: Steering,
+    /// Every policy's moves in flight, under the cluster-wide caps.
+    pub flights: Flights,
     memory: Mutex<HashMap<String, rebalance::Memory>>,
     /// Unreadable policies already reported: the generation, and whether it was written.
     unreadable: Mutex<HashMap<String, (Option<i64>, bool)>>,
@@ -175,7 +180,7 @@ impl Context {
 
     /// Removes the series of policies that are gone.
     fn forget_deleted_policies(&self, observation: &Observation) {
-        let present = observation
+        let present: std::collections::BTreeSet<(String, String)> = observation
             .cluster
             .policies
             .iter()
@@ -192,6 +197,12 @@ impl Context {
                     .map(|(namespace, name)| (namespace.to_owned(), name.to_owned()))
             }))
             .collect();
+        self.flights.forget_except(
+            &present
+                .iter()
+                .map(|(namespace, name)| format!("{namespace}/{name}"))
+                .collect(),
+        );
         self.metrics.forget_policies_except(&present);
     }
 
@@ -343,6 +354,7 @@ pub async fn run(
         recorder: Recorder::new(client.clone(), settings.identity.clone(), clock),
         rollouts: Rollouts::default(),
         steering: Steering::default(),
+        flights: Flights::new(settings.caps),
         memory: Mutex::new(HashMap::new()),
         unreadable: Mutex::new(HashMap::new()),
     });

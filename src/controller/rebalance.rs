@@ -659,6 +659,8 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         .collect();
     let mut made = Vec::new();
     let mut refusal: Option<(&'static str, String)> = None;
+    // A cluster-wide cap that held a move back.
+    let mut capped: Option<&'static str> = None;
     // Moves of workloads whose injection or rollout is pending.
     let mut unsettled_held: Vec<String> = Vec::new();
     // Moves a PodDisruptionBudget holds back now: the pod and what its budget says.
@@ -812,6 +814,13 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             }
             Outcome::Gone | Outcome::Failed(_) | Outcome::WouldMove => {}
             Outcome::NotLeader | Outcome::OverBudget(_) => break,
+            Outcome::Capped(why) => {
+                capped = Some(why);
+                // A node's cap leaves moves off other nodes; the cluster's leaves none.
+                if why == reason::CLUSTER_MOVES_CAPPED {
+                    break;
+                }
+            }
         }
     }
 
@@ -839,6 +848,22 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             issues,
             Some(why),
             requeue,
+        );
+    }
+    if let Some(why) = capped {
+        let message = if why == reason::CLUSTER_MOVES_CAPPED {
+            "the cluster's moves in flight reach --max-moves-in-flight; waiting for replacements"
+        } else {
+            "the moves in flight off the nodes to drain reach --max-moves-in-flight-per-node; waiting for replacements"
+        };
+        return finish(
+            status,
+            RebalancePhase::Blocked,
+            why,
+            message.to_owned(),
+            issues,
+            None,
+            requeue.min(IN_FLIGHT_CHECK),
         );
     }
     if !unsettled_held.is_empty() {

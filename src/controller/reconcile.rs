@@ -121,6 +121,8 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
                 metrics: &ctx.metrics,
                 recorder: &ctx.recorder,
                 clock: &ctx.clock,
+                flights: &ctx.flights,
+                policy: &key,
                 steer: K::ACROSS_NAMESPACES.then(|| Steer {
                     steering: &ctx.steering,
                     stores: ctx.observer.stores(),
@@ -130,6 +132,14 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
             let mut memory = ctx.take_memory(&key);
             let step = rebalance::step(&inputs, &mut memory, &disruptor).await;
             ctx.keep_memory(key.clone(), memory);
+            ctx.flights.set(
+                &key,
+                step.status
+                    .in_flight
+                    .iter()
+                    .map(|record| record.from.clone())
+                    .collect(),
+            );
             if K::ACROSS_NAMESPACES {
                 ctx.steering.keep(&name, draining(&step, &groups));
                 for error in ctx.steering.apply(&ctx.client, ctx.observer.stores()).await {

@@ -150,6 +150,7 @@ pub fn replica(
             name: "kube-spread".to_owned(),
         }),
         identity: identity.to_owned(),
+        caps: controller::disruption::Caps::default(),
     };
     async move {
         if let Err(error) = controller::run(client, clock, settings, shutdown).await {
@@ -263,6 +264,7 @@ pub async fn start_serving_metrics(sim: &SimApi) -> (Running, std::net::SocketAd
         metrics_address: Some(address),
         lease: None,
         identity: "kube-spread-0".to_owned(),
+        caps: controller::disruption::Caps::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

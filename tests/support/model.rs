@@ -8,10 +8,11 @@ use kube_spread::{
     api::{HOSTNAME_LABEL, POD_TEMPLATE_HASH, SpreadPolicySpec, ZONE_LABEL},
     planner::{
         model::{
-            Claim, Cluster, HostPort, Labels, Node, NodeInclusionPolicy, Owner, Pdb, Pod, PodPhase,
-            PodSpreadConstraint, PodVolume, Policy, ReplicaSet, Resources, SchedulingSpec, Scope,
-            SpreadConstraint, Taint, TaintEffect, Toleration, TolerationOperator, UpdateStrategy,
-            Volume, WhenUnsatisfiable, Workload, WorkloadKind, WorkloadStatus,
+            Claim, Cluster, ClusterPolicy, HostPort, Labels, Namespace, Node, NodeInclusionPolicy,
+            Owner, Pdb, Pod, PodPhase, PodSpreadConstraint, PodVolume, Policy, ReplicaSet,
+            Resources, SchedulingSpec, Scope, SpreadConstraint, Taint, TaintEffect, Toleration,
+            TolerationOperator, UpdateStrategy, Volume, WhenUnsatisfiable, Workload, WorkloadKind,
+            WorkloadStatus,
         },
         selector::{LabelSelector, NodeSelector, NodeSelectorTerm, Requirement},
     },
@@ -355,6 +356,31 @@ pub fn policy(name: &str, constraints: Vec<SpreadConstraint>) -> Policy {
     }
 }
 
+/// A ClusterSpreadPolicy over the namespaces `namespace_selector` selects, with every default.
+pub fn cluster_policy(
+    name: &str,
+    namespace_selector: LabelSelector,
+    constraints: Vec<SpreadConstraint>,
+) -> ClusterPolicy {
+    let mut spec = policy(name, constraints).spec;
+    spec.scope = Scope::Policy;
+    ClusterPolicy {
+        name: name.to_owned(),
+        generation: 1,
+        created: Some(an_hour_ago()),
+        namespace_selector,
+        spec,
+    }
+}
+
+/// A Namespace with labels (the API server adds `kubernetes.io/metadata.name`; tests may not).
+pub fn namespace(name: &str, pairs: &[(&str, &str)]) -> Namespace {
+    Namespace {
+        name: Arc::from(name),
+        labels: labels(pairs),
+    }
+}
+
 pub fn policy_scope(mut policy: Policy) -> Policy {
     policy.spec.scope = Scope::Policy;
     policy
@@ -491,6 +517,14 @@ impl ClusterBuilder {
     }
     pub fn policy(mut self, policy: Policy) -> Self {
         self.cluster.policies.push(policy);
+        self
+    }
+    pub fn cluster_policy(mut self, policy: ClusterPolicy) -> Self {
+        self.cluster.cluster_policies.push(policy);
+        self
+    }
+    pub fn namespace(mut self, namespace: Namespace) -> Self {
+        self.cluster.namespaces.push(namespace);
         self
     }
     pub fn build(self) -> Cluster {
