@@ -277,6 +277,7 @@ mod tests {
                 memory_bytes: 8 << 30,
                 pods: 110,
             },
+            images: Vec::new(),
         }
     }
 
