@@ -554,3 +554,37 @@ fn scores_serialize_by_plugin_name_with_the_weighted_total() {
                "total": 3 * 100 + 97})
     );
 }
+
+#[test]
+fn explain_shows_each_feasible_nodes_scores_by_plugin_and_the_predicted_node() {
+    let mut interner = convert::Interner::new();
+    let mut tainted = node("c");
+    tainted["spec"] = json!({"taints": [{"key": "gpu", "effect": "NoSchedule"}]});
+    let cluster = Cluster {
+        nodes: [node("a"), node("b"), tainted]
+            .into_iter()
+            .map(|n| convert::node(&typed(n)).unwrap())
+            .collect(),
+        pods: (0..3)
+            .map(|i| on(pod(&format!("old-{i}"), "web"), "a"))
+            .map(|p| convert::pod(&typed(p), &mut interner).unwrap())
+            .collect(),
+        ..Cluster::default()
+    };
+    let explanation = kube_spread::planner::explain(&cluster, "default", "old-0").unwrap();
+    let json = serde_json::to_value(&explanation).unwrap();
+    assert_eq!(json["predictedNode"], "b", "{json:#}");
+    assert!(json.get("tiedNodes").is_none());
+    let scores = &json["nodes"][1]["scores"];
+    assert_eq!(scores["TaintToleration"], 100);
+    // One more best-effort pod's 100m and 200Mi of 4 cpus and 8Gi.
+    assert_eq!(scores["NodeResourcesFit"], 97);
+    assert!(scores.get("NodeResourcesBalancedAllocation").is_none());
+    assert_eq!(scores["total"], 3 * 100 + 97);
+    // a keeps old-1 and old-2 (old-0 is the pod being replaced): 300m and 600Mi.
+    assert_eq!(json["nodes"][0]["scores"]["NodeResourcesFit"], 92);
+    assert!(
+        json["nodes"][2].get("scores").is_none(),
+        "an infeasible node has none"
+    );
+}

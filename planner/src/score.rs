@@ -529,7 +529,12 @@ impl<'c, 'i, 'a> Cycle<'c, 'i, 'a> {
     fn filter(&self, node_id: NodeId) -> Result<(), Refusal> {
         let node = self.index.node(node_id);
         let (requested, _) = self.committed(node_id);
-        let on_node: Vec<&Pod> = self.pods_on(node_id).map(|p| self.index.pod(p)).collect();
+        // Only NodePorts reads the node's pods; most pods bind no host port.
+        let on_node: Vec<&Pod> = if self.pod.spec.host_ports.is_empty() {
+            Vec::new()
+        } else {
+            self.pods_on(node_id).map(|p| self.index.pod(p)).collect()
+        };
         eligibility::node_filters(self.index, self.pod.spec, node_id, requested, &on_node)?;
         if !self.volumes_reach(node_id) {
             return Err(Refusal::VolumeNodeAffinity);
