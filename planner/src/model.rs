@@ -134,8 +134,9 @@ pub struct Node {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeImage {
-    /// The names it is known by (`repo:tag`, `repo@digest`).
-    pub names: Vec<String>,
+    /// The names it is known by (`repo:tag`, `repo@digest`); shared between nodes, which
+    /// mostly hold the same images.
+    pub names: Vec<Arc<str>>,
     /// Its size in bytes.
     pub size_bytes: i64,
 }

@@ -233,7 +233,7 @@ impl<'i, 'a> Scene<'i, 'a> {
             let mut names: Vec<&str> = node
                 .images
                 .iter()
-                .flat_map(|image| image.names.iter().map(String::as_str))
+                .flat_map(|image| image.names.iter().map(|name| &**name))
                 .collect();
             names.sort_unstable();
             names.dedup();
@@ -840,7 +840,7 @@ impl<'c, 'i, 'a> Cycle<'c, 'i, 'a> {
                         let held = node
                             .images
                             .iter()
-                            .find(|image| image.names.iter().any(|name| name == wanted))?;
+                            .find(|image| image.names.iter().any(|name| **name == **wanted))?;
                         let nodes = self
                             .scene
                             .image_nodes
@@ -1361,12 +1361,12 @@ mod tests {
         assert_eq!(image_score(125 * MB, 2), 5);
         let mut a = node("a");
         a.images = vec![NodeImage {
-            names: vec!["gcr.io/40:latest".to_owned()],
+            names: vec![Arc::from("gcr.io/40:latest")],
             size_bytes: 40 * MB,
         }];
         let mut b = node("b");
         b.images = vec![NodeImage {
-            names: vec!["gcr.io/250:latest".to_owned()],
+            names: vec![Arc::from("gcr.io/250:latest")],
             size_bytes: 250 * MB,
         }];
         let cluster = Cluster {

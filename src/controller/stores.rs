@@ -300,7 +300,14 @@ impl Stores {
                 metrics,
                 |s| &s.nodes,
                 name,
-                |_, node| convert::node(node)
+                |s, node| {
+                    let mut node = convert::node(node)?;
+                    s.interner
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .share_images(&mut node);
+                    Ok(node)
+                }
             ),
             stores.watch::<Deployment, _, _>(
                 &client,

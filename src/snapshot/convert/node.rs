@@ -1,6 +1,8 @@
 //! Converts Nodes into the planner's `Node`: labels, taints, cordon, readiness, what pods
 //! may request on it and the images it holds. Reads only the fields the scheduler reads.
 
+use std::sync::Arc;
+
 use k8s_openapi::{
     api::core::v1 as core, apimachinery::pkg::api::resource::Quantity as ApiQuantity,
 };
@@ -66,7 +68,12 @@ pub fn node(node: &core::Node) -> Result<Node, FieldError> {
             .into_iter()
             .flatten()
             .map(|image| NodeImage {
-                names: image.names.clone().unwrap_or_default(),
+                names: image
+                    .names
+                    .iter()
+                    .flatten()
+                    .map(|name| Arc::from(name.as_str()))
+                    .collect(),
                 size_bytes: image.size_bytes.unwrap_or(0),
             })
             .collect(),
