@@ -14,7 +14,7 @@ use kube_spread::{
     planner::{
         index::Index,
         model::{Cluster, Labels},
-        score::{Incoming, Plugin, Prediction, Scene, Scores},
+        score::{Departure, Incoming, Plugin, Prediction, Scene, Scores},
     },
     sim::{
         control::scheduler::{Evaluation, Inputs, View, WEIGHTS, evaluate},
@@ -85,6 +85,22 @@ fn simulated(case: &Case) -> Evaluation {
 
 /// The planner's prediction for the case.
 fn predicted(case: &Case) -> Prediction {
+    predict_with(case, |scene, incoming| scene.predict(incoming, None))
+}
+
+/// The planner's prediction for the replacement of the case's pod `replaced`, which is
+/// terminating meanwhile or gone.
+fn predicted_replacement(case: &Case, replaced: usize, departure: Departure) -> Prediction {
+    predict_with(case, |scene, _| {
+        scene.predict_replacement(replaced, departure)
+    })
+}
+
+/// Converts the case, as the planner sees it, and asks `ask`.
+fn predict_with(
+    case: &Case,
+    ask: impl Fn(&Scene<'_, '_>, &Incoming<'_>) -> Prediction,
+) -> Prediction {
     let mut interner = convert::Interner::new();
     let cluster = Cluster {
         nodes: case
@@ -116,14 +132,14 @@ fn predicted(case: &Case) -> Prediction {
         let labels: Labels = typed(namespace["metadata"]["labels"].clone());
         scene.set_namespace_labels(namespace["metadata"]["name"].as_str().unwrap(), labels);
     }
-    scene.predict(
+    ask(
+        &scene,
         &Incoming {
             namespace: &incoming.namespace,
             labels: &incoming.labels,
             spec: &incoming.spec,
             owner: incoming.owner.as_ref(),
         },
-        None,
     )
 }
 
@@ -136,8 +152,10 @@ fn plugin_named(name: &str) -> Plugin {
 
 /// Every difference between the two, one line each.
 fn differences(case: &Case) -> Vec<String> {
-    let evaluation = simulated(case);
-    let prediction = predicted(case);
+    compare(&simulated(case), &predicted(case))
+}
+
+fn compare(evaluation: &Evaluation, prediction: &Prediction) -> Vec<String> {
     let mut found = Vec::new();
     assert_eq!(evaluation.nodes.len(), prediction.verdicts.len());
     for (sim, planner) in evaluation.nodes.iter().zip(&prediction.verdicts) {
@@ -387,6 +405,9 @@ fn random_case(seed: u64) -> Case {
             if chance(random, 25) {
                 c["nodeTaintsPolicy"] = json!("Honor");
             }
+            if chance(random, 20) {
+                c["matchLabelKeys"] = json!(["pod-template-hash"]);
+            }
             c
         })
         .collect();
@@ -442,6 +463,28 @@ fn owned_by_deployment(case: &mut Case, incoming: &mut Value, app: &str) {
     }
 }
 
+/// The case with one existing pod evicted: terminating where it is, its replacement (the
+/// same pod, unbound) to place. None without pods.
+fn eviction(case: &Case, seed: u64) -> Option<(Case, usize)> {
+    if case.pods.is_empty() {
+        return None;
+    }
+    let replaced = (seed % case.pods.len() as u64) as usize;
+    let mut evicted = case.clone();
+    let mut replacement = case.pods[replaced].clone();
+    replacement["metadata"]["name"] = json!("replacement");
+    replacement["metadata"]["uid"] = json!("uid-replacement");
+    if let Some(spec) = replacement["spec"].as_object_mut() {
+        spec.remove("nodeName");
+    }
+    if let Some(metadata) = replacement["metadata"].as_object_mut() {
+        metadata.remove("deletionTimestamp");
+    }
+    evicted.pods[replaced]["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    evicted.incoming = replacement;
+    Some((evicted, replaced))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -450,6 +493,28 @@ proptest! {
         let case = random_case(seed);
         let found = differences(&case);
         prop_assert!(found.is_empty(), "seed {}: {:#?}\n{:#?}", seed, found, case);
+    }
+
+    #[test]
+    fn the_planner_predicts_an_evicted_pods_replacement_while_the_pod_terminates(seed in any::<u64>()) {
+        let case = random_case(seed);
+        if let Some((evicted, replaced)) = eviction(&case, seed) {
+            // The planner sees the cluster before the eviction; the scheduler sees it after.
+            let planned = predicted_replacement(&case, replaced, Departure::Terminating);
+            let found = compare(&simulated(&evicted), &planned);
+            prop_assert!(found.is_empty(), "seed {}: {:#?}\n{:#?}", seed, found, evicted);
+        }
+    }
+
+    #[test]
+    fn the_planner_predicts_an_evicted_pods_replacement_once_the_pod_is_gone(seed in any::<u64>()) {
+        let case = random_case(seed);
+        if let Some((mut gone, replaced)) = eviction(&case, seed) {
+            gone.pods.remove(replaced);
+            let planned = predicted_replacement(&case, replaced, Departure::Gone);
+            let found = compare(&simulated(&gone), &planned);
+            prop_assert!(found.is_empty(), "seed {}: {:#?}\n{:#?}", seed, found, gone);
+        }
     }
 }
 
