@@ -653,3 +653,30 @@ fn explain_shows_each_feasible_nodes_scores_by_plugin_and_the_predicted_node() {
         "an infeasible node has none"
     );
 }
+
+#[test]
+fn a_new_pod_of_a_deployment_is_predicted_from_its_template_and_newest_replica_set() {
+    let mut case = Case {
+        nodes: vec![node("a"), node("b")],
+        pods: (0..3)
+            .map(|i| on(pod(&format!("web-{i}"), "web"), "a"))
+            .collect(),
+        ..Case::default()
+    };
+    let mut incoming = pod("new", "web");
+    owned_by_deployment(&mut case, &mut incoming, "web");
+    case.incoming = incoming;
+    let from_template = predict_with(&case, |scene, _| scene.predict_new_pod(0));
+    assert_eq!(
+        from_template,
+        predicted(&case),
+        "the same pod as the ReplicaSet would make"
+    );
+    assert!(
+        scores_on(&from_template, 0)
+            .get(Plugin::PodTopologySpread)
+            .is_some(),
+        "the system default spreading applies through the ReplicaSet's selector"
+    );
+    assert_eq!(from_template.predicted(), Some(1));
+}

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use super::{
     eligibility::{self, Placement, Refusal},
-    index::{Index, NodeId, PodId},
+    index::{Index, NodeId, PodId, WorkloadId},
     labels::{HOSTNAME_LABEL, Labels, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH, ZONE_LABEL},
     model::{
         NodeInclusionPolicy, Owner, Pod, PodAffinityTerm, PodVolume, Resources, SchedulingSpec,
@@ -207,6 +207,8 @@ pub struct Scene<'i, 'a> {
     /// Image name -> how many nodes hold it.
     image_nodes: HashMap<&'a str, i64>,
     namespaces: HashMap<String, Labels>,
+    /// ReplicaSets by namespace and name.
+    replica_sets: HashMap<(&'a str, &'a str), usize>,
 }
 
 impl<'i, 'a> Scene<'i, 'a> {
@@ -247,6 +249,12 @@ impl<'i, 'a> Scene<'i, 'a> {
                 namespaces.insert(pod.namespace.to_string(), name_label(&pod.namespace));
             }
         }
+        let replica_sets = cluster
+            .replica_sets
+            .iter()
+            .enumerate()
+            .map(|(id, rs)| ((&*rs.namespace, rs.name.as_str()), id))
+            .collect();
         Self {
             index,
             node_of,
@@ -256,6 +264,7 @@ impl<'i, 'a> Scene<'i, 'a> {
             affine,
             image_nodes,
             namespaces,
+            replica_sets,
         }
     }
 
@@ -314,6 +323,48 @@ impl<'i, 'a> Scene<'i, 'a> {
             owner: original.owner.as_ref(),
         };
         self.predict(&incoming, Some((pod, departure)))
+    }
+
+    /// Where a new pod of a workload would land: its template's labels and spec, owned by the
+    /// Deployment's newest ReplicaSet (with that ReplicaSet's `pod-template-hash`) or by the
+    /// StatefulSet.
+    pub fn predict_new_pod(&self, workload: WorkloadId) -> Prediction {
+        let index = self.index;
+        let target = index.workload(workload);
+        let mut labels = target.template_labels.clone();
+        let owner = match target.kind {
+            WorkloadKind::StatefulSet => Some(Owner {
+                kind: "StatefulSet".to_owned(),
+                name: target.name.clone(),
+                uid: target.uid.clone(),
+            }),
+            WorkloadKind::Deployment => index.current_hash(workload).and_then(|hash| {
+                labels.insert(POD_TEMPLATE_HASH.to_owned(), hash.to_owned());
+                index
+                    .cluster
+                    .replica_sets
+                    .iter()
+                    .find(|rs| {
+                        rs.namespace == target.namespace
+                            && rs.template_hash.as_deref() == Some(hash)
+                            && rs.owner.as_ref().is_some_and(|owner| {
+                                owner.kind == "Deployment" && owner.name == target.name
+                            })
+                    })
+                    .map(|rs| Owner {
+                        kind: "ReplicaSet".to_owned(),
+                        name: rs.name.clone(),
+                        uid: rs.uid.clone(),
+                    })
+            }),
+        };
+        let incoming = Incoming {
+            namespace: &target.namespace,
+            labels: &labels,
+            spec: &target.template,
+            owner: owner.as_ref(),
+        };
+        self.predict(&incoming, None)
     }
 
     /// Where a pod would land; `departing` is a pod of the cluster that leaves first (the
@@ -896,11 +947,11 @@ impl<'c, 'i, 'a> Cycle<'c, 'i, 'a> {
         let namespace = self.pod.namespace;
         let selector = match owner.kind.as_str() {
             "ReplicaSet" => {
-                let replica_set = index
-                    .cluster
+                let id = *self
+                    .scene
                     .replica_sets
-                    .iter()
-                    .find(|rs| &*rs.namespace == namespace && rs.name == owner.name)?;
+                    .get(&(namespace, owner.name.as_str()))?;
+                let replica_set = &index.cluster.replica_sets[id];
                 let deployment = replica_set
                     .owner
                     .as_ref()
