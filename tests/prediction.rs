@@ -680,3 +680,31 @@ fn a_new_pod_of_a_deployment_is_predicted_from_its_template_and_newest_replica_s
     );
     assert_eq!(from_template.predicted(), Some(1));
 }
+
+#[test]
+fn conversion_keeps_what_the_scores_read_and_templates_share_it() {
+    let mut interner = convert::Interner::new();
+    let mut source = pod("new", "web");
+    source["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox"}]);
+    source["spec"]["affinity"] = json!({
+        "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 7, "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}}]},
+        "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 3, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "web"}},
+                                              "topologyKey": HOSTNAME_LABEL}}]}});
+    let first = convert::pod(&typed(source.clone()), &mut interner).unwrap();
+    source["metadata"]["name"] = json!("twin");
+    let twin = convert::pod(&typed(source), &mut interner).unwrap();
+    assert_eq!(first.spec.images, vec!["busybox:latest", "app:latest"]);
+    assert_eq!(first.spec.preferred_affinity[0].weight, 7);
+    assert_eq!(first.spec.pod_affinity.preferred_anti[0].weight, 3);
+    assert!(
+        std::sync::Arc::ptr_eq(&first.spec, &twin.spec),
+        "pods of one template share one spec"
+    );
+    let mut holder = node("a");
+    holder["status"]["images"] = json!([{"names": ["app:latest", "app@sha256:1"], "sizeBytes": 5}]);
+    let converted = convert::node(&typed(holder)).unwrap();
+    assert_eq!(converted.images[0].names.len(), 2);
+    assert_eq!(converted.images[0].size_bytes, 5);
+}
