@@ -99,7 +99,7 @@ fn predicted_replacement(case: &Case, replaced: usize, departure: Departure) -> 
 /// Converts the case, as the planner sees it, and asks `ask`.
 fn predict_with(
     case: &Case,
-    ask: impl Fn(&Scene<'_, '_>, &Incoming<'_>) -> Prediction,
+    ask: impl Fn(&mut Scene<'_, '_>, &Incoming<'_>) -> Prediction,
 ) -> Prediction {
     let mut interner = convert::Interner::new();
     let cluster = Cluster {
@@ -133,7 +133,7 @@ fn predict_with(
         scene.set_namespace_labels(namespace["metadata"]["name"].as_str().unwrap(), labels);
     }
     ask(
-        &scene,
+        &mut scene,
         &Incoming {
             namespace: &incoming.namespace,
             labels: &incoming.labels,
@@ -504,6 +504,22 @@ proptest! {
             let found = compare(&simulated(&evicted), &planned);
             prop_assert!(found.is_empty(), "seed {}: {:#?}\n{:#?}", seed, found, evicted);
         }
+    }
+
+    #[test]
+    fn a_drain_taint_the_plan_adds_scores_as_the_same_taint_on_the_node_would(seed in any::<u64>()) {
+        let case = random_case(seed);
+        let drained = (seed % case.nodes.len() as u64) as usize;
+        let mut tainted = case.clone();
+        let taints = &mut tainted.nodes[drained]["spec"]["taints"];
+        let taint = json!({"key": "kubespread.io/draining", "value": "x", "effect": "PreferNoSchedule"});
+        taints.as_array_mut().unwrap().push(taint);
+        let planned = predict_with(&case, |scene, incoming| {
+            scene.prefer_no_schedule(drained, "kubespread.io/draining", "x");
+            scene.predict(incoming, None)
+        });
+        let found = compare(&simulated(&tainted), &planned);
+        prop_assert!(found.is_empty(), "seed {}: {:#?}\n{:#?}", seed, found, tainted);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::{
     eligibility::Refusal,
     index::{Index, NodeId, PodId, WorkloadId},
     labels::{Labels, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
-    model::{Owner, Resources, SchedulingSpec, WorkloadKind},
+    model::{Owner, Resources, SchedulingSpec, Taint, TaintEffect, WorkloadKind},
 };
 
 /// The highest score a plugin gives a node after normalization.
@@ -186,6 +186,16 @@ impl Prediction {
     pub fn is_tied(&self) -> bool {
         self.best.len() > 1
     }
+
+    /// The chance that the scheduler puts the pod on `node`: 1 for the one best node, 1/k for
+    /// one of k tied best nodes, 0 elsewhere.
+    pub fn chance_of(&self, node: NodeId) -> f64 {
+        if self.best.contains(&node) {
+            1.0 / self.best.len() as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 /// The scheduler's picture of the cluster for predictions: on which node each pod is held
@@ -206,6 +216,8 @@ pub struct Scene<'i, 'a> {
     namespaces: HashMap<String, Labels>,
     /// ReplicaSets by namespace and name.
     replica_sets: HashMap<(&'a str, &'a str), usize>,
+    /// PreferNoSchedule taints the plan puts on nodes, beyond those observed.
+    added_taints: HashMap<NodeId, Vec<Taint>>,
 }
 
 impl<'i, 'a> Scene<'i, 'a> {
@@ -262,6 +274,28 @@ impl<'i, 'a> Scene<'i, 'a> {
             image_nodes,
             namespaces,
             replica_sets,
+            added_taints: HashMap::default(),
+        }
+    }
+
+    /// Puts a PreferNoSchedule taint with this key and value on a node, as kube-spread does to
+    /// steer replacements away from the nodes it drains; TaintToleration scores with it (it
+    /// filters nothing). A taint the node already carries is not added twice.
+    pub fn prefer_no_schedule(&mut self, node: NodeId, key: &str, value: &str) {
+        let taint = Taint {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            effect: TaintEffect::PreferNoSchedule,
+        };
+        let observed = self
+            .index
+            .cluster
+            .nodes
+            .get(node)
+            .is_some_and(|n| n.taints.contains(&taint));
+        let added = self.added_taints.entry(node).or_default();
+        if !observed && !added.contains(&taint) {
+            added.push(taint);
         }
     }
 
@@ -424,7 +458,7 @@ mod tests {
     use super::*;
     use crate::{
         labels::HOSTNAME_LABEL,
-        model::{Cluster, Node, NodeImage, Pod, PodPhase, Taint, TaintEffect},
+        model::{Cluster, Node, NodeImage, Pod, PodPhase},
     };
 
     const GI: i64 = 1 << 30;
@@ -608,6 +642,8 @@ mod tests {
         assert_eq!(prediction.best, vec![0, 1]);
         assert!(prediction.is_tied());
         assert_eq!(prediction.predicted(), None);
+        assert_eq!(prediction.chance_of(1), 0.5);
+        assert_eq!(prediction.chance_of(2), 0.0);
         let scores = |node: NodeId| prediction.verdicts[node].clone().unwrap_or_default();
         assert_eq!(scores(2).get(Plugin::TaintToleration), Some(0));
         assert_eq!(
@@ -616,6 +652,37 @@ mod tests {
             "a pod requesting nothing skips BalancedAllocation"
         );
         assert_eq!(scores(0).total() - scores(2).total(), 3 * 100);
+    }
+
+    #[test]
+    fn a_prefer_no_schedule_taint_the_plan_adds_steers_the_prediction_away() {
+        let cluster = Cluster {
+            nodes: vec![node("a"), node("b")],
+            pods: vec![pod("p", "a", spec(0, 0))],
+            ..Cluster::default()
+        };
+        let index = Index::new(&cluster);
+        let mut scene = Scene::new(&index);
+        let labels = Labels::new();
+        let wanted = spec(0, 0);
+        let incoming = Incoming {
+            namespace: "default",
+            labels: &labels,
+            spec: &wanted,
+            owner: None,
+        };
+        assert_eq!(scene.predict(&incoming, None).predicted(), Some(1));
+        scene.prefer_no_schedule(1, "kubespread.io/draining", "");
+        scene.prefer_no_schedule(1, "kubespread.io/draining", "");
+        let steered = scene.predict(&incoming, None);
+        assert_eq!(steered.predicted(), Some(0));
+        let taint_score = |node: NodeId| {
+            steered.verdicts[node]
+                .as_ref()
+                .ok()
+                .and_then(|s| s.get(Plugin::TaintToleration))
+        };
+        assert_eq!((taint_score(0), taint_score(1)), (Some(100), Some(0)));
     }
 
     #[test]

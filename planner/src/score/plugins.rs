@@ -70,11 +70,13 @@ impl Cycle<'_, '_, '_> {
         let counts: Vec<i64> = feasible
             .iter()
             .map(|&node| {
+                let added = self.scene.added_taints.get(&node).into_iter().flatten();
                 let count = self
                     .index
                     .node(node)
                     .taints
                     .iter()
+                    .chain(added)
                     .filter(|taint| taint.effect == TaintEffect::PreferNoSchedule)
                     .filter(|taint| !tolerations.iter().any(|t| t.tolerates(taint)))
                     .count();
