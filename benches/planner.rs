@@ -59,6 +59,7 @@ fn cluster() -> Cluster {
                     memory_bytes: 256 << 30,
                     pods: 110,
                 },
+                images: Vec::new(),
             }
         })
         .collect();

@@ -293,3 +293,28 @@ fn crd_prints_the_committed_custom_resource_definitions_as_one_stream() {
     }
     assert_eq!(stdout(&output), committed);
 }
+
+#[test]
+fn explain_shows_the_scheduler_scores_of_each_feasible_node_and_where_the_pod_would_land() {
+    let pod = "homelab/bazarr-7l2xbq47hp-w65bk";
+    let output = kube_spread(&["explain", pod, "--snapshot", &example(), "-o", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let explanation: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let predicted = explanation["predictedNode"]
+        .as_str()
+        .expect("a predicted node");
+    let nodes = explanation["nodes"].as_array().expect("nodes");
+    let best = nodes
+        .iter()
+        .filter(|n| n["feasible"] == true)
+        .max_by_key(|n| n["scores"]["total"].as_i64().expect("a total"))
+        .expect("a feasible node");
+    assert_eq!(best["name"], predicted);
+    assert!(best["scores"]["NodeResourcesFit"].is_i64(), "{best:#}");
+    let table = stdout(&kube_spread(&["explain", pod, "--snapshot", &example()]));
+    assert!(table.contains("Scheduler scores"), "{table}");
+    assert!(
+        table.contains(&format!("Predicted node: {predicted}")),
+        "{table}"
+    );
+}

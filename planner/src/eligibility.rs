@@ -116,6 +116,12 @@ pub enum Refusal {
     },
     /// The pod's PersistentVolume cannot be reached from the node.
     VolumeNodeAffinity,
+    /// The pod's required pod affinity is not met there.
+    PodAffinity,
+    /// A pod its required anti-affinity keeps away from runs in the node's domain.
+    PodAntiAffinity,
+    /// A pod in the node's domain keeps this pod away by its required anti-affinity.
+    ExistingPodsAntiAffinity,
     /// The node lacks a topology key of one of the pod's DoNotSchedule spread constraints.
     MissingTopologyKey {
         /// The missing label key.
@@ -153,6 +159,13 @@ impl fmt::Display for Refusal {
             Self::HostPortTaken { port } => write!(f, "HostPortTaken: {port}"),
             Self::VolumeNodeAffinity => f.write_str(
                 "VolumeNodeAffinity: a PersistentVolume is not reachable from this node",
+            ),
+            Self::PodAffinity => f.write_str("PodAffinity: the pod's required pod affinity is not met"),
+            Self::PodAntiAffinity => f.write_str(
+                "PodAntiAffinity: a pod the pod's required anti-affinity avoids runs in this domain",
+            ),
+            Self::ExistingPodsAntiAffinity => f.write_str(
+                "ExistingPodsAntiAffinity: a pod in this domain avoids the pod by its required anti-affinity",
             ),
             Self::MissingTopologyKey { key } => write!(f, "MissingTopologyKey: {key}"),
             Self::SkewExceeded {
@@ -277,6 +290,7 @@ mod tests {
                 memory_bytes: 8 << 30,
                 pods: 110,
             },
+            images: Vec::new(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Where a pod may go, and why not elsewhere: per spread constraint the domains, counts, global
 //! minimum and skew, and for every node kube-scheduler's verdict. The pod is judged as if it
 //! were being placed anew (an evicted pod's replacement, or a Pending pod), so it does not
-//! count itself and its current node gets its resources back.
+//! count itself and its current node gets its resources back. For every feasible node it
+//! also shows kube-scheduler's score per default score plugin, and the node it would land on.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use super::{
     group::{self, Spreading},
     index::{Index, NodeId, PodId},
     model::{Cluster, Pod, PodSpreadConstraint, Resources, SchedulingSpec},
+    score::{Departure, Incoming, Prediction, Scene, Scores},
     topology::{Constraint, Counts, DomainCache, Members, PreFilter},
 };
 use crate::model::WhenUnsatisfiable;
@@ -41,6 +43,13 @@ pub struct Explanation {
     pub constraints: Vec<ExplainedConstraint>,
     /// Every node, with the scheduler's verdict.
     pub nodes: Vec<NodeVerdict>,
+    /// The node the pod would land on: the one feasible node of the highest total; null when
+    /// none is feasible or several tie.
+    pub predicted_node: Option<String>,
+    /// The feasible nodes that tie for the highest total, when several do (the scheduler
+    /// picks one of them at random).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied_nodes: Vec<String>,
 }
 
 /// One constraint as the scheduler sees it for the pod.
@@ -86,6 +95,11 @@ pub struct NodeVerdict {
     /// The refusals, as values.
     #[serde(skip)]
     pub refusals: Vec<Refusal>,
+    /// For a feasible node: each default score plugin's normalized score (0..=100) by name,
+    /// and `total`, the weighted sum the scheduler ranks nodes by. A plugin that skips the
+    /// pod is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
 }
 
 /// The spread constraints the scheduler would apply to the pod's replacement.
@@ -204,7 +218,7 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         node_name: template_node.or_else(|| pod.spec.node_name.clone()),
         ..(*pod.spec).clone()
     };
-    let verdicts = verdicts(
+    let mut verdicts = verdicts(
         &index,
         &mut DomainCache::default(),
         pod,
@@ -213,6 +227,16 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         Some(pod_id),
         &members,
     );
+    let prediction = Scene::new(&index).predict(
+        &Incoming {
+            namespace: &pod.namespace,
+            labels: &labels,
+            spec: &spec,
+            owner: pod.owner.as_ref(),
+        },
+        Some((pod_id, Departure::Gone)),
+    );
+    let best = add_scores(&mut verdicts, &prediction);
     let explained = [
         WhenUnsatisfiable::DoNotSchedule,
         WhenUnsatisfiable::ScheduleAnyway,
@@ -240,8 +264,55 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         pod: pod.key(),
         source,
         constraints: explained,
+        predicted_node: match best.as_slice() {
+            [node] => Some(verdicts[*node].name.clone()),
+            _ => None,
+        },
+        tied_nodes: if best.len() > 1 {
+            best.iter()
+                .map(|node| verdicts[*node].name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        },
         nodes: verdicts,
     })
+}
+
+/// Puts the prediction's scores on the nodes both it and the verdicts find feasible, and the
+/// refusals only it checks (InterPodAffinity's, VolumeBinding's) on the others; returns the
+/// feasible nodes of the highest total. Spread refusals stay the verdicts' own: they count a
+/// policy's group as the plan does.
+fn add_scores(verdicts: &mut [NodeVerdict], prediction: &Prediction) -> Vec<NodeId> {
+    for (verdict, predicted) in verdicts.iter_mut().zip(&prediction.verdicts) {
+        match predicted {
+            Ok(scores) if verdict.feasible => verdict.scores = Some(*scores),
+            Ok(_) => {}
+            Err(
+                refusal @ (Refusal::PodAffinity
+                | Refusal::PodAntiAffinity
+                | Refusal::ExistingPodsAntiAffinity
+                | Refusal::VolumeNodeAffinity),
+            ) => {
+                if !verdict.refusals.contains(refusal) {
+                    verdict.reasons.push(refusal.to_string());
+                    verdict.refusals.push(refusal.clone());
+                }
+                verdict.feasible = false;
+            }
+            Err(_) => {}
+        }
+    }
+    let top = verdicts
+        .iter()
+        .filter_map(|v| v.scores.as_ref().map(Scores::total))
+        .max();
+    verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.scores.is_some_and(|s| Some(s.total()) == top))
+        .map(|(node, _)| node)
+        .collect()
 }
 
 fn describe(constraint: &Constraint, counts: &Counts) -> ExplainedConstraint {
@@ -379,6 +450,7 @@ fn verdicts(
                 feasible: refusals.is_empty(),
                 reasons: refusals.iter().map(ToString::to_string).collect(),
                 refusals,
+                scores: None,
             }
         })
         .collect()

@@ -12,5 +12,7 @@ pub const GROUP_LABEL: &str = "kubespread.io/group";
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 /// The well-known node hostname label.
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// The well-known node zone label (the system default spreading's second key).
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// The label the API server gives every namespace, holding its name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";

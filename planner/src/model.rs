@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 pub use super::labels::Labels;
-use super::selector::{LabelSelector, NodeSelector};
+use super::selector::{LabelSelector, NodeSelector, NodeSelectorTerm};
 
 /// CPU in millicores, memory in bytes, and a pod count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -125,6 +125,20 @@ pub struct Node {
     pub created: Option<Timestamp>,
     /// What pods may request on it.
     pub allocatable: Resources,
+    /// `status.images`: the images the node holds (ImageLocality scores with them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<NodeImage>,
+}
+
+/// An image a node holds, under all its names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeImage {
+    /// The names it is known by (`repo:tag`, `repo@digest`); shared between nodes, which
+    /// mostly hold the same images.
+    pub names: Vec<Arc<str>>,
+    /// Its size in bytes.
+    pub size_bytes: i64,
 }
 
 /// A pod's lifecycle phase.
@@ -226,6 +240,75 @@ pub struct SchedulingSpec {
     pub priority: Option<i32>,
     /// The pod's volumes.
     pub volumes: Vec<PodVolume>,
+    /// `spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preferred_affinity: Vec<PreferredNodeTerm>,
+    /// `spec.affinity.podAffinity` and `podAntiAffinity`.
+    #[serde(skip_serializing_if = "PodAffinity::is_empty")]
+    pub pod_affinity: PodAffinity,
+    /// The images of the init containers, then of the containers, with `:latest` added to a
+    /// name without a tag (ImageLocality's `normalizedImageName`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+}
+
+/// A preferred node affinity term.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferredNodeTerm {
+    /// 1..=100; what a matching node adds to NodeAffinity's score.
+    pub weight: i32,
+    /// The nodes it prefers.
+    pub preference: NodeSelectorTerm,
+}
+
+/// A pod affinity or anti-affinity term as written; its namespaces are resolved against the
+/// namespace of the pod that carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodAffinityTerm {
+    /// `labelSelector`; null matches no pod.
+    pub label_selector: LabelSelector,
+    /// `namespaces`.
+    pub namespaces: Vec<String>,
+    /// `namespaceSelector`; None when null.
+    pub namespace_selector: Option<LabelSelector>,
+    /// The node label whose values are the domains.
+    pub topology_key: String,
+}
+
+/// A preferred pod (anti-)affinity term with its weight.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightedPodAffinityTerm {
+    /// 1..=100.
+    pub weight: i32,
+    /// The term.
+    pub term: PodAffinityTerm,
+}
+
+/// A pod's inter-pod affinity and anti-affinity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodAffinity {
+    /// `podAffinity.requiredDuringSchedulingIgnoredDuringExecution`.
+    pub required: Vec<PodAffinityTerm>,
+    /// `podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution`.
+    pub required_anti: Vec<PodAffinityTerm>,
+    /// `podAffinity.preferredDuringSchedulingIgnoredDuringExecution`.
+    pub preferred: Vec<WeightedPodAffinityTerm>,
+    /// `podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution`.
+    pub preferred_anti: Vec<WeightedPodAffinityTerm>,
+}
+
+impl PodAffinity {
+    /// Whether there is no term at all.
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty()
+            && self.required_anti.is_empty()
+            && self.preferred.is_empty()
+            && self.preferred_anti.is_empty()
+    }
 }
 
 /// A pod's controlling owner.

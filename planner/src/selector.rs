@@ -165,7 +165,8 @@ pub struct NodeSelectorTerm {
 }
 
 impl NodeSelectorTerm {
-    fn matches(&self, name: &str, labels: &Labels) -> bool {
+    /// Whether the node of this name and these labels matches every expression.
+    pub fn matches(&self, name: &str, labels: &Labels) -> bool {
         // An empty term selects nothing (nodeaffinity.newNodeSelectorTerms skips it).
         if self.match_expressions.is_empty() && self.match_fields.is_empty() {
             return false;

@@ -21,7 +21,9 @@ pub use policy::{
     WhenUnsatisfiable, WorkloadKind, WorkloadSelector,
 };
 // Defined by the planner, which reads them; one definition for both crates.
-pub use kube_spread_planner::labels::{GROUP_LABEL, HOSTNAME_LABEL, POD_TEMPLATE_HASH};
+pub use kube_spread_planner::labels::{
+    GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH, ZONE_LABEL,
+};
 pub use status::{
     ConstraintDistribution, DomainPods, DryRunReport, MoveRecord, RebalancePhase, RebalanceStatus,
     SpreadPolicyStatus, WorkloadCounts, WorkloadIssue,
@@ -31,5 +33,3 @@ pub use status::{
 pub const FIELD_MANAGER: &str = "kube-spread";
 /// A workload annotated `kubespread.io/ignore: "true"` is left alone.
 pub const IGNORE_ANNOTATION: &str = "kubespread.io/ignore";
-/// The well-known node zone label.
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";

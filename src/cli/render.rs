@@ -1,11 +1,13 @@
 //! Tables for people: per group and constraint each domain's pods drawn as a bar, the skew,
-//! the moves, and one line saying why nothing moves when nothing does.
+//! the moves, and one line saying why nothing moves when nothing does; for `explain`, each
+//! feasible node's scheduler scores and the node the pod would land on.
 
 use std::io::{self, Write};
 
 use crate::planner::{
     Explanation,
     report::{ConstraintReport, GroupPlan, Outcome, Plan},
+    score::Plugin,
 };
 
 const BAR_WIDTH: u32 = 30;
@@ -243,5 +245,64 @@ pub fn explain_table(explanation: &Explanation, out: &mut dyn Write) -> io::Resu
     for node in explanation.nodes.iter().filter(|n| !n.feasible) {
         writeln!(out, "  {}: {}", node.name, node.reasons.join("; "))?;
     }
-    Ok(())
+    scores_table(explanation, out)
+}
+
+/// A short column heading per default score plugin, in the profile's order.
+fn heading(plugin: Plugin) -> &'static str {
+    match plugin {
+        Plugin::TaintToleration => "Taint×3",
+        Plugin::NodeAffinity => "NodeAff×2",
+        Plugin::PodTopologySpread => "Spread×2",
+        Plugin::InterPodAffinity => "PodAff×2",
+        Plugin::NodeResourcesFit => "Fit×1",
+        Plugin::NodeResourcesBalancedAllocation => "Balance×1",
+        Plugin::ImageLocality => "Image×1",
+    }
+}
+
+/// The feasible nodes' scores, highest total first (a plugin that skipped the pod shows
+/// `-`), then the node the pod would land on.
+fn scores_table(explanation: &Explanation, out: &mut dyn Write) -> io::Result<()> {
+    let mut scored: Vec<_> = explanation
+        .nodes
+        .iter()
+        .filter_map(|node| node.scores.map(|scores| (node.name.as_str(), scores)))
+        .collect();
+    if scored.is_empty() {
+        return Ok(());
+    }
+    scored.sort_by_key(|(name, scores)| (std::cmp::Reverse(scores.total()), *name));
+    let name_width = scored.iter().map(|(name, _)| name.len()).max().unwrap_or(4);
+    writeln!(
+        out,
+        "Scheduler scores (normalized 0-100, × weight in the total):"
+    )?;
+    let mut line = format!("  {:<name_width$}  {:>5}", "NODE", "TOTAL");
+    for plugin in Plugin::ALL {
+        line.push_str(&format!("  {:>9}", heading(plugin)));
+    }
+    writeln!(out, "{}", line.trim_end())?;
+    for (name, scores) in &scored {
+        let mut line = format!("  {name:<name_width$}  {:>5}", scores.total());
+        for plugin in Plugin::ALL {
+            let cell = scores
+                .get(plugin)
+                .map_or_else(|| "-".to_owned(), |score| score.to_string());
+            line.push_str(&format!("  {cell:>9}"));
+        }
+        writeln!(out, "{line}")?;
+    }
+    match (
+        &explanation.predicted_node,
+        explanation.tied_nodes.as_slice(),
+    ) {
+        (Some(node), _) => writeln!(out, "Predicted node: {node}"),
+        (None, []) => Ok(()),
+        (None, tied) => writeln!(
+            out,
+            "Predicted node: one of {} (tied; the scheduler picks at random)",
+            tied.join(", ")
+        ),
+    }
 }

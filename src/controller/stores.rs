@@ -338,9 +338,14 @@ impl Stores {
                 metrics,
                 |s| &s.nodes,
                 name,
-                |_, node| {
+                |s, node| {
+                    let mut model = convert::node(node)?;
+                    s.interner
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .share_images(&mut model);
                     Ok(NodeEntry {
-                        node: convert::node(node)?,
+                        node: model,
                         resource_version: node
                             .metadata
                             .resource_version

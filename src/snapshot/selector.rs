@@ -54,7 +54,8 @@ pub fn node_selector(selector: &core::NodeSelector) -> Result<NodeSelector, Fiel
     Ok(NodeSelector { terms })
 }
 
-fn node_selector_term(term: &core::NodeSelectorTerm) -> Result<NodeSelectorTerm, FieldError> {
+/// One node selector term (also a preferred term's `preference`).
+pub fn node_selector_term(term: &core::NodeSelectorTerm) -> Result<NodeSelectorTerm, FieldError> {
     let mut match_expressions = Vec::new();
     for (index, requirement) in term.match_expressions.iter().flatten().enumerate() {
         match_expressions.push(

@@ -51,6 +51,7 @@ pub fn node(name: &str) -> Node {
             memory_bytes: 16 << 30,
             pods: 110,
         },
+        images: Vec::new(),
     }
 }
 

@@ -1,9 +1,10 @@
 //! Shares equal label sets, scheduling specs, namespaces and node names between pods, so that
-//! the pods of one template cost one `SchedulingSpec` between them. Holds no other state.
+//! the pods of one template cost one `SchedulingSpec` between them, and image names between
+//! nodes. Holds no other state.
 
 use std::{collections::HashSet, hash::Hash, sync::Arc};
 
-use crate::planner::model::{Labels, SchedulingSpec};
+use crate::planner::model::{Labels, Node, SchedulingSpec};
 
 /// The shared values handed out so far; equal inputs come back as the same `Arc`.
 #[derive(Debug, Default)]
@@ -37,6 +38,16 @@ impl Interner {
         let shared: Arc<str> = Arc::from(name);
         self.strings.insert(Arc::clone(&shared));
         shared
+    }
+
+    /// Shares a node's image names with every other node holding the same images (a node
+    /// lists up to 50, each under two or three names).
+    pub fn share_images(&mut self, node: &mut Node) {
+        for image in &mut node.images {
+            for name in &mut image.names {
+                *name = self.name(name);
+            }
+        }
     }
 
     /// Forgets the values no object shares any more, so a long-running watch does not keep

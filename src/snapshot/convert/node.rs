@@ -1,5 +1,7 @@
-//! Converts Nodes into the planner's `Node`: labels, taints, cordon, readiness and what pods
-//! may request on it. Reads only the fields the scheduler's filters read.
+//! Converts Nodes into the planner's `Node`: labels, taints, cordon, readiness, what pods
+//! may request on it and the images it holds. Reads only the fields the scheduler reads.
+
+use std::sync::Arc;
 
 use k8s_openapi::{
     api::core::v1 as core, apimachinery::pkg::api::resource::Quantity as ApiQuantity,
@@ -7,7 +9,7 @@ use k8s_openapi::{
 
 use super::{meta, pod::taint_effect};
 use crate::{
-    planner::model::{Node, Resources, Taint},
+    planner::model::{Node, NodeImage, Resources, Taint},
     snapshot::{FieldError, quantity::Quantity},
 };
 
@@ -61,6 +63,20 @@ pub fn node(node: &core::Node) -> Result<Node, FieldError> {
             memory_bytes: amount("memory")?.value(),
             pods: amount("pods")?.value(),
         },
+        images: status
+            .and_then(|status| status.images.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|image| NodeImage {
+                names: image
+                    .names
+                    .iter()
+                    .flatten()
+                    .map(|name| Arc::from(name.as_str()))
+                    .collect(),
+                size_bytes: image.size_bytes.unwrap_or(0),
+            })
+            .collect(),
         name,
     })
 }

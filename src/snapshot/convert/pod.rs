@@ -10,8 +10,9 @@ use super::{
 };
 use crate::{
     planner::model::{
-        HostPort, Pod, PodPhase, PodSpreadConstraint, PodVolume, SchedulingSpec, TaintEffect,
-        Toleration, TolerationOperator,
+        HostPort, Pod, PodAffinity, PodAffinityTerm, PodPhase, PodSpreadConstraint, PodVolume,
+        PreferredNodeTerm, SchedulingSpec, TaintEffect, Toleration, TolerationOperator,
+        WeightedPodAffinityTerm,
     },
     planner::model::{NodeInclusionPolicy, WhenUnsatisfiable},
     snapshot::{FieldError, selector},
@@ -131,6 +132,30 @@ pub(super) fn scheduling_spec(
         );
     }
     let host_network = spec.host_network.unwrap_or(false);
+    let node_affinity = spec
+        .affinity
+        .as_ref()
+        .and_then(|affinity| affinity.node_affinity.as_ref());
+    let mut preferred_affinity = Vec::new();
+    for (index, term) in node_affinity
+        .and_then(|node| {
+            node.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let preference = selector::node_selector_term(&term.preference).map_err(|error| {
+            error.under(&format!(
+                "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{index}].preference"
+            ))
+        })?;
+        preferred_affinity.push(PreferredNodeTerm {
+            weight: term.weight,
+            preference,
+        });
+    }
     Ok(SchedulingSpec {
         node_name: if pod_name.is_some() {
             None
@@ -156,6 +181,119 @@ pub(super) fn scheduling_spec(
             .flatten()
             .map(|volume| pod_volume(volume, pod_name))
             .collect(),
+        preferred_affinity,
+        pod_affinity: pod_affinity(spec.affinity.as_ref())?,
+        images: spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .map(|container| normalized_image(container.image.as_deref().unwrap_or_default()))
+            .collect(),
+    })
+}
+
+/// ImageLocality's `normalizedImageName`: a name whose last `:` does not come after its last
+/// `/` has no tag, and gets `:latest`.
+fn normalized_image(name: &str) -> String {
+    let tag = name.rfind(':');
+    let path = name.rfind('/');
+    let tagged = match (tag, path) {
+        (Some(tag), Some(path)) => tag > path,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if tagged {
+        name.to_owned()
+    } else {
+        format!("{name}:latest")
+    }
+}
+
+/// `spec.affinity.podAffinity` and `podAntiAffinity`, each term as written.
+fn pod_affinity(affinity: Option<&core::Affinity>) -> Result<PodAffinity, FieldError> {
+    let Some(affinity) = affinity else {
+        return Ok(PodAffinity::default());
+    };
+    let required = |terms: Option<&Vec<core::PodAffinityTerm>>, path: &str| {
+        terms
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(index, term)| {
+                affinity_term(term).map_err(|error| {
+                    error.under(&format!(
+                        "spec.affinity.{path}.requiredDuringSchedulingIgnoredDuringExecution[{index}]"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, FieldError>>()
+    };
+    let preferred = |terms: Option<&Vec<core::WeightedPodAffinityTerm>>, path: &str| {
+        terms
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(index, term)| {
+                Ok(WeightedPodAffinityTerm {
+                    weight: term.weight,
+                    term: affinity_term(&term.pod_affinity_term).map_err(|error| {
+                        error.under(&format!(
+                            "spec.affinity.{path}.preferredDuringSchedulingIgnoredDuringExecution[{index}].podAffinityTerm"
+                        ))
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, FieldError>>()
+    };
+    let attract = affinity.pod_affinity.as_ref();
+    let repel = affinity.pod_anti_affinity.as_ref();
+    Ok(PodAffinity {
+        required: required(
+            attract.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+            "podAffinity",
+        )?,
+        required_anti: required(
+            repel.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+            "podAntiAffinity",
+        )?,
+        preferred: preferred(
+            attract.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+            "podAffinity",
+        )?,
+        preferred_anti: preferred(
+            repel.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+            "podAntiAffinity",
+        )?,
+    })
+}
+
+fn affinity_term(term: &core::PodAffinityTerm) -> Result<PodAffinityTerm, FieldError> {
+    Ok(PodAffinityTerm {
+        label_selector: selector::label_selector(term.label_selector.as_ref())
+            .map_err(|error| error.under("labelSelector"))?,
+        namespaces: term.namespaces.clone().unwrap_or_default(),
+        namespace_selector: term
+            .namespace_selector
+            .as_ref()
+            .map(|selector| {
+                selector::label_selector(Some(selector))
+                    .map_err(|error| error.under("namespaceSelector"))
+            })
+            .transpose()?,
+        topology_key: term.topology_key.clone(),
     })
 }
 
