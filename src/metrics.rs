@@ -25,6 +25,16 @@ pub enum Metrics {
     Encode(String),
 }
 
+/// Where a replacement landed, in `kube_spread_replacements_total`.
+pub mod placement {
+    /// The replacement landed on the node the plan predicted.
+    pub const AS_PLANNED: &str = "as_planned";
+    /// It landed on another node.
+    pub const ELSEWHERE: &str = "elsewhere";
+    /// Every placement, for a counter that starts at 0.
+    pub const ALL: [&str; 2] = [AS_PLANNED, ELSEWHERE];
+}
+
 /// The results a move is counted under in `kube_spread_moves_total`.
 pub mod move_result {
     /// Evicted through the Eviction API.
@@ -69,6 +79,8 @@ pub struct ControllerMetrics {
     pub moves: IntCounterVec,
     /// `kube_spread_workload_patches_total{result}`.
     pub patches: IntCounterVec,
+    /// `kube_spread_replacements_total{placement}`: where moved pods' replacements landed.
+    pub replacements: IntCounterVec,
     /// `kube_spread_reconcile_duration_seconds`.
     pub reconcile_duration: Histogram,
     /// `kube_spread_reconcile_errors_total{error}`.
@@ -89,7 +101,7 @@ struct Published {
 }
 
 /// Kinds whose objects a watch may fail to read (`kube_spread_invalid_objects_total`).
-pub const WATCHED_KINDS: [&str; 9] = [
+pub const WATCHED_KINDS: [&str; 11] = [
     "Pod",
     "Node",
     "Deployment",
@@ -98,7 +110,9 @@ pub const WATCHED_KINDS: [&str; 9] = [
     "PodDisruptionBudget",
     "PersistentVolumeClaim",
     "PersistentVolume",
+    "Namespace",
     "SpreadPolicy",
+    "ClusterSpreadPolicy",
 ];
 
 /// Reasons a policy can be blocked for, in `kube_spread_policy_rebalance_blocked`.
@@ -167,6 +181,11 @@ impl ControllerMetrics {
             "Server-side applies of topology spread constraints to workloads, by result.",
             &["result"],
         )?;
+        let replacements = counter_vec(
+            "kube_spread_replacements_total",
+            "Replacements of moved pods that became Ready, by whether they landed on the node the plan predicted.",
+            &["placement"],
+        )?;
         let reconcile_errors = counter_vec(
             "kube_spread_reconcile_errors_total",
             "Reconciles that failed, by the failed action.",
@@ -200,6 +219,7 @@ impl ControllerMetrics {
             policy_blocked,
             moves,
             patches,
+            replacements,
             reconcile_duration,
             reconcile_errors,
             leader,
@@ -217,6 +237,9 @@ impl ControllerMetrics {
         }
         for result in patch_result::ALL {
             self.patches.with_label_values(&[result]);
+        }
+        for placement in placement::ALL {
+            self.replacements.with_label_values(&[placement]);
         }
         for kind in WATCHED_KINDS {
             self.invalid_objects.with_label_values(&[kind]);

@@ -493,6 +493,7 @@ fn report_of(counts: &[u32]) -> Report {
         pdb_violations: 0,
         pinned_moved: 0,
         move_log: Vec::new(),
+        replacements: kube_spread::sim::report::Replacements::default(),
         policy_groups: Vec::new(),
         final_pods: Vec::new(),
     }

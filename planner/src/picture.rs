@@ -13,6 +13,7 @@ use super::{
     joint::Joint,
     model::Resources,
     protection::Protections,
+    score::Scene,
     topology::{DomainCache, DomainSet},
 };
 
@@ -35,6 +36,9 @@ pub(super) struct Planner<'i, 'a> {
     pub(super) protections: Protections<'i, 'a>,
     /// The groups planned so far, kept when a later group may cross them (cluster policies).
     pub(super) joint: Option<Joint>,
+    /// The scheduler's picture, for groups whose replacements only the scheduler's own
+    /// scoring places (cluster policies): kept in step with every planned move.
+    pub(super) scene: Option<Scene<'i, 'a>>,
 }
 
 impl<'i, 'a> Planner<'i, 'a> {
@@ -49,6 +53,7 @@ impl<'i, 'a> Planner<'i, 'a> {
             budgets: Budgets::new(index),
             protections: Protections::new(index, now),
             joint: None,
+            scene: None,
         }
     }
 

@@ -17,6 +17,7 @@ use super::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
         SelectorText, Skipped, Summary,
     },
+    score::Scene,
     search::{ConstraintState, Members},
     topology::{self, Counts, DomainSet},
 };
@@ -96,6 +97,11 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
     let mut planner = Planner::new(&index, options.now);
     if !cluster_policies.is_empty() {
         planner.joint = Some(Joint::default());
+        let mut scene = Scene::new(&index);
+        for namespace in &cluster.namespaces {
+            scene.set_namespace_labels(&namespace.name, namespace.labels.clone());
+        }
+        planner.scene = Some(scene);
     }
     let mut groups: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
     for policy in cluster_policies {

@@ -13,10 +13,12 @@ use super::{
     eligibility::{self, Placement, Refusal},
     group::Group,
     index::{NodeId, PodId},
+    labels::DRAINING_TAINT,
     model::{Pod, Resources},
     picture::Planner,
     protection,
     report::Move,
+    score::Departure,
     topology::{self, Constraint, Counts, DomainSet},
 };
 
@@ -86,6 +88,33 @@ impl ConstraintState {
             .skew()
             .is_none_or(|skew| i64::from(skew) <= i64::from(self.constraint.max_skew))
     }
+}
+
+/// Whether moving `pod` from `from` to `to` lowers the group's summed bounds without raising
+/// any constraint's actionable skew.
+fn helps(states: &[ConstraintState], pod: PodId, from: Option<NodeId>, to: NodeId) -> bool {
+    let mut lowered = false;
+    for state in states.iter().filter(|state| state.members.contains(&pod)) {
+        let before = state.live_counts();
+        let mut moved = state.clone();
+        moved.shift(from, to);
+        let after = moved.live_counts();
+        if let (Some(was), Some(now)) = (before.skew(), after.skew())
+            && now > was
+        {
+            return false;
+        }
+        match after
+            .lower_bound()
+            .unwrap_or(0)
+            .cmp(&before.lower_bound().unwrap_or(0))
+        {
+            std::cmp::Ordering::Less => lowered = true,
+            std::cmp::Ordering::Greater => return false,
+            std::cmp::Ordering::Equal => {}
+        }
+    }
+    lowered
 }
 
 /// A move under consideration.
@@ -216,6 +245,16 @@ impl Planner<'_, '_> {
                 break;
             };
             let from = self.node_of(pod);
+            // The scheduler cannot count a group across namespaces: its replacement goes where
+            // the scheduler's own scores send it (with the node it leaves marked as drained),
+            // and a move whose replacement would not land where it helps is not made.
+            let to = match self.steered(group, states, pod, from, to) {
+                Some(to) => to,
+                None => {
+                    remaining.retain(|&p| p != pod);
+                    continue;
+                }
+            };
             let verdict = self.budgets.check(index.pod(pod));
             self.budgets.spend(index.pod(pod));
             let first = &states[0].counts.domains;
@@ -241,6 +280,47 @@ impl Planner<'_, '_> {
         moves
     }
 
+    /// For a group across namespaces, where the scheduler would put the replacement of `pod`
+    /// leaving `from` (marked with the drain taint): the planned node when the scheduler agrees
+    /// or is as likely to pick it as any other good node, another node that helps as much when
+    /// the scheduler prefers that one, None when the scheduler would undo the move. Other
+    /// groups' destinations are the planner's own (their constraints steer the scheduler).
+    fn steered(
+        &mut self,
+        group: &Group,
+        states: &[ConstraintState],
+        pod: PodId,
+        from: Option<NodeId>,
+        planned: NodeId,
+    ) -> Option<NodeId> {
+        if !group.is_cluster() {
+            return Some(planned);
+        }
+        let Some(scene) = self.scene.as_mut() else {
+            return Some(planned);
+        };
+        if let Some(from) = from {
+            scene.prefer_no_schedule(from, DRAINING_TAINT, "");
+        }
+        let prediction = scene.predict_replacement(pod, Departure::Terminating);
+        let helps = |to: NodeId| {
+            from != Some(to)
+                && helps(states, pod, from, to)
+                && self
+                    .joint
+                    .as_ref()
+                    .is_none_or(|joint| joint.allows(pod, from, to))
+        };
+        if prediction.best.is_empty() || !prediction.best.iter().all(|&to| helps(to)) {
+            return None;
+        }
+        if prediction.best.contains(&planned) {
+            Some(planned)
+        } else {
+            prediction.best.first().copied()
+        }
+    }
+
     fn apply(
         &mut self,
         states: &mut [ConstraintState],
@@ -260,6 +340,9 @@ impl Planner<'_, '_> {
         }
         if let Some(joint) = &mut self.joint {
             joint.apply(pod, from, to);
+        }
+        if let Some(scene) = &mut self.scene {
+            scene.relocate(pod, to);
         }
         if let Some(from) = from {
             self.usage[from] = self.usage[from].minus(requests);

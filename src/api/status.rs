@@ -181,6 +181,9 @@ pub struct MoveRecord {
     /// The node the planner expected the replacement on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// The node the replacement landed on, once it was Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
     /// When the move was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<Time>,

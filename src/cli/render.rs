@@ -73,11 +73,23 @@ pub fn plan_table(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn group_table(group: &GroupPlan, out: &mut dyn Write) -> io::Result<()> {
-    let policy = group.policy.as_deref().map_or_else(
-        || "pod constraints".to_owned(),
-        |p| format!("SpreadPolicy {p}"),
-    );
-    writeln!(out, "{} · {} · {}", group.namespace, policy, group.group)?;
+    match (group.policy.as_deref(), group.namespace.is_empty()) {
+        (Some(policy), true) => writeln!(
+            out,
+            "all namespaces · ClusterSpreadPolicy {policy} · {}",
+            group.group
+        )?,
+        (Some(policy), false) => writeln!(
+            out,
+            "{} · SpreadPolicy {policy} · {}",
+            group.namespace, group.group
+        )?,
+        (None, _) => writeln!(
+            out,
+            "{} · pod constraints · {}",
+            group.namespace, group.group
+        )?,
+    }
     for constraint in &group.constraints {
         constraint_table(constraint, !group.moves.is_empty(), out)?;
     }

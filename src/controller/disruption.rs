@@ -25,9 +25,9 @@ use super::{
     stores::Stores,
 };
 use crate::{
-    api::{FIELD_MANAGER, conditions::reason},
+    api::{FIELD_MANAGER, MoveRecord, conditions::reason},
     clock::Clock,
-    metrics::{ControllerMetrics, move_result},
+    metrics::{ControllerMetrics, move_result, placement},
 };
 
 /// The annotation `kubectl rollout restart` sets; a new value re-rolls a Deployment.
@@ -284,6 +284,45 @@ impl Disruptor<'_> {
         }
         self.explain(request, &outcome).await;
         outcome
+    }
+
+    /// Says on the policy where a moved pod's replacement landed, and whether that is where the
+    /// plan predicted; counts it in `kube_spread_replacements_total`.
+    pub async fn note_landed(&self, policy: &ObjectReference, record: &MoveRecord, landed: &str) {
+        if !self.leadership.is_leader() {
+            return;
+        }
+        let as_planned = record.to.as_deref() == Some(landed);
+        self.metrics
+            .replacements
+            .with_label_values(&[if as_planned {
+                placement::AS_PLANNED
+            } else {
+                placement::ELSEWHERE
+            }])
+            .inc();
+        let planned = record.to.as_deref().unwrap_or("no node");
+        let note = Note {
+            severity: Severity::Normal,
+            reason: if as_planned {
+                "Landed"
+            } else {
+                "LandedElsewhere"
+            },
+            action: "Schedule",
+            message: if as_planned {
+                format!(
+                    "The replacement of {} (moved off {}) is Ready on {landed}, as planned",
+                    record.pod, record.from
+                )
+            } else {
+                format!(
+                    "The replacement of {} (moved off {}) is Ready on {landed}; the plan expected {planned}",
+                    record.pod, record.from
+                )
+            },
+        };
+        self.recorder.record(policy, None, note).await;
     }
 
     /// Says on the pod, and on its budget, that a planned move waits for the budget to allow

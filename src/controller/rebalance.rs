@@ -373,6 +373,18 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             Flight::Done { landed } => {
                 status.cooldown_until = Some(Time(later(now, spec.cooldown.get())));
                 judge_landing(inputs, memory, &record, landed.as_deref(), now);
+                if let Some(landed) = &landed {
+                    if let Some(last) = status
+                        .last_move
+                        .as_mut()
+                        .filter(|last| last.uid == record.uid)
+                    {
+                        last.landed = Some(landed.clone());
+                    }
+                    disruptor
+                        .note_landed(inputs.reference, &record, landed)
+                        .await;
+                }
             }
         }
     }
@@ -770,6 +782,7 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
                     workload: workload.clone(),
                     from: planned.from_node.clone(),
                     to: Some(planned.to_node.clone()),
+                    landed: None,
                     started: Some(Time(now)),
                 };
                 tracing::info!(policy = %inputs.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");

@@ -21,8 +21,7 @@ use serde_json::json;
 use super::stores::{NodeEntry, Stores};
 use crate::api::FIELD_MANAGER;
 
-/// The key of the taint kube-spread owns on the nodes it drains.
-pub const DRAINING_TAINT: &str = "kubespread.io/draining";
+pub use crate::planner::labels::DRAINING_TAINT;
 /// Its effect: the scheduler only prefers other nodes; nothing is refused or evicted.
 const EFFECT: &str = "PreferNoSchedule";
 

@@ -24,7 +24,7 @@ use super::{
         status::{self, controller_of, node_of},
     },
 };
-use crate::api::HOSTNAME_LABEL;
+use crate::{api::HOSTNAME_LABEL, sim::ResourceId};
 
 /// Pods per node at one moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -139,11 +139,24 @@ pub struct Report {
     pub pinned_moved: u32,
     /// Each move.
     pub move_log: Vec<Move>,
+    /// Replacements of moved pods that became Ready, by whether they landed where the plan
+    /// predicted (the controller's `Landed` and `LandedElsewhere` Events).
+    pub replacements: Replacements,
     /// Per SpreadPolicy group: domains at the start of rebalancing and at the end, the
     /// planner's lower bound at the start, moves, and the most moves in flight at once.
     pub policy_groups: Vec<groups::GroupReport>,
     /// Every pod at the end.
     pub final_pods: Vec<PodRow>,
+}
+
+/// Where the replacements of moved pods landed, against the plan's prediction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replacements {
+    /// On the node the plan predicted.
+    pub as_planned: u32,
+    /// On another node.
+    pub elsewhere: u32,
 }
 
 /// The recorder read the store's change feed too late: changes it needed had already left the
@@ -173,6 +186,10 @@ pub struct Recorder {
     node_ready: BTreeMap<String, String>,
     taint_evictions: BTreeMap<String, (u64, u32)>,
     groups: groups::GroupRecorder,
+    /// Events (events.k8s.io ones are kept as core Events), where the controller says where
+    /// replacements landed.
+    events: Option<ResourceId>,
+    replacements: Replacements,
 }
 
 fn seconds_between(start: Timestamp, at: Timestamp) -> u64 {
@@ -219,6 +236,8 @@ impl Recorder {
             node_ready: BTreeMap::new(),
             taint_evictions: BTreeMap::new(),
             groups: groups::GroupRecorder::new(store),
+            events: store.catalog().find("", "v1", "events"),
+            replacements: Replacements::default(),
         }
     }
 
@@ -319,6 +338,20 @@ impl Recorder {
         let read_up_to = self.cursor.position();
         let changes = self.cursor.poll().map_err(|_| FellBehind { read_up_to })?;
         for change in changes {
+            if Some(change.resource) == self.events && change.kind == ChangeKind::Added {
+                let reason = change.object.value().ok().and_then(|event| {
+                    event
+                        .get("reason")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                });
+                match reason.as_deref() {
+                    Some("Landed") => self.replacements.as_planned += 1,
+                    Some("LandedElsewhere") => self.replacements.elsewhere += 1,
+                    _ => {}
+                }
+                continue;
+            }
             if change.resource != cache.ids.pods || change.kind != ChangeKind::Modified {
                 continue;
             }
@@ -440,6 +473,7 @@ impl Recorder {
             .unwrap_or(u32::MAX),
             pinned_moved: count(&|m| m.pinned),
             move_log: self.moves,
+            replacements: self.replacements,
             policy_groups: self.groups.finish(now),
             final_pods,
         })

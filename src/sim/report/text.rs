@@ -124,6 +124,14 @@ pub fn story(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         "Moves by clients: {} (PDB violations: {}, pinned or DaemonSet pods moved: {}).",
         report.moves, report.pdb_violations, report.pinned_moved
     )?;
+    let replacements = report.replacements;
+    if replacements.as_planned + replacements.elsewhere > 0 {
+        writeln!(
+            out,
+            "Replacements: {} landed on the node the plan predicted, {} elsewhere.",
+            replacements.as_planned, replacements.elsewhere
+        )?;
+    }
     for moved in &report.move_log {
         writeln!(
             out,
@@ -146,13 +154,16 @@ pub fn story(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 fn policy_groups(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for group in &report.policy_groups {
         writeln!(out)?;
-        writeln!(
-            out,
-            "SpreadPolicy {}/{}, group {}:",
-            group.namespace,
-            group.policy.as_deref().unwrap_or("-"),
-            group.group
-        )?;
+        let policy = group.policy.as_deref().unwrap_or("-");
+        if group.namespace.is_empty() {
+            writeln!(out, "ClusterSpreadPolicy {policy}, group {}:", group.group)?;
+        } else {
+            writeln!(
+                out,
+                "SpreadPolicy {}/{policy}, group {}:",
+                group.namespace, group.group
+            )?;
+        }
         match (group.rebalance_started, group.lower_bound_moves) {
             (Some(t), Some(lower_bound)) => writeln!(
                 out,
