@@ -7,7 +7,10 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::{
+    apps::v1::{Deployment, ReplicaSet},
+    core::v1::Node,
+};
 use kube::api::{Api, ListParams};
 use kube_spread::sim::{
     SimApi,
@@ -210,7 +213,8 @@ async fn deleting_the_cluster_policy_mid_rebalance_stops_the_moves_and_removes_i
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_namespaced_group_stays_within_its_max_skew_while_the_cluster_group_rebalances() {
+async fn a_namespaced_group_stays_within_its_max_skew_and_is_rolled_once_while_the_cluster_group_rebalances()
+ {
     let mut scenario = homelab_namespaces();
     let traefik = json!({
         "apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy",
@@ -225,10 +229,26 @@ async fn a_namespaced_group_stays_within_its_max_skew_while_the_cluster_group_re
         name: "traefik".to_owned(),
         object: traefik,
     });
-    let (report, _) = run(scenario).await;
+    let (report, api) = run(scenario).await;
     let group = cluster_group(&report);
     let end = group.constraints[0].at_end.as_ref().unwrap();
     assert!(end.actionable_skew <= 2, "{end:?}");
+    // traefik's template changed once, when its SpreadPolicy injected; the cluster policy,
+    // which injects nothing, never re-rolled it.
+    let deployments: Api<Deployment> = Api::namespaced(api.client(), "traefik");
+    let traefik_deployment = deployments.get("traefik").await.unwrap();
+    assert_eq!(traefik_deployment.metadata.generation, Some(2));
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(api.client(), "traefik");
+    assert_eq!(
+        replica_sets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2,
+        "one ReplicaSet before the injection, one after"
+    );
     let traefik = report
         .policy_groups
         .iter()

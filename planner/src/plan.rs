@@ -9,8 +9,9 @@ use jiff::Timestamp;
 
 use super::{
     group::{self, Group},
-    index::{Index, PodId},
+    index::{Index, NodeId, PodId},
     joint::Joint,
+    labels::DRAINING_TAINT,
     model::{Cluster, ClusterPolicy, Policy, Resources},
     picture::Planner,
     report::{
@@ -240,10 +241,22 @@ impl Planner<'_, '_> {
             }
         }
 
+        let full = if group.is_cluster() {
+            self.steer_away(&states)
+        } else {
+            Vec::new()
+        };
         let moves = if whole_group_left_alone || group.unplannable.is_some() {
             Vec::new()
         } else {
             self.search(&group, &mut states, &movable)
+        };
+        let steer_away = if moves.is_empty() {
+            Vec::new()
+        } else {
+            full.iter()
+                .map(|&node| index.node(node).name.clone())
+                .collect()
         };
         if let Some(joint) = &mut self.joint {
             joint.keep(&states);
@@ -308,9 +321,48 @@ impl Planner<'_, '_> {
             workloads,
             left_alone,
             lower_bound_moves,
+            steer_away,
             outcome,
             message,
         }
+    }
+
+    /// The live nodes of a group across namespaces that are already as full as it allows: in a
+    /// domain, for some constraint above its maxSkew, holding at least the fullest live domain's
+    /// count less maxSkew. They are marked with the drain taint in the scheduler's picture
+    /// (kube-spread marks them in the cluster while it moves pods), so the replacements the
+    /// plan predicts go where the group has room.
+    fn steer_away(&mut self, states: &[ConstraintState]) -> Vec<NodeId> {
+        let index = self.index;
+        let mut full = Vec::new();
+        for node in 0..index.cluster.nodes.len() {
+            let is_full = states.iter().any(|state| {
+                let set = &state.counts.domains;
+                let live = state.live_counts();
+                let (Some(skew), Some(domain)) = (live.skew(), set.domain_of(node)) else {
+                    return false;
+                };
+                let max_skew = u32::try_from(state.constraint.max_skew).unwrap_or(1);
+                let ceiling = live
+                    .nonzero
+                    .iter()
+                    .map(|(count, _)| *count)
+                    .max()
+                    .unwrap_or(0);
+                skew > max_skew
+                    && set.is_live(domain)
+                    && state.counts.get(domain) + max_skew >= ceiling
+            });
+            if is_full {
+                full.push(node);
+            }
+        }
+        if let Some(scene) = self.scene.as_mut() {
+            for &node in &full {
+                scene.prefer_no_schedule(node, DRAINING_TAINT, "");
+            }
+        }
+        full
     }
 
     fn skipped(&self, pod: PodId, reason: &str) -> Skipped {

@@ -86,6 +86,11 @@ pub struct GroupPlan {
     pub left_alone: Vec<LeftAloneWorkload>,
     /// The fewest moves any plan needs (the largest `E*` over the constraints).
     pub lower_bound_moves: u32,
+    /// For a group across namespaces with moves to make: the live nodes already as full as
+    /// the group allows, which kube-spread marks with its drain taint while it moves pods, so
+    /// that the scheduler puts replacements on the others. Empty for every other group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steer_away: Vec<String>,
     /// How the plan ends.
     pub outcome: Outcome,
     /// One line for people: why it moves, or why nothing moves.

@@ -28,7 +28,8 @@ pub enum Format {
 /// `kube-spread simulate`.
 #[derive(Clone, Debug, Args)]
 pub struct SimulateArgs {
-    /// A built-in scenario (homelab-recovery) or a scenario YAML file.
+    /// A built-in scenario (homelab-recovery, homelab-namespaces, hundred-nodes) or a scenario
+    /// YAML file.
     #[arg(long, default_value = "homelab-recovery", value_name = "NAME|FILE")]
     pub scenario: String,
     /// Overrides the scenario's seed (uids, names, start-up delays, tie-breaks).

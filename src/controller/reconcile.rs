@@ -89,66 +89,65 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
         .collect();
 
     // Act.
-    let (injection, step) = match planned {
-        true => {
-            let injection = match K::injecting(&observation.cluster, &namespace, &name) {
-                Some(model) => {
-                    ctx.injector()
-                        .inject(model, &settings.rollout, &reference, &observation)
-                        .await
-                }
-                None => across_namespaces(&groups, ctx),
-            };
-            let current = policy
-                .status()
-                .map(|status| status.rebalance.clone())
-                .unwrap_or_default();
-            let inputs = Inputs {
-                namespace: &namespace,
-                name: &name,
-                settings: &settings,
-                reference: &reference,
-                status: &current,
-                cluster: &observation.cluster,
-                groups: &groups,
-                uncordoned: &observation.uncordoned,
-                unsettled: &injection.unsettled,
-                now: observation.taken,
-            };
-            let disruptor = Disruptor {
-                client: &ctx.client,
-                leadership: &ctx.leadership,
-                metrics: &ctx.metrics,
-                recorder: &ctx.recorder,
-                clock: &ctx.clock,
-                flights: &ctx.flights,
-                policy: &key,
-                steer: K::ACROSS_NAMESPACES.then(|| Steer {
-                    steering: &ctx.steering,
-                    stores: ctx.observer.stores(),
-                    policy: &name,
-                }),
-            };
-            let mut memory = ctx.take_memory(&key);
-            let step = rebalance::step(&inputs, &mut memory, &disruptor).await;
-            ctx.keep_memory(key.clone(), memory);
-            ctx.flights.set(
-                &key,
-                step.status
-                    .in_flight
-                    .iter()
-                    .map(|record| record.from.clone())
-                    .collect(),
-            );
-            if K::ACROSS_NAMESPACES {
-                ctx.steering.keep(&name, draining(&step, &groups));
-                for error in ctx.steering.apply(&ctx.client, ctx.observer.stores()).await {
-                    tracing::warn!(policy = %name, error = %error, "Could not update a steering taint; the sweep tries again.");
-                }
+    let (injection, step) = if planned {
+        let injection = match K::injecting(&observation.cluster, &namespace, &name) {
+            Some(model) => {
+                ctx.injector()
+                    .inject(model, &settings.rollout, &reference, &observation)
+                    .await
             }
-            (injection, step)
+            None => across_namespaces(&groups, ctx),
+        };
+        let current = policy
+            .status()
+            .map(|status| status.rebalance.clone())
+            .unwrap_or_default();
+        let inputs = Inputs {
+            namespace: &namespace,
+            name: &name,
+            settings: &settings,
+            reference: &reference,
+            status: &current,
+            cluster: &observation.cluster,
+            groups: &groups,
+            uncordoned: &observation.uncordoned,
+            unsettled: &injection.unsettled,
+            now: observation.taken,
+        };
+        let disruptor = Disruptor {
+            client: &ctx.client,
+            leadership: &ctx.leadership,
+            metrics: &ctx.metrics,
+            recorder: &ctx.recorder,
+            clock: &ctx.clock,
+            flights: &ctx.flights,
+            policy: &key,
+            steer: K::ACROSS_NAMESPACES.then(|| Steer {
+                steering: &ctx.steering,
+                stores: ctx.observer.stores(),
+                policy: &name,
+            }),
+        };
+        let mut memory = ctx.take_memory(&key);
+        let step = rebalance::step(&inputs, &mut memory, &disruptor).await;
+        ctx.keep_memory(key.clone(), memory);
+        ctx.flights.set(
+            &key,
+            step.status
+                .in_flight
+                .iter()
+                .map(|record| record.from.clone())
+                .collect(),
+        );
+        if K::ACROSS_NAMESPACES {
+            ctx.steering.keep(&name, draining(&step, &groups));
+            for error in ctx.steering.apply(&ctx.client, ctx.observer.stores()).await {
+                tracing::warn!(policy = %name, error = %error, "Could not update a steering taint; the sweep tries again.");
+            }
         }
-        false => (Injection::default(), invalid_step(policy)),
+        (injection, step)
+    } else {
+        (Injection::default(), invalid_step(policy))
     };
 
     // Report.
@@ -198,8 +197,9 @@ fn across_namespaces(groups: &[&GroupPlan], ctx: &Context) -> Injection {
     }
 }
 
-/// The nodes a policy across namespaces still drains after a step: those its moves in flight
-/// left, and while its rebalance is under way, those its plan moves pods off.
+/// The nodes a policy across namespaces still marks after a step: those its moves in flight
+/// left, and while its rebalance is under way, every node its plan steers replacements away
+/// from (the nodes already as full as the group allows).
 fn draining(step: &Step, groups: &[&GroupPlan]) -> BTreeSet<String> {
     let mut nodes: BTreeSet<String> = step
         .status
@@ -217,8 +217,7 @@ fn draining(step: &Step, groups: &[&GroupPlan]) -> BTreeSet<String> {
         nodes.extend(
             groups
                 .iter()
-                .flat_map(|group| &group.moves)
-                .map(|planned| planned.from_node.clone()),
+                .flat_map(|group| group.steer_away.iter().cloned()),
         );
     }
     nodes

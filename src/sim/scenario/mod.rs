@@ -43,14 +43,18 @@ pub const HOMELAB_RECOVERY: &str = include_str!("../../../scenarios/homelab-reco
 /// The seed's homelab with every app in its own namespace, as Helm installs them.
 pub const HOMELAB_NAMESPACES: &str = include_str!("../../../scenarios/homelab-namespaces.yaml");
 
+/// 100 nodes in three zones, 24 teams' Deployments, one node down and back.
+pub const HUNDRED_NODES: &str = include_str!("../../../scenarios/hundred-nodes.yaml");
+
 /// The built-in scenarios, by name.
-const BUILT_IN_TEXTS: [(&str, &str); 2] = [
+const BUILT_IN_TEXTS: [(&str, &str); 3] = [
     ("homelab-recovery", HOMELAB_RECOVERY),
     ("homelab-namespaces", HOMELAB_NAMESPACES),
+    ("hundred-nodes", HUNDRED_NODES),
 ];
 
 /// The names of the built-in scenarios.
-pub const BUILT_IN: [&str; 2] = ["homelab-recovery", "homelab-namespaces"];
+pub const BUILT_IN: [&str; 3] = ["homelab-recovery", "homelab-namespaces", "hundred-nodes"];
 
 /// Why a scenario could not be read.
 #[derive(Debug, thiserror::Error)]
