@@ -20,6 +20,7 @@ use kube_spread::{
         model::{
             Cluster, OptOut, OptOuts, SpreadConstraint, WhenUnsatisfiable::ScheduleAnyway, Workload,
         },
+        protection::Protection,
         report::{GroupPlan, Outcome},
         selector::{LabelSelector, Requirement},
     },
@@ -419,4 +420,33 @@ fn a_pod_carrying_every_opt_out_reports_ours_first() {
         .build();
     let plan = plan(&cluster);
     assert_eq!(reasons(only_group(&plan)), ["DoNotMove"; 4]);
+}
+
+#[test]
+fn the_operations_guide_lists_every_protection_reason_and_every_opt_out() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md");
+    let guide = std::fs::read_to_string(path).unwrap();
+    let opting_out = guide
+        .split("## Opting out")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/operations.md has an Opting out section");
+    for protection in Protection::ALL {
+        let row = format!("| `{}` |", protection.reason());
+        assert!(
+            opting_out.contains(&row),
+            "Opting out has no row for the reason {protection}"
+        );
+    }
+    for key in [
+        convert::DO_NOT_MOVE_ANNOTATION,
+        convert::DO_NOT_DISRUPT_ANNOTATION,
+        convert::SAFE_TO_EVICT_ANNOTATION,
+        EXCLUDE_LABEL,
+    ] {
+        assert!(
+            opting_out.contains(&format!("| `{key}:")),
+            "Opting out has no row for {key}"
+        );
+    }
 }

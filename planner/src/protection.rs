@@ -68,6 +68,28 @@ pub enum Protection {
 }
 
 impl Protection {
+    /// Every protection, in the order they are checked.
+    pub const ALL: [Self; 18] = [
+        Self::Terminating,
+        Self::DaemonSet,
+        Self::Mirror,
+        Self::Static,
+        Self::NoController,
+        Self::SystemCritical,
+        Self::DoNotMove,
+        Self::DoNotMoveInvalid,
+        Self::DoNotDisrupt,
+        Self::NotSafeToEvict,
+        Self::Unbound,
+        Self::Pinned,
+        Self::LocalStorage,
+        Self::NodeBoundVolume,
+        Self::VolumeUnknown,
+        Self::NotRunning,
+        Self::NotReady,
+        Self::TooYoung,
+    ];
+
     /// The reason as `plan`, the status and Events spell it.
     pub fn reason(self) -> &'static str {
         match self {
