@@ -319,3 +319,17 @@ fn is_system_critical(pod: &Pod) -> bool {
             .priority
             .is_some_and(|priority| priority >= CRITICAL_PRIORITY)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Protection;
+
+    #[test]
+    fn all_names_every_protection_once() {
+        let mut discriminants: Vec<usize> = Protection::ALL.iter().map(|&p| p as usize).collect();
+        discriminants.sort_unstable();
+        // TooYoung is declared last: a variant added after it must move this bound too.
+        let declared: Vec<usize> = (0..=Protection::TooYoung as usize).collect();
+        assert_eq!(discriminants, declared);
+    }
+}
