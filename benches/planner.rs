@@ -155,6 +155,7 @@ fn cluster() -> Cluster {
                     started: Some(started),
                     mirror: false,
                     static_pod: false,
+                    opt_outs: Default::default(),
                     spec: Arc::clone(&spec),
                 });
             }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::{
     eligibility::Placement,
     index::{Index, PodId, WorkloadId},
-    labels::{GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
+    labels::{EXCLUDE_LABEL, GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
     model::{
         Cluster, ClusterPolicy, Labels, Pod, PodSpreadConstraint, Policy, Resources, Scope,
         SpreadConstraint, Workload, WorkloadKind,
@@ -593,7 +593,9 @@ pub fn cluster_group(index: &Index<'_>, policy: &ClusterPolicy) -> Group {
 
 /// The names of the namespaces a selector selects, by their labels. A namespace the cluster
 /// lists no object for (a snapshot without namespaces) is judged by the label the API server
-/// gives every namespace, `kubernetes.io/metadata.name`.
+/// gives every namespace, `kubernetes.io/metadata.name`. A namespace labelled
+/// `kubespread.io/exclude: "true"` is never selected, whatever the selector says: its owners
+/// opted out of every ClusterSpreadPolicy.
 pub fn selected_namespaces<'c>(
     cluster: &'c Cluster,
     selector: &LabelSelector,
@@ -602,6 +604,9 @@ pub fn selected_namespaces<'c>(
     let mut judged: BTreeSet<&str> = BTreeSet::new();
     for namespace in &cluster.namespaces {
         judged.insert(&namespace.name);
+        if namespace.labels.get(EXCLUDE_LABEL).map(String::as_str) == Some("true") {
+            continue;
+        }
         let mut labels = namespace.labels.clone();
         labels
             .entry(NAMESPACE_NAME_LABEL.to_owned())

@@ -16,5 +16,7 @@ pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// The label the API server gives every namespace, holding its name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// The namespace label (`"true"`) that takes a whole namespace out of every ClusterSpreadPolicy.
+pub const EXCLUDE_LABEL: &str = "kubespread.io/exclude";
 /// The PreferNoSchedule taint kube-spread owns on the nodes a ClusterSpreadPolicy drains.
 pub const DRAINING_TAINT: &str = "kubespread.io/draining";

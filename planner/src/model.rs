@@ -353,8 +353,48 @@ pub struct Pod {
     pub mirror: bool,
     /// A static pod (from a file on the node).
     pub static_pod: bool,
+    /// What its annotations ask of tools that disrupt pods, read once at conversion so the
+    /// planner holds a few bytes instead of the annotations.
+    #[serde(skip_serializing_if = "OptOuts::is_empty")]
+    pub opt_outs: OptOuts,
     /// What decides where it may run.
     pub spec: Arc<SchedulingSpec>,
+}
+
+/// The opt-out annotations the ecosystem already uses, as a pod carries them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptOuts {
+    /// `kubespread.io/do-not-move`: ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub do_not_move: Option<OptOut>,
+    /// `karpenter.sh/do-not-disrupt`, read as Karpenter reads it on a pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub do_not_disrupt: Option<OptOut>,
+    /// `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_safe_to_evict: bool,
+}
+
+impl OptOuts {
+    /// Whether the pod carries no opt-out at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// How long an opt-out annotation asks a pod to be left alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OptOut {
+    /// `"true"`: for as long as the annotation stays.
+    Always,
+    /// A duration: from the pod's start until this many seconds later (rounded up, so a
+    /// protection never ends early; longer than a u32 holds means for good).
+    ForSeconds(u32),
+    /// Neither `"true"`, `"false"` nor a duration. The pod is still left alone: its owner
+    /// meant to opt out, and a typo must not cost them the protection.
+    Invalid,
 }
 
 impl Pod {

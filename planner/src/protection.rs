@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{
     eligibility::Placement,
     index::{Index, PodId},
-    model::{Node, Pod, PodPhase, PodVolume},
+    model::{Node, OptOut, Pod, PodPhase, PodVolume},
     selector::NodeSelector,
 };
 use crate::labels::HOSTNAME_LABEL;
@@ -37,6 +37,17 @@ pub enum Protection {
     NoController,
     /// system-cluster-critical, system-node-critical, or a priority reserved for them.
     SystemCritical,
+    /// `kubespread.io/do-not-move: "true"`, or a duration since the pod started that has not
+    /// yet passed.
+    DoNotMove,
+    /// `kubespread.io/do-not-move` holds neither `"true"`, `"false"` nor a duration: left
+    /// alone, as its owner meant to opt out, and named so the value gets fixed.
+    DoNotMoveInvalid,
+    /// `karpenter.sh/do-not-disrupt: "true"`, or a duration since the pod started that has not
+    /// yet passed.
+    DoNotDisrupt,
+    /// `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`.
+    NotSafeToEvict,
     /// Bound to one node by nodeName, a hostname nodeSelector, or an affinity that admits no
     /// other node that can take it.
     Pinned,
@@ -57,6 +68,28 @@ pub enum Protection {
 }
 
 impl Protection {
+    /// Every protection, in the order they are checked.
+    pub const ALL: [Self; 18] = [
+        Self::Terminating,
+        Self::DaemonSet,
+        Self::Mirror,
+        Self::Static,
+        Self::NoController,
+        Self::SystemCritical,
+        Self::DoNotMove,
+        Self::DoNotMoveInvalid,
+        Self::DoNotDisrupt,
+        Self::NotSafeToEvict,
+        Self::Unbound,
+        Self::Pinned,
+        Self::LocalStorage,
+        Self::NodeBoundVolume,
+        Self::VolumeUnknown,
+        Self::NotRunning,
+        Self::NotReady,
+        Self::TooYoung,
+    ];
+
     /// The reason as `plan`, the status and Events spell it.
     pub fn reason(self) -> &'static str {
         match self {
@@ -66,6 +99,10 @@ impl Protection {
             Self::Static => "Static",
             Self::NoController => "NoController",
             Self::SystemCritical => "SystemCritical",
+            Self::DoNotMove => "DoNotMove",
+            Self::DoNotMoveInvalid => "DoNotMoveInvalid",
+            Self::DoNotDisrupt => "DoNotDisrupt",
+            Self::NotSafeToEvict => "NotSafeToEvict",
             Self::Pinned => "Pinned",
             Self::LocalStorage => "LocalStorage",
             Self::NodeBoundVolume => "NodeBoundVolume",
@@ -126,6 +163,10 @@ impl<'i, 'a> Protections<'i, 'a> {
         if is_system_critical(pod) {
             return Some(Protection::SystemCritical);
         }
+        // The owner's own word comes before what we infer from the spec or the status.
+        if let Some(protection) = self.opt_out(pod) {
+            return Some(protection);
+        }
         let Some(node) = index.pod_node[pod_id] else {
             return Some(Protection::Unbound);
         };
@@ -148,6 +189,39 @@ impl<'i, 'a> Protections<'i, 'a> {
             return Some(Protection::TooYoung);
         }
         None
+    }
+
+    /// The first opt-out annotation that still holds: ours, then Karpenter's, then the
+    /// cluster-autoscaler's.
+    fn opt_out(&self, pod: &Pod) -> Option<Protection> {
+        let opt_outs = &pod.opt_outs;
+        match opt_outs.do_not_move {
+            Some(OptOut::Invalid) => return Some(Protection::DoNotMoveInvalid),
+            Some(opt_out) if self.holds(pod, opt_out) => return Some(Protection::DoNotMove),
+            _ => {}
+        }
+        if opt_outs
+            .do_not_disrupt
+            .is_some_and(|opt_out| self.holds(pod, opt_out))
+        {
+            return Some(Protection::DoNotDisrupt);
+        }
+        opt_outs
+            .not_safe_to_evict
+            .then_some(Protection::NotSafeToEvict)
+    }
+
+    /// Whether an opt-out holds now. A duration counts from the pod's start, as Karpenter
+    /// counts its own (creation when it has not started); a pod with neither time is kept.
+    fn holds(&self, pod: &Pod, opt_out: OptOut) -> bool {
+        match opt_out {
+            OptOut::Always | OptOut::Invalid => true,
+            OptOut::ForSeconds(seconds) => pod.age_origin().is_none_or(|origin| {
+                let until = origin.checked_add(jiff::SignedDuration::from_secs(i64::from(seconds)));
+                // Past the last representable instant is for good.
+                until.map_or(true, |until| self.now < until)
+            }),
+        }
     }
 
     fn is_pinned(&mut self, pod_id: PodId, node: usize) -> bool {
@@ -244,4 +318,18 @@ fn is_system_critical(pod: &Pod) -> bool {
             .spec
             .priority
             .is_some_and(|priority| priority >= CRITICAL_PRIORITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Protection;
+
+    #[test]
+    fn all_names_every_protection_once() {
+        let mut discriminants: Vec<usize> = Protection::ALL.iter().map(|&p| p as usize).collect();
+        discriminants.sort_unstable();
+        // TooYoung is declared last: a variant added after it must move this bound too.
+        let declared: Vec<usize> = (0..=Protection::TooYoung as usize).collect();
+        assert_eq!(discriminants, declared);
+    }
 }

@@ -22,7 +22,7 @@ pub use policy::{
 };
 // Defined by the planner, which reads them; one definition for both crates.
 pub use kube_spread_planner::labels::{
-    GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH, ZONE_LABEL,
+    EXCLUDE_LABEL, GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH, ZONE_LABEL,
 };
 pub use status::{
     ConstraintDistribution, DomainPods, DryRunReport, MoveRecord, RebalancePhase, RebalanceStatus,

@@ -9,7 +9,7 @@ use kube_spread::{
     planner::{
         model::{
             Claim, Cluster, ClusterPolicy, HostPort, Labels, Namespace, Node, NodeInclusionPolicy,
-            Owner, Pdb, Pod, PodPhase, PodSpreadConstraint, PodVolume, Policy, ReplicaSet,
+            OptOuts, Owner, Pdb, Pod, PodPhase, PodSpreadConstraint, PodVolume, Policy, ReplicaSet,
             Resources, SchedulingSpec, Scope, SpreadConstraint, Taint, TaintEffect, Toleration,
             TolerationOperator, UpdateStrategy, Volume, WhenUnsatisfiable, Workload, WorkloadKind,
             WorkloadStatus,
@@ -195,6 +195,7 @@ pub fn pod(name: &str) -> Pod {
         started: Some(an_hour_ago()),
         mirror: false,
         static_pod: false,
+        opt_outs: OptOuts::default(),
         spec: Arc::new(SchedulingSpec::default()),
     }
 }
@@ -212,6 +213,8 @@ pub trait PodExt {
     fn terminating(self) -> Self;
     fn started(self, at: Timestamp) -> Self;
     fn mirror(self) -> Self;
+    /// With the opt-outs its annotations would give it.
+    fn opt_outs(self, edit: impl FnOnce(&mut OptOuts)) -> Self;
     fn spec(self, edit: impl FnOnce(&mut SchedulingSpec)) -> Self;
 }
 
@@ -279,6 +282,10 @@ impl PodExt for Pod {
     }
     fn mirror(mut self) -> Self {
         self.mirror = true;
+        self
+    }
+    fn opt_outs(mut self, edit: impl FnOnce(&mut OptOuts)) -> Self {
+        edit(&mut self.opt_outs);
         self
     }
     fn spec(mut self, edit: impl FnOnce(&mut SchedulingSpec)) -> Self {

@@ -518,6 +518,7 @@ mod tests {
             started: None,
             mirror: false,
             static_pod: false,
+            opt_outs: Default::default(),
             spec,
         }
     }

@@ -16,7 +16,10 @@ mod workload;
 pub use budget::pdb;
 pub use interner::Interner;
 pub use node::node;
-pub use pod::{MIRROR_ANNOTATION, SOURCE_ANNOTATION, pod};
+pub use pod::{
+    DO_NOT_DISRUPT_ANNOTATION, DO_NOT_MOVE_ANNOTATION, MIRROR_ANNOTATION, SAFE_TO_EVICT_ANNOTATION,
+    SOURCE_ANNOTATION, pod,
+};
 pub use policy::{
     cluster_policy, cluster_policy_object, inclusion_policy, namespace, policy, policy_object,
     spec as policy_spec, when_unsatisfiable, workload_kind,

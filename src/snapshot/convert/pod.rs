@@ -2,17 +2,18 @@
 //! lifecycle, and everything that decides where a pod may run. Pod templates of workloads use
 //! the same spec conversion.
 
-use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::{api::core::v1 as core, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 
 use super::{
     Interner, meta,
     requests::{PodRequests, pod_requests},
 };
 use crate::{
+    api::Duration,
     planner::model::{
-        HostPort, Pod, PodAffinity, PodAffinityTerm, PodPhase, PodSpreadConstraint, PodVolume,
-        PreferredNodeTerm, SchedulingSpec, TaintEffect, Toleration, TolerationOperator,
-        WeightedPodAffinityTerm,
+        HostPort, OptOut, OptOuts, Pod, PodAffinity, PodAffinityTerm, PodPhase,
+        PodSpreadConstraint, PodVolume, PreferredNodeTerm, SchedulingSpec, TaintEffect, Toleration,
+        TolerationOperator, WeightedPodAffinityTerm,
     },
     planner::model::{NodeInclusionPolicy, WhenUnsatisfiable},
     snapshot::{FieldError, selector},
@@ -22,6 +23,13 @@ use crate::{
 pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 /// The annotation that says where the kubelet got a pod from (`api`, `file`, `http`).
 pub const SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
+
+/// Ours: `"true"`, or a duration since the pod started, leaves a pod where it is.
+pub const DO_NOT_MOVE_ANNOTATION: &str = "kubespread.io/do-not-move";
+/// Karpenter's pod opt-out from voluntary disruption: `"true"` or a duration since start.
+pub const DO_NOT_DISRUPT_ANNOTATION: &str = "karpenter.sh/do-not-disrupt";
+/// The cluster-autoscaler's: `"false"` keeps a pod from being evicted to empty its node.
+pub const SAFE_TO_EVICT_ANNOTATION: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
 
 /// A Pod, its scheduling spec shared through `interner` with every equal one.
 ///
@@ -78,9 +86,47 @@ pub fn pod(pod: &core::Pod, interner: &mut Interner) -> Result<Pod, FieldError> 
         started: meta::timestamp(status.and_then(|s| s.start_time.as_ref())),
         mirror: meta::annotation(metadata, MIRROR_ANNOTATION).is_some(),
         static_pod,
+        opt_outs: opt_outs(metadata),
         spec: interner.spec(scheduling),
         name,
     })
+}
+
+/// The opt-outs a pod's annotations ask for. Never an error: a value we cannot read must not
+/// keep the rest of the cluster from being planned.
+///
+/// Ours refuses what it cannot read as [`OptOut::Invalid`], which still protects the pod and
+/// names the mistake. Karpenter's is Karpenter's to define: a value that is neither `"true"`
+/// nor a duration opts out of nothing here either. Only `safe-to-evict: "false"` counts, as
+/// the cluster-autoscaler reads it.
+fn opt_outs(metadata: &ObjectMeta) -> OptOuts {
+    OptOuts {
+        do_not_move: meta::annotation(metadata, DO_NOT_MOVE_ANNOTATION).and_then(opt_out),
+        do_not_disrupt: meta::annotation(metadata, DO_NOT_DISRUPT_ANNOTATION)
+            .and_then(opt_out)
+            .filter(|opt_out| *opt_out != OptOut::Invalid),
+        not_safe_to_evict: meta::annotation(metadata, SAFE_TO_EVICT_ANNOTATION) == Some("false"),
+    }
+}
+
+/// `"true"` for good, `"false"` for nothing, a Go duration since the pod started, or
+/// [`OptOut::Invalid`] for anything else.
+fn opt_out(value: &str) -> Option<OptOut> {
+    match value {
+        "true" => Some(OptOut::Always),
+        "false" => None,
+        duration => Some(match duration.parse::<Duration>() {
+            Ok(duration) => {
+                let duration = duration.get();
+                // Rounded up, so the protection never ends before the time the owner asked for.
+                let seconds = duration
+                    .as_secs()
+                    .saturating_add(u64::from(duration.subsec_nanos() > 0));
+                OptOut::ForSeconds(u32::try_from(seconds).unwrap_or(u32::MAX))
+            }
+            Err(_) => OptOut::Invalid,
+        }),
+    }
 }
 
 /// The scheduling spec of a pod (`pod_name` given; `nodeName` left out) or of a workload's pod
