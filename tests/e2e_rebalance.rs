@@ -550,6 +550,65 @@ async fn with_move_strategy_auto_a_single_replica_under_a_strict_budget_moves_by
     );
 }
 
+/// A single-replica Deployment `name` that rolls out by `strategy`.
+fn single_replica_rolling_by(name: &str, strategy: Value) -> String {
+    let mut value: Value = serde_json::from_str(deployment(name, 1).trim_start_matches("  - "))
+        .expect("the helper writes JSON");
+    value["spec"]["strategy"] = strategy;
+    object(value)
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_move_strategy_auto_rebalancing_restarts_what_it_can_instead_of_stalling_on_budgets_that_allow_no_eviction()
+ {
+    // Four single-replica apps on a, each under a budget with minAvailable 1; b is uncordoned.
+    // The two whose rollouts take their pod down first are injected last, so theirs are the
+    // youngest pods, which the plan prefers among pods alike; yet only the two that surge can
+    // move: they move by restart, and the rebalance completes.
+    let surge =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
+    let objects = [
+        node("a", json!({})),
+        node("b", json!({"unschedulable": true})),
+        single_replica_rolling_by("alpha", surge.clone()),
+        single_replica_rolling_by("beta", surge),
+        single_replica_rolling_by(
+            "ledger",
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}),
+        ),
+        single_replica_rolling_by("vault", json!({"type": "Recreate"})),
+        pdb("alpha", "alpha", json!({"minAvailable": 1})),
+        pdb("beta", "beta", json!({"minAvailable": 1})),
+        pdb("ledger", "ledger", json!({"minAvailable": 1})),
+        pdb("vault", "vault", json!({"minAvailable": 1})),
+        policy(json!({"stabilizationWindow": "1m", "moveStrategy": "Auto"})),
+    ];
+    let (report, api, status) = run_objects(&objects, "  - {at: 10m, uncordon: b}", "40m").await;
+    assert_eq!(report.moves, 2, "{:#?}", report.move_log);
+    assert!(
+        report.move_log.iter().all(|m| m.how == "rolloutRestart"),
+        "{:#?}",
+        report.move_log
+    );
+    assert_eq!(report.pdb_violations, 0, "no app went down");
+    let mut moved = pods_on(&report, "b");
+    moved.sort();
+    assert_eq!(moved.len(), 2, "{:#?}", report.final_pods);
+    assert!(
+        moved
+            .iter()
+            .all(|pod| pod.starts_with("alpha") || pod.starts_with("beta")),
+        "{moved:?}"
+    );
+    let group = group(&report);
+    assert_eq!(group.lower_bound_moves_at_end, 0, "{group:#?}");
+    assert!(
+        calls(&api, "pods/eviction").is_empty(),
+        "no eviction was needed"
+    );
+    assert_eq!(status["rebalance"]["totalMoves"], 2, "{status:#}");
+}
+
 /// A Deployment of `replicas` pods that carries its own hostname constraint (maxSkew 1).
 fn spread_deployment(name: &str, replicas: u32) -> String {
     object(json!({"apiVersion": "apps/v1", "kind": "Deployment",

@@ -9,8 +9,13 @@ use kube_spread::{
     api::{HOSTNAME_LABEL, ZONE_LABEL},
     planner::{
         self, PlanOptions, Source,
-        model::{Cluster, PodPhase, PodVolume, WhenUnsatisfiable::*},
+        budget::BudgetVerdict,
+        model::{
+            Cluster, MoveStrategy, PodPhase, PodVolume, UpdateStrategy, WhenUnsatisfiable::*,
+            Workload,
+        },
         report::{GroupPlan, Outcome},
+        restart::Method,
     },
 };
 use support::model::*;
@@ -481,6 +486,219 @@ fn budgets_decide_whether_each_move_is_allowed_now() {
         verdicts(base().pdb(pdb("none", None, 0)).build()),
         [(true, None), (true, None)],
         "a budget without a selector selects no pod"
+    );
+}
+
+/// Builds a Deployment of a given name.
+type Make = fn(&str) -> Workload;
+
+/// Single-replica apps of `make`, all on n1 of two nodes, each under a budget that allows no
+/// disruption, spread as one group by a policy that moves pods by `strategy`.
+fn strict_budgets_on_one_node(apps: &[(&str, Make)], strategy: MoveStrategy) -> Cluster {
+    let mut builder = ClusterBuilder::new().nodes([node("n1"), node("n2")]);
+    for (name, make) in apps {
+        builder = builder
+            .workload_on(&make(name), &[("n1", 1)])
+            .pdb(pdb(name, Some(app(name)), 0));
+    }
+    let mut policy = policy_scope(hostname_policy());
+    policy.spec.move_strategy = strategy;
+    builder.policy(policy).build()
+}
+
+/// A Deployment that surges one pod and never goes below its replicas.
+fn surging(name: &str) -> Workload {
+    let mut workload = deployment(name);
+    workload.strategy = UpdateStrategy::RollingUpdate {
+        max_surge: "1".to_owned(),
+        max_unavailable: "0".to_owned(),
+    };
+    workload
+}
+
+/// A Deployment that stops its pod before starting the new one.
+fn recreated(name: &str) -> Workload {
+    let mut workload = deployment(name);
+    workload.strategy = UpdateStrategy::Recreate;
+    workload
+}
+
+/// A Deployment that may not surge: its rollout takes the pod down first.
+fn not_surging(name: &str) -> Workload {
+    let mut workload = deployment(name);
+    workload.strategy = UpdateStrategy::RollingUpdate {
+        max_surge: "0".to_owned(),
+        max_unavailable: "1".to_owned(),
+    };
+    workload
+}
+
+/// Each move's pod, method and whether it may be made now.
+fn methods(group: &GroupPlan) -> Vec<(&str, Method, bool)> {
+    group
+        .moves
+        .iter()
+        .map(|m| (m.pod.as_str(), m.method, m.pdb_allows))
+        .collect()
+}
+
+#[test]
+fn under_auto_a_surging_single_replica_deployment_moves_by_restart_although_its_budget_allows_no_eviction()
+ {
+    let cluster = strict_budgets_on_one_node(
+        &[
+            ("a", surging),
+            ("b", surging),
+            ("c", deployment),
+            ("d", deployment),
+        ],
+        MoveStrategy::Auto,
+    );
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    assert_eq!(
+        methods(group),
+        [
+            ("media/a-0", Method::Restart, true),
+            ("media/b-0", Method::Restart, true)
+        ],
+        "{group:#?}"
+    );
+    assert!(
+        group
+            .moves
+            .iter()
+            .all(|m| m.budget == BudgetVerdict::NotNeeded)
+    );
+    assert_eq!(plan.summary.moves_allowed_now, 2);
+}
+
+#[test]
+fn under_evict_a_surging_single_replica_deployment_stays_blocked_by_its_budget() {
+    let cluster = strict_budgets_on_one_node(
+        &[
+            ("a", surging),
+            ("b", surging),
+            ("c", surging),
+            ("d", surging),
+        ],
+        MoveStrategy::Evict,
+    );
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    assert_eq!(
+        methods(group),
+        [
+            ("media/a-0", Method::Evict, false),
+            ("media/b-0", Method::Evict, false)
+        ]
+    );
+    assert_eq!(group.moves[0].budget.refusal(), Some("PdbBlocked"));
+    assert_eq!(plan.summary.moves_allowed_now, 0);
+}
+
+#[test]
+fn under_auto_a_deployment_that_cannot_surge_stays_blocked_by_its_budget() {
+    let cluster = strict_budgets_on_one_node(
+        &[
+            ("a", recreated),
+            ("b", not_surging),
+            ("c", recreated),
+            ("d", not_surging),
+        ],
+        MoveStrategy::Auto,
+    );
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    assert_eq!(
+        methods(group),
+        [
+            ("media/a-0", Method::Evict, false),
+            ("media/b-0", Method::Evict, false)
+        ]
+    );
+}
+
+#[test]
+fn under_auto_a_deployment_of_several_replicas_stays_blocked_by_its_budget() {
+    let web = surging("web");
+    let mut policy = hostname_policy();
+    policy.spec.move_strategy = MoveStrategy::Auto;
+    let cluster = ClusterBuilder::new()
+        .nodes(three_nodes())
+        .workload_on(&web, &[("n1", 3), ("n2", 3)])
+        .pdb(pdb("web", Some(app("web")), 0))
+        .policy(policy)
+        .build();
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    assert_eq!(group.moves.len(), 2);
+    assert!(
+        group
+            .moves
+            .iter()
+            .all(|m| m.method == Method::Evict && !m.pdb_allows),
+        "{group:#?}"
+    );
+}
+
+#[test]
+fn under_auto_a_pod_whose_claim_is_read_write_once_stays_blocked_by_its_budget() {
+    let with_claim = |name: &str| {
+        let claim = format!("data-{name}");
+        surging(name).spec(move |s| s.volumes = vec![pvc_volume(&claim)])
+    };
+    let mut cluster = strict_budgets_on_one_node(
+        &[
+            ("a", with_claim),
+            ("b", with_claim),
+            ("c", with_claim),
+            ("d", with_claim),
+        ],
+        MoveStrategy::Auto,
+    );
+    for name in ["a", "b", "c", "d"] {
+        // Two pods cannot mount it on two nodes at once: the surge pod would never start.
+        let claim = claim(&format!("data-{name}"), &format!("pv-{name}"));
+        assert_eq!(claim.access_modes, ["ReadWriteOnce"]);
+        cluster.claims.push(claim);
+        cluster
+            .volumes
+            .push(volume(&format!("pv-{name}"), None, false));
+    }
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    assert_eq!(group.moves.len(), 2, "{group:#?}");
+    assert!(
+        group
+            .moves
+            .iter()
+            .all(|m| m.method == Method::Evict && !m.pdb_allows),
+        "{group:#?}"
+    );
+}
+
+#[test]
+fn under_auto_restartable_pods_are_planned_before_pods_their_budgets_hold_back() {
+    // Names put the held-back pods first: the plan must still choose the ones it can move.
+    let cluster = strict_budgets_on_one_node(
+        &[
+            ("audit", recreated),
+            ("ledger", not_surging),
+            ("solo", surging),
+            ("web", surging),
+        ],
+        MoveStrategy::Auto,
+    );
+    let plan = plan(&cluster);
+    let group = only_group(&plan);
+    assert_eq!(
+        methods(group),
+        [
+            ("media/solo-0", Method::Restart, true),
+            ("media/web-0", Method::Restart, true)
+        ],
+        "{group:#?}"
     );
 }
 

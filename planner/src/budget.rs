@@ -1,12 +1,13 @@
 //! PodDisruptionBudgets as the Eviction API applies them: which budgets select a pod
 //! (policy/v1: a null selector selects nothing, `{}` every pod of the namespace), and whether
-//! the one budget allows a disruption now, counting the moves already planned against it.
+//! the one budget allows a disruption now, counting the evictions already planned against it.
+//! A move made by rollout restart needs no budget and spends none.
 
 use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
-use super::{index::Index, model::Pod};
+use super::{index::Index, model::Pod, restart::Method};
 
 /// What the budgets say about evicting a pod now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,26 +32,28 @@ pub enum BudgetVerdict {
         /// The budgets.
         pdbs: Vec<String>,
     },
+    /// The move is a rollout restart, which never lowers availability: no budget is asked.
+    NotNeeded,
 }
 
 impl BudgetVerdict {
-    /// Whether an eviction would pass the budget check now.
+    /// Whether the move may be made now as far as budgets go.
     pub fn allows(&self) -> bool {
-        matches!(self, Self::NoBudget | Self::Allows { .. })
+        matches!(self, Self::NoBudget | Self::Allows { .. } | Self::NotNeeded)
     }
 
     /// The budget in question, if exactly one.
     pub fn pdb(&self) -> Option<&str> {
         match self {
             Self::Allows { pdb } | Self::Blocked { pdb, .. } => Some(pdb),
-            Self::NoBudget | Self::MultiplePdbs { .. } => None,
+            Self::NoBudget | Self::MultiplePdbs { .. } | Self::NotNeeded => None,
         }
     }
 
     /// A CamelCase reason when the eviction would be refused.
     pub fn refusal(&self) -> Option<&'static str> {
         match self {
-            Self::NoBudget | Self::Allows { .. } => None,
+            Self::NoBudget | Self::Allows { .. } | Self::NotNeeded => None,
             Self::Blocked { .. } => Some("PdbBlocked"),
             Self::MultiplePdbs { .. } => Some("MultiplePDBs"),
         }
@@ -113,8 +116,20 @@ impl<'i, 'a> Budgets<'i, 'a> {
         }
     }
 
-    /// Records a planned eviction of this pod against its budget.
-    pub fn spend(&mut self, pod: &Pod) {
+    /// What the budgets say about moving this pod by `method` now: a rollout restart asks
+    /// none of them.
+    pub fn check_move(&self, pod: &Pod, method: Method) -> BudgetVerdict {
+        match method {
+            Method::Evict => self.check(pod),
+            Method::Restart => BudgetVerdict::NotNeeded,
+        }
+    }
+
+    /// Records a planned move of this pod against its budget; only an eviction spends one.
+    pub fn spend(&mut self, pod: &Pod, method: Method) {
+        if method != Method::Evict {
+            return;
+        }
         if let [id] = self.selecting(pod).as_slice() {
             *self.spent.entry(*id).or_insert(0) += 1;
         }

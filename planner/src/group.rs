@@ -19,8 +19,8 @@ use super::{
     index::{Index, PodId, WorkloadId},
     labels::{EXCLUDE_LABEL, GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
     model::{
-        Cluster, ClusterPolicy, Labels, Pod, PodSpreadConstraint, Policy, Resources, Scope,
-        SpreadConstraint, Workload, WorkloadKind,
+        Cluster, ClusterPolicy, Labels, MoveStrategy, Pod, PodSpreadConstraint, Policy, Resources,
+        Scope, SpreadConstraint, Workload, WorkloadKind,
     },
     selector::LabelSelector,
     topology::{self, Constraint},
@@ -86,6 +86,8 @@ pub struct Group {
     pub workloads: Vec<MatchedWorkload>,
     /// Pods younger than this are never moved.
     pub min_pod_age: Duration,
+    /// How the group's pods may be moved (pod constraints alone: by eviction).
+    pub move_strategy: MoveStrategy,
     /// Why the group cannot be planned, if it cannot.
     pub unplannable: Option<String>,
 }
@@ -333,6 +335,7 @@ fn workload_group(index: &Index<'_>, policy: &Policy, matched: MatchedWorkload) 
         requests: workload.template.requests,
         workloads: vec![matched],
         min_pod_age: policy.spec.min_pod_age,
+        move_strategy: policy.spec.move_strategy,
         unplannable,
     }
 }
@@ -422,6 +425,7 @@ fn policy_scope_group(
         requests,
         workloads,
         min_pod_age: policy.spec.min_pod_age,
+        move_strategy: policy.spec.move_strategy,
         unplannable: None,
     }
 }
@@ -490,6 +494,7 @@ pub fn pod_constraint_groups(
                 requests: first.spec.requests,
                 workloads: Vec::new(),
                 min_pod_age,
+                move_strategy: MoveStrategy::Evict,
                 unplannable: None,
             }
         })
@@ -587,6 +592,7 @@ pub fn cluster_group(index: &Index<'_>, policy: &ClusterPolicy) -> Group {
         requests,
         workloads,
         min_pod_age: policy.spec.min_pod_age,
+        move_strategy: policy.spec.move_strategy,
         unplannable,
     }
 }

@@ -15,6 +15,7 @@ mod picture;
 mod plan;
 pub mod protection;
 pub mod report;
+pub mod restart;
 pub mod score;
 mod search;
 pub mod selector;

@@ -671,6 +671,18 @@ pub struct PolicySpec {
     pub stateful_set_when_unsatisfiable: Option<WhenUnsatisfiable>,
     /// `rebalance.minPodAge`: younger pods are not moved.
     pub min_pod_age: Duration,
+    /// `rebalance.moveStrategy`: whether pods that can be moved by a rollout restart are.
+    pub move_strategy: MoveStrategy,
+}
+
+/// How a policy lets its pods be moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum MoveStrategy {
+    /// Always through the Eviction API, within the PodDisruptionBudgets.
+    #[default]
+    Evict,
+    /// By a rollout restart where that never lowers availability, else by eviction.
+    Auto,
 }
 
 impl PolicySpec {

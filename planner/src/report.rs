@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
-use super::{budget::BudgetVerdict, selector::LabelSelector, topology::DomainSet};
+use super::{budget::BudgetVerdict, restart::Method, selector::LabelSelector, topology::DomainSet};
 use crate::model::WhenUnsatisfiable;
 
 /// The plan for a whole cluster.
@@ -228,9 +228,11 @@ pub struct Move {
     pub to_node: String,
     /// That node's domain under the group's first constraint.
     pub to_domain: String,
-    /// Whether its PodDisruptionBudget allows the eviction now.
+    /// How it is moved: evicted, or by a rollout restart of its Deployment.
+    pub method: Method,
+    /// Whether its PodDisruptionBudget allows the move now (always, for a restart).
     pub pdb_allows: bool,
-    /// What the budgets say.
+    /// What the budgets say (NotNeeded for a restart).
     pub budget: BudgetVerdict,
 }
 

@@ -1,8 +1,9 @@
 //! The greedy search for moves. Each step takes the move that lowers the sum of the
 //! constraints' bounds (`E*`) the most, never one that raises a constraint's actionable skew,
-//! preferring a pod its budget lets go, the fullest source, then the emptiest destination
-//! domain and the least-loaded node. A bound depends on a domain only through its count, so a
-//! move's effect is computed once per destination count, not once per node.
+//! preferring a pod its budget lets go (or that a rollout restart moves without one), the
+//! fullest source, then the emptiest destination domain and the least-loaded node. A bound
+//! depends on a domain only through its count, so a move's effect is computed once per
+//! destination count, not once per node.
 
 use std::{cmp::Reverse, sync::Arc};
 
@@ -18,6 +19,7 @@ use super::{
     picture::Planner,
     protection,
     report::Move,
+    restart,
     score::Departure,
     topology::{self, Constraint, Counts, DomainSet},
 };
@@ -255,8 +257,9 @@ impl Planner<'_, '_> {
                     continue;
                 }
             };
-            let verdict = self.budgets.check(index.pod(pod));
-            self.budgets.spend(index.pod(pod));
+            let method = restart::method(index, group.move_strategy, pod);
+            let verdict = self.budgets.check_move(index.pod(pod), method);
+            self.budgets.spend(index.pod(pod), method);
             let first = &states[0].counts.domains;
             let domain_name = |set: &DomainSet, node: Option<NodeId>| {
                 node.and_then(|n| set.domain_of(n))
@@ -271,6 +274,7 @@ impl Planner<'_, '_> {
                 from_domain: domain_name(first, from),
                 to_node: index.node(to).name.clone(),
                 to_domain: domain_name(first, Some(to)),
+                method,
                 pdb_allows: verdict.allows(),
                 budget: verdict,
             });
@@ -353,12 +357,20 @@ impl Planner<'_, '_> {
         self.placed.insert(pod, to);
     }
 
+    /// Whether the budgets let a pod go now, moved as its group moves it.
+    fn budget_allows(&self, group: &Group, pod: PodId) -> bool {
+        let method = restart::method(self.index, group.move_strategy, pod);
+        self.budgets
+            .check_move(self.index.pod(pod), method)
+            .allows()
+    }
+
     /// A pod's place among the pods of its node and template: the one its budget lets go,
     /// of the lowest priority, the most recently started, then by name.
-    fn pod_preference(&self, pod: PodId) -> impl Ord + '_ {
+    fn pod_preference(&self, group: &Group, pod: PodId) -> impl Ord + '_ {
         let p = self.index.pod(pod);
         (
-            !self.budgets.check(p).allows(),
+            !self.budget_allows(group, pod),
             p.spec.priority.unwrap_or(0),
             Reverse(p.age_origin()),
             p.name.as_str(),
@@ -381,9 +393,9 @@ impl Planner<'_, '_> {
                 continue;
             };
             let key = (node, Arc::as_ptr(&index.pod(pod).spec) as usize);
-            let better = classes
-                .get(&key)
-                .is_none_or(|&current| self.pod_preference(pod) < self.pod_preference(current));
+            let better = classes.get(&key).is_none_or(|&current| {
+                self.pod_preference(group, pod) < self.pod_preference(group, current)
+            });
             if better {
                 classes.insert(key, pod);
             }
@@ -402,12 +414,7 @@ impl Planner<'_, '_> {
                             .map_or(0, |d| state.counts.get(d))
                     })
                     .sum();
-                (
-                    self.budgets.check(index.pod(pod)).allows(),
-                    fullness,
-                    pod,
-                    node,
-                )
+                (self.budget_allows(group, pod), fullness, pod, node)
             })
             .collect();
         sources.sort_by_key(|&(allows, fullness, pod, _)| {

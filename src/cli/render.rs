@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use crate::planner::{
     Explanation,
     report::{ConstraintReport, GroupPlan, Outcome, Plan},
+    restart::Method,
     score::Plugin,
 };
 
@@ -102,6 +103,7 @@ fn group_table(group: &GroupPlan, out: &mut dyn Write) -> io::Result<()> {
         )?;
         for (number, m) in group.moves.iter().enumerate() {
             let budget = match (m.pdb_allows, m.budget.pdb(), m.budget.refusal()) {
+                _ if m.method == Method::Restart => "rollout restart, no PDB needed".to_owned(),
                 (true, Some(pdb), _) => format!("PDB {pdb} allows"),
                 (true, None, _) => "no PDB".to_owned(),
                 (false, _, Some(refusal)) => format!("blocked now: {refusal}"),

@@ -17,13 +17,14 @@ use k8s_openapi::{api::core::v1::ObjectReference, apimachinery::pkg::apis::meta:
 use super::disruption::{Budget, Disruptor, Method, Outcome, Request};
 use crate::{
     api::{
-        DryRunReport, MoveRecord, MoveStrategy, RebalanceMode, RebalancePhase, RebalanceStatus,
-        RebalanceTrigger, SpreadPolicySpec, WorkloadIssue, conditions::reason,
+        DryRunReport, MoveRecord, RebalanceMode, RebalancePhase, RebalanceStatus, RebalanceTrigger,
+        SpreadPolicySpec, WorkloadIssue, conditions::reason,
     },
     planner::{
         budget::BudgetVerdict,
-        model::{Cluster, Pod, PodVolume, UpdateStrategy, Workload, WorkloadKind},
+        model::{Cluster, Pod, Workload, WorkloadKind},
         report::{GroupPlan, Move},
+        restart,
     },
 };
 
@@ -225,68 +226,6 @@ fn domain_counts(
         .map(|d| (d.name, d.pods))
         .collect();
     (domain, counts)
-}
-
-/// Whether a move can be a rollout restart: a single-replica Deployment that surges, whose
-/// pod has no ReadWriteOnce or node-bound volume (two pods must run at once for a moment).
-fn can_restart(cluster: &Cluster, workload: &Workload, pod: &Pod) -> bool {
-    // The new pod must be Ready before the old one goes: a surge, and no unavailability.
-    let surges = match &workload.strategy {
-        UpdateStrategy::RollingUpdate {
-            max_surge,
-            max_unavailable,
-        } => {
-            resolve_surge(max_surge, workload.replicas) >= 1
-                && resolve_unavailable(max_unavailable, workload.replicas) == 0
-        }
-        _ => false,
-    };
-    let exclusive_volume = pod.spec.volumes.iter().any(|volume| match volume {
-        PodVolume::Claim(name) => cluster
-            .claims
-            .iter()
-            .find(|claim| claim.namespace == pod.namespace && &claim.name == name)
-            .is_none_or(|claim| {
-                let exclusive = claim
-                    .access_modes
-                    .iter()
-                    .any(|mode| mode.starts_with("ReadWriteOnce"));
-                let node_bound = claim
-                    .volume_name
-                    .as_deref()
-                    .and_then(|pv| cluster.volumes.iter().find(|volume| volume.name == pv))
-                    .is_some_and(|volume| volume.node_local || volume.node_affinity.is_some());
-                exclusive || node_bound
-            }),
-        PodVolume::EmptyDir | PodVolume::HostPath => true,
-        PodVolume::Portable => false,
-    });
-    workload.kind == WorkloadKind::Deployment
-        && workload.replicas == 1
-        && surges
-        && !exclusive_volume
-}
-
-/// maxUnavailable against a replica count, rounding down as the Deployment controller does.
-fn resolve_unavailable(value: &str, replicas: i32) -> i64 {
-    match value.strip_suffix('%') {
-        Some(percent) => percent
-            .parse::<i64>()
-            .map(|percent| percent * i64::from(replicas) / 100)
-            .unwrap_or(1),
-        None => value.parse::<i64>().unwrap_or(1),
-    }
-}
-
-/// maxSurge against a replica count, rounding up as the Deployment controller does.
-fn resolve_surge(value: &str, replicas: i32) -> i64 {
-    match value.strip_suffix('%') {
-        Some(percent) => percent
-            .parse::<i64>()
-            .map(|percent| (percent * i64::from(replicas) + 99) / 100)
-            .unwrap_or(0),
-        None => value.parse::<i64>().unwrap_or(0),
-    }
 }
 
 /// The outcome of looking at one move in flight.
@@ -701,19 +640,10 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             .pod
             .split_once('/')
             .unwrap_or((inputs.namespace, &planned.pod));
-        let pod = inputs
-            .cluster
-            .pods
-            .iter()
-            .find(|pod| &*pod.namespace == namespace && pod.name == pod_name);
         let target = find_workload(inputs.cluster, namespace, &workload);
-        let method = match (spec.move_strategy, pod, target) {
-            (MoveStrategy::Auto, Some(pod), Some(target))
-                if can_restart(inputs.cluster, target, pod) =>
-            {
-                Method::Restart
-            }
-            _ => Method::Evict,
+        let method = match planned.method {
+            restart::Method::Evict => Method::Evict,
+            restart::Method::Restart => Method::Restart,
         };
         // A surge restart never lowers availability: budgets only hold evictions back.
         if method == Method::Evict {
@@ -1000,8 +930,8 @@ fn judge_landing(
     }
 }
 
-/// DryRun: each planned move evaluated once with a server-side dry-run eviction, so that the
-/// report says what the budgets would allow now.
+/// DryRun: each planned eviction evaluated once with a server-side dry-run eviction, so that
+/// the report says what the budgets would allow now; a planned restart asks no budget.
 async fn dry_run(
     inputs: &Inputs<'_>,
     memory: &mut Memory,
@@ -1022,6 +952,11 @@ async fn dry_run(
     for (_, planned) in moves {
         let key = (planned.uid.clone(), planned.to_node.clone());
         if memory.dry_run.contains_key(&key) {
+            continue;
+        }
+        if planned.method == restart::Method::Restart {
+            // A rollout restart asks no budget: it would pass as planned.
+            memory.dry_run.insert(key, true);
             continue;
         }
         let (namespace, pod) = planned
@@ -1054,19 +989,5 @@ async fn dry_run(
     DryRunReport {
         would_move: i32::try_from(would_move).unwrap_or(i32::MAX),
         blocked: i32::try_from(blocked).unwrap_or(i32::MAX),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn surge_resolves_against_the_replica_count_rounding_up() {
-        assert_eq!(resolve_surge("25%", 1), 1);
-        assert_eq!(resolve_surge("0%", 1), 0);
-        assert_eq!(resolve_surge("1", 1), 1);
-        assert_eq!(resolve_surge("0", 3), 0);
-        assert_eq!(resolve_surge("50%", 3), 2);
     }
 }

@@ -94,6 +94,10 @@ pub fn spec(spec: &SpreadPolicySpec) -> PolicySpec {
             .stateful_set_when_unsatisfiable
             .map(when_unsatisfiable),
         min_pod_age: spec.rebalance.min_pod_age.get(),
+        move_strategy: match spec.rebalance.move_strategy {
+            api::MoveStrategy::Evict => model::MoveStrategy::Evict,
+            api::MoveStrategy::Auto => model::MoveStrategy::Auto,
+        },
     }
 }
 
