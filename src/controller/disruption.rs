@@ -302,6 +302,9 @@ impl Disruptor<'_> {
             }])
             .inc();
         let planned = record.to.as_deref().unwrap_or("no node");
+        if !as_planned {
+            tracing::info!(pod = %record.pod, node = %landed, planned = %planned, "A replacement landed elsewhere than planned.");
+        }
         let note = Note {
             severity: Severity::Normal,
             reason: if as_planned {
