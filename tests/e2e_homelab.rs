@@ -17,18 +17,7 @@ use support::controller::{CONTROLLER_USER, chart_permissions, grant, replica};
 
 /// The SpreadPolicy the README gives for the homelab case, read from the README itself.
 fn readme_policy() -> serde_json::Value {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md is readable");
-    let section = readme
-        .split("## A SpreadPolicy for the homelab case")
-        .nth(1)
-        .expect("the README has the homelab policy section");
-    let yaml = section
-        .split("```yaml\n")
-        .nth(1)
-        .and_then(|block| block.split("```").next())
-        .expect("the section holds a yaml block");
-    serde_saphyr::from_str(yaml).expect("the README's policy is YAML")
+    support::readme::yaml_under("A SpreadPolicy for the homelab case")
 }
 
 /// `homelab-recovery`, its policy replaced by the README's.

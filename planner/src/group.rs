@@ -19,8 +19,8 @@ use super::{
     index::{Index, PodId, WorkloadId},
     labels::{EXCLUDE_LABEL, GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
     model::{
-        Cluster, ClusterPolicy, Labels, MoveStrategy, Pod, PodSpreadConstraint, Policy, Resources,
-        Scope, SpreadConstraint, Workload, WorkloadKind,
+        Cluster, ClusterPolicy, Labels, MoveStrategy, Pod, PodSpreadConstraint, Policy, PolicySpec,
+        Resources, Scope, SpreadConstraint, Workload, WorkloadKind,
     },
     selector::LabelSelector,
     topology::{self, Constraint},
@@ -359,17 +359,7 @@ fn policy_scope_group(
     pod_labels.insert(GROUP_LABEL.to_owned(), policy.name.clone());
     // Every constraint of a Policy-scope group counts the same pods, unless matchLabelKeys
     // narrows it; kinds differ only by the StatefulSet override, which changes no selector.
-    let constraints: Vec<Constraint> = policy
-        .spec
-        .constraints
-        .iter()
-        .map(|constraint| {
-            Constraint::from_pod(
-                injected_constraint(constraint.clone(), Spreading::Policy(&policy.name)),
-                &pod_labels,
-            )
-        })
-        .collect();
+    let constraints = labelled_group_constraints(&policy.spec, &policy.name, &pod_labels);
     let active_set: HashSet<WorkloadId> = active.iter().copied().collect();
     let member_of_active =
         |id: PodId| index.pod_workload[id].is_some_and(|w| active_set.contains(&w));
@@ -398,21 +388,7 @@ fn policy_scope_group(
                 .is_some_and(|w| active_set.contains(&w) && is_current(index, w, index.pod(id)))
         })
         .collect();
-    let mut placements: Vec<Placement> = Vec::new();
-    for &id in &active {
-        let placement = Placement::of(&index.workload(id).template);
-        if !placements.contains(&placement) {
-            placements.push(placement);
-        }
-    }
-    if placements.is_empty() {
-        placements.push(Placement::of(&Default::default()));
-    }
-    let requests = active
-        .iter()
-        .map(|&id| index.workload(id).template.requests)
-        .min_by_key(|requests| (requests.cpu_millis, requests.memory_bytes))
-        .unwrap_or_default();
+    let (placements, requests) = placements_and_requests(index, &active);
     Group {
         namespace: Arc::clone(&policy.namespace),
         policy: Some(policy.name.clone()),
@@ -428,6 +404,48 @@ fn policy_scope_group(
         move_strategy: policy.spec.move_strategy,
         unplannable: None,
     }
+}
+
+/// The constraints of a group that counts pods by the group label `name`, resolved for a new
+/// pod with `pod_labels`.
+fn labelled_group_constraints(
+    spec: &PolicySpec,
+    name: &str,
+    pod_labels: &Labels,
+) -> Vec<Constraint> {
+    spec.constraints
+        .iter()
+        .map(|constraint| {
+            Constraint::from_pod(
+                injected_constraint(constraint.clone(), Spreading::Policy(name)),
+                pod_labels,
+            )
+        })
+        .collect()
+}
+
+/// How a group of several workloads places its pods (each distinct placement once; the
+/// default one for a group with none), and the requests of its smallest new pod.
+fn placements_and_requests(
+    index: &Index<'_>,
+    active: &[WorkloadId],
+) -> (Vec<Placement>, Resources) {
+    let mut placements: Vec<Placement> = Vec::new();
+    for &id in active {
+        let placement = Placement::of(&index.workload(id).template);
+        if !placements.contains(&placement) {
+            placements.push(placement);
+        }
+    }
+    if placements.is_empty() {
+        placements.push(Placement::of(&Default::default()));
+    }
+    let requests = active
+        .iter()
+        .map(|&id| index.workload(id).template.requests)
+        .min_by_key(|requests| (requests.cpu_millis, requests.memory_bytes))
+        .unwrap_or_default();
+    (placements, requests)
 }
 
 /// Pods grouped by the constraints they already carry, as the scheduler groups them: per
@@ -547,36 +565,13 @@ pub fn cluster_group(index: &Index<'_>, policy: &ClusterPolicy) -> Group {
 
     let mut pod_labels = Labels::new();
     pod_labels.insert(GROUP_LABEL.to_owned(), policy.name.clone());
-    let constraints: Vec<Constraint> = policy
-        .spec
-        .constraints
+    let constraints = labelled_group_constraints(&policy.spec, &policy.name, &pod_labels);
+    let active: Vec<WorkloadId> = workloads
         .iter()
-        .map(|constraint| {
-            Constraint::from_pod(
-                injected_constraint(constraint.clone(), Spreading::Policy(&policy.name)),
-                &pod_labels,
-            )
-        })
+        .filter(|matched| matched.left_alone.is_none())
+        .map(|matched| matched.id)
         .collect();
-    let mut placements: Vec<Placement> = Vec::new();
-    for matched in workloads
-        .iter()
-        .filter(|matched| matched.left_alone.is_none())
-    {
-        let placement = Placement::of(&index.workload(matched.id).template);
-        if !placements.contains(&placement) {
-            placements.push(placement);
-        }
-    }
-    if placements.is_empty() {
-        placements.push(Placement::of(&Default::default()));
-    }
-    let requests = workloads
-        .iter()
-        .filter(|matched| matched.left_alone.is_none())
-        .map(|matched| index.workload(matched.id).template.requests)
-        .min_by_key(|requests| (requests.cpu_millis, requests.memory_bytes))
-        .unwrap_or_default();
+    let (placements, requests) = placements_and_requests(index, &active);
     let unplannable = constraints
         .is_empty()
         .then(|| "the ClusterSpreadPolicy has no constraints".to_owned());

@@ -13,4 +13,5 @@ pub mod controller;
 pub mod kubectl;
 pub mod model;
 pub mod objects;
+pub mod readme;
 pub mod reflection;
