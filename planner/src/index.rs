@@ -112,51 +112,9 @@ impl<'a> Index<'a> {
                 .push(id);
         }
 
-        // ReplicaSet name -> the Deployment that controls it; and each Deployment's newest hash.
-        let mut replica_set_owner: HashMap<(&str, &str), WorkloadId> = HashMap::default();
-        let mut newest: HashMap<WorkloadId, (i64, &str)> = HashMap::default();
-        for replica_set in &cluster.replica_sets {
-            let Some(owner) = &replica_set.owner else {
-                continue;
-            };
-            if owner.kind != "Deployment" {
-                continue;
-            }
-            let key = (
-                &*replica_set.namespace,
-                WorkloadKind::Deployment,
-                owner.name.as_str(),
-            );
-            let Some(&workload) = workload_ids.get(&key) else {
-                continue;
-            };
-            if !owner.uid.is_empty() && owner.uid != cluster.workloads[workload].uid {
-                continue;
-            }
-            replica_set_owner.insert(
-                (&replica_set.namespace, replica_set.name.as_str()),
-                workload,
-            );
-            if let Some(hash) = &replica_set.template_hash {
-                let entry = newest
-                    .entry(workload)
-                    .or_insert((replica_set.revision, hash));
-                if replica_set.revision > entry.0 {
-                    *entry = (replica_set.revision, hash);
-                }
-            }
-        }
-        let current_hash = newest
-            .into_iter()
-            .map(|(workload, (_, hash))| (workload, hash))
-            .collect();
+        let (replica_set_owner, current_hash) = Self::replica_set_owners(cluster, &workload_ids);
 
-        let mut by_name: Vec<NodeId> = (0..cluster.nodes.len()).collect();
-        by_name.sort_unstable_by(|&a, &b| cluster.nodes[a].name.cmp(&cluster.nodes[b].name));
-        let mut node_rank = vec![0u32; cluster.nodes.len()];
-        for (rank, &node) in by_name.iter().enumerate() {
-            node_rank[node] = u32::try_from(rank).unwrap_or(u32::MAX);
-        }
+        let node_rank = node_ranks(cluster);
         let mut node_requested = vec![Resources::default(); cluster.nodes.len()];
         let mut pod_node = Vec::with_capacity(cluster.pods.len());
         // Per pod: its node when the scheduler's cache holds it (bound, not Succeeded/Failed).
@@ -244,13 +202,7 @@ impl<'a> Index<'a> {
             .enumerate()
             .map(|(id, volume)| (volume.name.as_str(), id))
             .collect();
-        let mut pdbs_by_namespace: HashMap<&str, Vec<usize>> = HashMap::default();
-        for (id, pdb) in cluster.pdbs.iter().enumerate() {
-            pdbs_by_namespace
-                .entry(&pdb.namespace)
-                .or_default()
-                .push(id);
-        }
+        let pdbs_by_namespace = pdbs_by_namespace(cluster);
 
         Self {
             cluster,
@@ -272,6 +224,56 @@ impl<'a> Index<'a> {
             volumes,
             pdbs_by_namespace,
         }
+    }
+
+    /// Each ReplicaSet's controlling Deployment (by namespace and name), and each Deployment's
+    /// newest pod-template-hash.
+    #[allow(clippy::type_complexity)]
+    fn replica_set_owners(
+        cluster: &'a Cluster,
+        workload_ids: &HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
+    ) -> (
+        HashMap<(&'a str, &'a str), WorkloadId>,
+        HashMap<WorkloadId, &'a str>,
+    ) {
+        let mut replica_set_owner: HashMap<(&str, &str), WorkloadId> = HashMap::default();
+        let mut newest: HashMap<WorkloadId, (i64, &str)> = HashMap::default();
+        for replica_set in &cluster.replica_sets {
+            let Some(owner) = &replica_set.owner else {
+                continue;
+            };
+            if owner.kind != "Deployment" {
+                continue;
+            }
+            let key = (
+                &*replica_set.namespace,
+                WorkloadKind::Deployment,
+                owner.name.as_str(),
+            );
+            let Some(&workload) = workload_ids.get(&key) else {
+                continue;
+            };
+            if !owner.uid.is_empty() && owner.uid != cluster.workloads[workload].uid {
+                continue;
+            }
+            replica_set_owner.insert(
+                (&replica_set.namespace, replica_set.name.as_str()),
+                workload,
+            );
+            if let Some(hash) = &replica_set.template_hash {
+                let entry = newest
+                    .entry(workload)
+                    .or_insert((replica_set.revision, hash));
+                if replica_set.revision > entry.0 {
+                    *entry = (replica_set.revision, hash);
+                }
+            }
+        }
+        let current_hash = newest
+            .into_iter()
+            .map(|(workload, (_, hash))| (workload, hash))
+            .collect();
+        (replica_set_owner, current_hash)
     }
 
     fn owning_workload(
@@ -416,4 +418,24 @@ fn slice<'s>(pods: &'s [PodId], start: &[usize], key: usize) -> &'s [PodId] {
         (Some(&from), Some(&to)) => pods.get(from..to).unwrap_or(&[]),
         _ => &[],
     }
+}
+
+/// Each node's rank in name order, which breaks the planner's ties.
+fn node_ranks(cluster: &Cluster) -> Vec<u32> {
+    let mut by_name: Vec<NodeId> = (0..cluster.nodes.len()).collect();
+    by_name.sort_unstable_by(|&a, &b| cluster.nodes[a].name.cmp(&cluster.nodes[b].name));
+    let mut node_rank = vec![0u32; cluster.nodes.len()];
+    for (rank, &node) in by_name.iter().enumerate() {
+        node_rank[node] = u32::try_from(rank).unwrap_or(u32::MAX);
+    }
+    node_rank
+}
+
+/// Each namespace's PodDisruptionBudgets.
+fn pdbs_by_namespace(cluster: &Cluster) -> HashMap<&str, Vec<usize>> {
+    let mut pdbs: HashMap<&str, Vec<usize>> = HashMap::default();
+    for (id, pdb) in cluster.pdbs.iter().enumerate() {
+        pdbs.entry(&pdb.namespace).or_default().push(id);
+    }
+    pdbs
 }

@@ -207,19 +207,7 @@ impl Planner<'_, '_> {
             .collect();
         let mut skipped = self.left_alone_pods(&group);
         let mut states = self.constraint_states(&mut group);
-        let observed: Vec<Observed> = states
-            .iter()
-            .map(|state| {
-                let live = state.live_counts();
-                Observed {
-                    skew: state.counts.skew(state.constraint.min_domains),
-                    global_min: state.counts.global_min(state.constraint.min_domains),
-                    actionable: live.skew(),
-                    bound: live.lower_bound(),
-                    pods: state.counts.nonzero(),
-                }
-            })
-            .collect();
+        let observed = observe(&states);
         let lower_bound_moves = observed
             .iter()
             .filter_map(|observed| observed.bound)
@@ -514,4 +502,22 @@ impl Planner<'_, '_> {
             )
         }
     }
+}
+
+/// What each constraint's state says before any move: skews, the global minimum, the bound on
+/// moves and the pods per domain.
+fn observe(states: &[ConstraintState]) -> Vec<Observed> {
+    states
+        .iter()
+        .map(|state| {
+            let live = state.live_counts();
+            Observed {
+                skew: state.counts.skew(state.constraint.min_domains),
+                global_min: state.counts.global_min(state.constraint.min_domains),
+                actionable: live.skew(),
+                bound: live.lower_bound(),
+                pods: state.counts.nonzero(),
+            }
+        })
+        .collect()
 }

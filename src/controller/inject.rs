@@ -30,6 +30,7 @@ use crate::{
     planner::{
         group::{self, Spreading},
         model::{PodSpreadConstraint, Policy, Scope, Workload, WorkloadKind},
+        report::LeftAloneWorkload,
         selector::{LabelSelector, Operator},
     },
 };
@@ -309,6 +310,41 @@ impl Injector<'_> {
         }
     }
 
+    /// Counts and reports a workload its group leaves alone, and takes our fields back from
+    /// one we injected before that is now pinned or ignored.
+    async fn leave_alone(
+        &self,
+        policy: &Policy,
+        observation: &Observation,
+        alone: &LeftAloneWorkload,
+        injection: &mut Injection,
+    ) {
+        injection.counts.matched += 1;
+        match alone.reason.as_str() {
+            "Pinned" => injection.counts.pinned += 1,
+            "Ignored" => injection.counts.ignored += 1,
+            _ => {}
+        }
+        injection.issues.push(WorkloadIssue {
+            workload: alone.workload.clone(),
+            reason: alone.reason.clone(),
+            message: left_alone_message(&alone.reason),
+        });
+        // A workload we injected before that is now pinned or ignored gets its fields
+        // back. One another policy governs is that policy's to write: every policy
+        // applies under the one field manager, so releasing here would remove its
+        // fields, it would apply them again, and the workload would re-roll forever.
+        let ours_to_release = matches!(alone.reason.as_str(), "Pinned" | "Ignored");
+        if ours_to_release
+            && let Some(workload) = find(observation, &policy.namespace, &alone.workload)
+            && self
+                .entry(workload)
+                .is_some_and(|entry| entry.applied_by_us)
+        {
+            self.release(workload).await;
+        }
+    }
+
     /// Injects a policy's constraints into the workloads it governs, paced; and removes our
     /// fields from the ones it matches but leaves alone.
     pub async fn inject(
@@ -336,30 +372,8 @@ impl Injector<'_> {
                 }
             }
             for alone in &group.left_alone {
-                injection.counts.matched += 1;
-                match alone.reason.as_str() {
-                    "Pinned" => injection.counts.pinned += 1,
-                    "Ignored" => injection.counts.ignored += 1,
-                    _ => {}
-                }
-                injection.issues.push(WorkloadIssue {
-                    workload: alone.workload.clone(),
-                    reason: alone.reason.clone(),
-                    message: left_alone_message(&alone.reason),
-                });
-                // A workload we injected before that is now pinned or ignored gets its fields
-                // back. One another policy governs is that policy's to write: every policy
-                // applies under the one field manager, so releasing here would remove its
-                // fields, it would apply them again, and the workload would re-roll forever.
-                let ours_to_release = matches!(alone.reason.as_str(), "Pinned" | "Ignored");
-                if ours_to_release
-                    && let Some(workload) = find(observation, &policy.namespace, &alone.workload)
-                    && self
-                        .entry(workload)
-                        .is_some_and(|entry| entry.applied_by_us)
-                {
-                    self.release(workload).await;
-                }
+                self.leave_alone(policy, observation, alone, &mut injection)
+                    .await;
             }
         }
         active.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));

@@ -1,12 +1,14 @@
 //! The controller (`kube-spread run`): a thin kube-rs shell around the planner. Watches feed
-//! compact stores; every SpreadPolicy is reconciled in four steps — observe, plan, act, report —
-//! by the leader only; the one chokepoint in [`disruption`] makes every move.
+//! compact stores; every SpreadPolicy and ClusterSpreadPolicy is reconciled in four steps —
+//! observe, plan, act, report — by the leader only; the one chokepoint in [`disruption`] makes
+//! every move.
 //!
 //! - [`stores`]: the watches and the compact model they keep.
 //! - [`observe`]: one observation and one plan for all policies, reused while current.
 //! - [`reconcile`]: the four steps for one policy.
 //! - [`inject`]: server-side apply of our constraints, paced; removal when no policy governs.
-//! - [`rebalance`]: the per-policy state machine (trigger, stabilization, flights, cooldown).
+//! - [`rebalance`]: the per-policy state machine (trigger, stabilization, flights, cooldown):
+//!   a pure `decide`, then a loop that carries the decision out through the chokepoint.
 //! - [`disruption`]: evictions and restarts: leader gating, budgets, dry-run, Events, metrics.
 //! - [`report`]: status and metrics. [`events`]: Events. [`leader`]: the Lease.
 //! - [`server`]: `/metrics`, `/healthz`, `/readyz`.
@@ -290,6 +292,66 @@ fn every_policy_in_order<K: PolicyKind>(
     })
 }
 
+/// Nothing is drained once the controller stops: the leader takes its steering taints away,
+/// within the shutdown grace period (else the next leader's sweep does).
+async fn release_steering(ctx: &Context) {
+    if !ctx.leadership.is_leader() {
+        return;
+    }
+    ctx.steering.release_all();
+    let released = ctx.steering.apply(&ctx.client, ctx.observer.stores());
+    if tokio::time::timeout(SHUTDOWN_GRACE, released)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "Could not remove the steering taints in time; the next leader's sweep will."
+        );
+    }
+}
+
+/// Every SWEEP_EVERY: pods per node published with or without policies, series of what is
+/// gone removed (so that no alert fires on a node that no longer exists); on the leader, our
+/// fields taken back from workloads no policy governs and steering taints no policy needs.
+async fn sweep(ctx: Arc<Context>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        if !ctx.observer.synced() {
+            continue;
+        }
+        let observation = ctx.observer.observe();
+        ctx.publish_node_pods(&observation);
+        ctx.forget_deleted_policies(&observation);
+        if ctx.leadership.is_leader() {
+            ctx.injector().release_orphans(&observation).await;
+            ctx.steer_sweep(&observation).await;
+        }
+    }
+}
+
+/// The Lease election, when the settings name a Lease; else this replica always leads.
+fn elect(
+    client: &Client,
+    clock: Clock,
+    settings: &Settings,
+    metrics: &ControllerMetrics,
+) -> Option<Election> {
+    match &settings.lease {
+        Some(lease) => Some(Election::start(
+            client.clone(),
+            clock,
+            &lease.namespace,
+            &lease.name,
+            &settings.identity,
+            metrics.clone(),
+        )),
+        None => {
+            metrics.leader.set(1);
+            None
+        }
+    }
+}
+
 /// Runs the controller until `shutdown` resolves; then stops reconciling, releases the lease
 /// and returns.
 pub async fn run(
@@ -317,20 +379,7 @@ pub async fn run(
         clock,
     ));
 
-    let election = match &settings.lease {
-        Some(lease) => Some(Election::start(
-            client.clone(),
-            clock,
-            &lease.namespace,
-            &lease.name,
-            &settings.identity,
-            metrics.clone(),
-        )),
-        None => {
-            metrics.leader.set(1);
-            None
-        }
-    };
+    let election = elect(&client, clock, &settings, &metrics);
     let leadership = election
         .as_ref()
         .map_or_else(Leadership::always, Election::leadership);
@@ -369,26 +418,7 @@ pub async fn run(
         futures::stream::select(on_change(stores.changes()), leader_changes)
     };
 
-    let sweeper = {
-        let ctx = Arc::clone(&ctx);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(SWEEP_EVERY).await;
-                if !ctx.observer.synced() {
-                    continue;
-                }
-                // Pods per node are published with or without policies, and series of what
-                // is gone are removed, so that no alert fires on a node that no longer exists.
-                let observation = ctx.observer.observe();
-                ctx.publish_node_pods(&observation);
-                ctx.forget_deleted_policies(&observation);
-                if ctx.leadership.is_leader() {
-                    ctx.injector().release_orphans(&observation).await;
-                    ctx.steer_sweep(&observation).await;
-                }
-            }
-        })
-    };
+    let sweeper = tokio::spawn(sweep(Arc::clone(&ctx)));
 
     // Shutdown is asked once and heard twice: the controller stops taking work, and if it has
     // not wound down within the grace period it is dropped, whatever its watches are doing.
@@ -445,19 +475,7 @@ pub async fn run(
 
     tracing::info!("Shutting down.");
     sweeper.abort();
-    // Nothing is drained once the controller stops: the leader takes its steering taints away.
-    if ctx.leadership.is_leader() {
-        ctx.steering.release_all();
-        let released = ctx.steering.apply(&ctx.client, ctx.observer.stores());
-        if tokio::time::timeout(SHUTDOWN_GRACE, released)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "Could not remove the steering taints in time; the next leader's sweep will."
-            );
-        }
-    }
+    release_steering(&ctx).await;
     watches.abort();
     if let Some(server) = server {
         server.abort();

@@ -240,6 +240,36 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
         .collect();
     issues.sort_by(|a, b| (&a.workload, &a.reason).cmp(&(&b.workload, &b.reason)));
     issues.dedup_by(|a, b| a.workload == b.workload && a.reason == b.reason);
+    let degraded = degraded(existing, &issues, step, generation, now);
+
+    let distribution = distribution(groups);
+    SpreadPolicyStatus {
+        observed_generation: Some(generation),
+        conditions: vec![ready, balanced, rebalancing, degraded],
+        skew: Some(
+            distribution
+                .iter()
+                .map(|d| d.actionable_skew)
+                .max()
+                .unwrap_or(0),
+        ),
+        workloads: findings.injection.counts.clone(),
+        workload_issues: issues,
+        distribution,
+        rebalance: step.status.clone(),
+    }
+}
+
+/// The Degraded condition: the first workload problem a person should look at (not a pinned,
+/// ignored or claimed workload, which are choices), else a reason moves are blocked (but not a
+/// spent hourly budget, which is the policy working as configured).
+fn degraded(
+    existing: &[Condition],
+    issues: &[WorkloadIssue],
+    step: &Step,
+    generation: i64,
+    now: Timestamp,
+) -> Condition {
     let problem = issues
         .iter()
         .find(|issue| {
@@ -258,7 +288,7 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
                 .filter(|blocked| *blocked != reason::BUDGET_EXHAUSTED)
                 .map(|blocked| (blocked.to_owned(), step.message.clone()))
         });
-    let degraded = match problem {
+    match problem {
         Some((why, message)) => condition(
             existing,
             conditions::DEGRADED,
@@ -277,23 +307,6 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
             generation,
             now,
         ),
-    };
-
-    let distribution = distribution(groups);
-    SpreadPolicyStatus {
-        observed_generation: Some(generation),
-        conditions: vec![ready, balanced, rebalancing, degraded],
-        skew: Some(
-            distribution
-                .iter()
-                .map(|d| d.actionable_skew)
-                .max()
-                .unwrap_or(0),
-        ),
-        workloads: findings.injection.counts.clone(),
-        workload_issues: issues,
-        distribution,
-        rebalance: step.status.clone(),
     }
 }
 

@@ -124,6 +124,28 @@ pub struct NodeEntry {
     pub taints: Vec<Taint>,
 }
 
+impl NodeEntry {
+    /// A node's entry: its model (sharing image names through the stores' interner), its
+    /// resourceVersion and its taints as the API holds them.
+    fn of(stores: &Stores, node: &Node) -> Result<Self, FieldError> {
+        let mut model = convert::node(node)?;
+        stores
+            .interner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .share_images(&mut model);
+        Ok(Self {
+            node: model,
+            resource_version: node.metadata.resource_version.clone().unwrap_or_default(),
+            taints: node
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.taints.clone())
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Every kind the planner reads, kept current by watches.
 #[derive(Debug)]
 pub struct Stores {
@@ -333,32 +355,7 @@ impl Stores {
                     convert::pod(pod, &mut interner)
                 }
             ),
-            stores.watch::<Node, _, _>(
-                &client,
-                metrics,
-                |s| &s.nodes,
-                name,
-                |s, node| {
-                    let mut model = convert::node(node)?;
-                    s.interner
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .share_images(&mut model);
-                    Ok(NodeEntry {
-                        node: model,
-                        resource_version: node
-                            .metadata
-                            .resource_version
-                            .clone()
-                            .unwrap_or_default(),
-                        taints: node
-                            .spec
-                            .as_ref()
-                            .and_then(|spec| spec.taints.clone())
-                            .unwrap_or_default(),
-                    })
-                }
-            ),
+            stores.watch::<Node, _, _>(&client, metrics, |s| &s.nodes, name, NodeEntry::of),
             stores.watch::<Deployment, _, _>(
                 &client,
                 metrics,
