@@ -29,10 +29,13 @@ pub enum Metrics {
 pub mod placement {
     /// The replacement landed on the node the plan predicted.
     pub const AS_PLANNED: &str = "as_planned";
+    /// It landed on a node the plan knew the scheduler scores as high as that one (the
+    /// scheduler picks among equals at random).
+    pub const AMONG_EQUALS: &str = "among_equals";
     /// It landed on another node.
     pub const ELSEWHERE: &str = "elsewhere";
     /// Every placement, for a counter that starts at 0.
-    pub const ALL: [&str; 2] = [AS_PLANNED, ELSEWHERE];
+    pub const ALL: [&str; 3] = [AS_PLANNED, AMONG_EQUALS, ELSEWHERE];
 }
 
 /// The results a move is counted under in `kube_spread_moves_total`.

@@ -228,6 +228,11 @@ pub struct Move {
     pub to_node: String,
     /// That node's domain under the group's first constraint.
     pub to_domain: String,
+    /// Other nodes the scheduler scores as high as `to_node` for the replacement (a group
+    /// across namespaces, whose replacements land where the scheduler's scores send them):
+    /// it picks among equals at random, and each of them helps the group as much.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<String>,
     /// How it is moved: evicted, or by a rollout restart of its Deployment.
     pub method: Method,
     /// Whether its PodDisruptionBudget allows the move now (always, for a restart).

@@ -19,6 +19,16 @@ pub enum Method {
     Restart,
 }
 
+impl Method {
+    /// Its name, as a move's status record and Events say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Evict => "Evict",
+            Self::Restart => "Restart",
+        }
+    }
+}
+
 /// How a pod is moved under a policy's move strategy.
 pub fn method(index: &Index<'_>, strategy: MoveStrategy, pod: PodId) -> Method {
     let restartable = strategy == MoveStrategy::Auto

@@ -250,8 +250,8 @@ impl Planner<'_, '_> {
             // The scheduler cannot count a group across namespaces: its replacement goes where
             // the scheduler's own scores send it (with the node it leaves marked as drained),
             // and a move whose replacement would not land where it helps is not made.
-            let to = match self.steered(group, states, pod, from, to) {
-                Some(to) => to,
+            let (to, tied_with) = match self.steered(group, states, pod, from, to) {
+                Some(steered) => steered,
                 None => {
                     remaining.retain(|&p| p != pod);
                     continue;
@@ -274,6 +274,10 @@ impl Planner<'_, '_> {
                 from_domain: domain_name(first, from),
                 to_node: index.node(to).name.clone(),
                 to_domain: domain_name(first, Some(to)),
+                tied_with: tied_with
+                    .iter()
+                    .map(|&node| index.node(node).name.clone())
+                    .collect(),
                 method,
                 pdb_allows: verdict.allows(),
                 budget: verdict,
@@ -287,8 +291,9 @@ impl Planner<'_, '_> {
     /// For a group across namespaces, where the scheduler would put the replacement of `pod`
     /// leaving `from` (marked with the drain taint): the planned node when the scheduler agrees
     /// or is as likely to pick it as any other good node, another node that helps as much when
-    /// the scheduler prefers that one, None when the scheduler would undo the move. Other
-    /// groups' destinations are the planner's own (their constraints steer the scheduler).
+    /// the scheduler prefers that one, None when the scheduler would undo the move; with the
+    /// other nodes it scores as high, among which it picks at random. Other groups'
+    /// destinations are the planner's own (their constraints steer the scheduler).
     fn steered(
         &mut self,
         group: &Group,
@@ -296,12 +301,12 @@ impl Planner<'_, '_> {
         pod: PodId,
         from: Option<NodeId>,
         planned: NodeId,
-    ) -> Option<NodeId> {
+    ) -> Option<(NodeId, Vec<NodeId>)> {
         if !group.is_cluster() {
-            return Some(planned);
+            return Some((planned, Vec::new()));
         }
         let Some(scene) = self.scene.as_mut() else {
-            return Some(planned);
+            return Some((planned, Vec::new()));
         };
         if let Some(from) = from {
             scene.prefer_no_schedule(from, DRAINING_TAINT, "");
@@ -318,11 +323,13 @@ impl Planner<'_, '_> {
         if prediction.best.is_empty() || !prediction.best.iter().all(|&to| helps(to)) {
             return None;
         }
-        if prediction.best.contains(&planned) {
-            Some(planned)
+        let to = if prediction.best.contains(&planned) {
+            planned
         } else {
-            prediction.best.first().copied()
-        }
+            *prediction.best.first()?
+        };
+        let tied = prediction.best.iter().copied().filter(|&node| node != to);
+        Some((to, tied.collect()))
     }
 
     fn apply(

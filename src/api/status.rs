@@ -181,6 +181,9 @@ pub struct MoveRecord {
     /// The node the planner expected the replacement on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Nodes the scheduler scores as high as `to` (it picks among equals at random).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<String>,
     /// The node the replacement landed on, once it was Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landed: Option<String>,

@@ -58,6 +58,16 @@ impl Budget {
         }
     }
 
+    /// A budget that never runs out, for evaluations that spend nothing (dry runs).
+    pub fn unlimited() -> Self {
+        Self {
+            in_flight: 0,
+            max_in_flight: usize::MAX,
+            last_hour: 0,
+            max_per_hour: usize::MAX,
+        }
+    }
+
     fn spend(&mut self) {
         self.in_flight += 1;
         self.last_hour += 1;
@@ -143,14 +153,8 @@ impl Flights {
     }
 }
 
-/// How a pod is moved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// Through the Eviction API (its controller recreates it, the scheduler places it).
-    Evict,
-    /// A rollout restart of its single-replica Deployment, which surges a new pod first.
-    Restart,
-}
+/// How a pod is moved: the planner decides, the chokepoint carries it out.
+pub use crate::planner::restart::Method;
 
 /// One move to make.
 #[derive(Clone, Debug)]
@@ -175,18 +179,59 @@ pub struct Request<'a> {
     pub dry_run: bool,
 }
 
+/// Why the API server refused a move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 429: a PodDisruptionBudget allows no disruption now.
+    Budget,
+    /// 500: more than one PodDisruptionBudget selects the pod.
+    MultipleBudgets,
+    /// 403: this controller may not make it.
+    Forbidden,
+}
+
+impl Refusal {
+    /// How Events and logs name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Budget => reason::PDB_BLOCKED,
+            Self::MultipleBudgets => reason::MULTIPLE_PDBS,
+            Self::Forbidden => "Forbidden",
+        }
+    }
+}
+
+/// Why a move failed other than by a refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    /// A restart was planned for a pod whose Deployment is not known.
+    #[error("a restart needs the pod's Deployment")]
+    NoDeployment,
+    /// The API server answered an error that says nothing about budgets.
+    #[error("the API server answered {code}: {message}")]
+    Api {
+        /// The HTTP status code.
+        code: u16,
+        /// What the server said.
+        message: String,
+    },
+    /// The request did not reach the server or its answer could not be read.
+    #[error(transparent)]
+    Client(kube::Error),
+}
+
 /// What became of a move.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Outcome {
     /// The pod is on its way out; its replacement is coming.
     Moved,
     /// The dry run passed: the move would be allowed now.
     WouldMove,
     /// The API server refused: a PodDisruptionBudget allows no disruption (429), several
-    /// budgets select the pod (500), or the request was forbidden.
+    /// budgets select the pod (500), or the request was forbidden (403).
     Refused {
-        /// PdbBlocked, MultiplePDBs or Forbidden.
-        reason: &'static str,
+        /// Which of those.
+        refusal: Refusal,
         /// What the server said.
         message: String,
     },
@@ -200,7 +245,7 @@ pub enum Outcome {
     /// was written.
     Capped(&'static str),
     /// Anything else went wrong.
-    Failed(String),
+    Failed(MoveError),
 }
 
 /// How a ClusterSpreadPolicy's moves steer their replacements.
@@ -272,13 +317,13 @@ impl Disruptor<'_> {
             (Outcome::Moved, Method::Evict) => move_result::EVICTED,
             (Outcome::Moved, Method::Restart) => move_result::RESTARTED,
             (Outcome::WouldMove, _) => move_result::DRY_RUN,
-            (Outcome::Refused { reason, .. }, _) if *reason != "Forbidden" => {
+            (Outcome::Refused { refusal, .. }, _) if *refusal != Refusal::Forbidden => {
                 move_result::PDB_BLOCKED
             }
             _ => move_result::FAILED,
         };
         self.metrics.moves.with_label_values(&[result]).inc();
-        if outcome == Outcome::Moved {
+        if matches!(outcome, Outcome::Moved) {
             budget.spend();
             self.flights.took_off(self.policy, request.from);
         }
@@ -292,38 +337,47 @@ impl Disruptor<'_> {
         if !self.leadership.is_leader() {
             return;
         }
-        let as_planned = record.to.as_deref() == Some(landed);
-        self.metrics
-            .replacements
-            .with_label_values(&[if as_planned {
-                placement::AS_PLANNED
-            } else {
-                placement::ELSEWHERE
-            }])
-            .inc();
         let planned = record.to.as_deref().unwrap_or("no node");
-        if !as_planned {
-            tracing::info!(pod = %record.pod, node = %landed, planned = %planned, "A replacement landed elsewhere than planned.");
-        }
-        let note = Note {
-            severity: Severity::Normal,
-            reason: if as_planned {
-                "Landed"
-            } else {
-                "LandedElsewhere"
-            },
-            action: "Schedule",
-            message: if as_planned {
+        let (placement, reason, message) = if planned == landed {
+            (
+                placement::AS_PLANNED,
+                "Landed",
                 format!(
                     "The replacement of {} (moved off {}) is Ready on {landed}, as planned",
                     record.pod, record.from
-                )
-            } else {
+                ),
+            )
+        } else if record.tied_with.iter().any(|node| node == landed) {
+            (
+                placement::AMONG_EQUALS,
+                "LandedAmongEquals",
+                format!(
+                    "The replacement of {} (moved off {}) is Ready on {landed}, which the scheduler scores as high as the planned {planned} ({} node(s) tied; it picks among them at random)",
+                    record.pod,
+                    record.from,
+                    record.tied_with.len() + 1
+                ),
+            )
+        } else {
+            tracing::info!(pod = %record.pod, node = %landed, planned = %planned, "A replacement landed elsewhere than planned.");
+            (
+                placement::ELSEWHERE,
+                "LandedElsewhere",
                 format!(
                     "The replacement of {} (moved off {}) is Ready on {landed}; the plan expected {planned}",
                     record.pod, record.from
-                )
-            },
+                ),
+            )
+        };
+        self.metrics
+            .replacements
+            .with_label_values(&[placement])
+            .inc();
+        let note = Note {
+            severity: Severity::Normal,
+            reason,
+            action: "Schedule",
+            message,
         };
         self.recorder.record(policy, None, note).await;
     }
@@ -405,7 +459,7 @@ impl Disruptor<'_> {
 
     async fn restart(&self, request: &Request<'_>) -> Outcome {
         let Some(deployment) = request.deployment else {
-            return Outcome::Failed("a restart needs the pod's Deployment".to_owned());
+            return Outcome::Failed(MoveError::NoDeployment);
         };
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), request.namespace);
         // A merge patch, as `kubectl rollout restart` makes: the annotation is the users' as
@@ -454,17 +508,17 @@ impl Disruptor<'_> {
                     request.from, request.to
                 ),
             },
-            Outcome::Refused { reason, message } => Note {
+            Outcome::Refused { refusal, message } => Note {
                 severity: Severity::Warning,
                 reason: "MoveBlocked",
                 action: action(request.method),
-                message: format!("{reason}: {message}"),
+                message: format!("{}: {message}", refusal.as_str()),
             },
-            Outcome::Failed(message) => Note {
+            Outcome::Failed(error) => Note {
                 severity: Severity::Warning,
                 reason: "MoveFailed",
                 action: action(request.method),
-                message: message.clone(),
+                message: error.to_string(),
             },
             Outcome::Gone | Outcome::NotLeader | Outcome::OverBudget(_) | Outcome::Capped(_) => {
                 return;
@@ -500,22 +554,25 @@ fn refusal(error: kube::Error) -> Outcome {
     match error {
         kube::Error::Api(status) => match status.code {
             429 => Outcome::Refused {
-                reason: reason::PDB_BLOCKED,
+                refusal: Refusal::Budget,
                 message: status.message,
             },
             500 if status.message.contains("more than one PodDisruptionBudget") => {
                 Outcome::Refused {
-                    reason: reason::MULTIPLE_PDBS,
+                    refusal: Refusal::MultipleBudgets,
                     message: status.message,
                 }
             }
             403 => Outcome::Refused {
-                reason: "Forbidden",
+                refusal: Refusal::Forbidden,
                 message: status.message,
             },
             404 | 409 => Outcome::Gone,
-            _ => Outcome::Failed(format!("{} ({})", status.message, status.code)),
+            code => Outcome::Failed(MoveError::Api {
+                code,
+                message: status.message,
+            }),
         },
-        other => Outcome::Failed(other.to_string()),
+        other => Outcome::Failed(MoveError::Client(other)),
     }
 }

@@ -14,7 +14,7 @@ use std::{
 use jiff::Timestamp;
 use k8s_openapi::{api::core::v1::ObjectReference, apimachinery::pkg::apis::meta::v1::Time};
 
-use super::disruption::{Budget, Disruptor, Method, Outcome, Request};
+use super::disruption::{Budget, Disruptor, Method, Outcome, Refusal, Request};
 use crate::{
     api::{
         DryRunReport, MoveRecord, RebalanceMode, RebalancePhase, RebalanceStatus, RebalanceTrigger,
@@ -23,8 +23,7 @@ use crate::{
     planner::{
         budget::BudgetVerdict,
         model::{Cluster, Pod, Workload, WorkloadKind},
-        report::{GroupPlan, Move},
-        restart,
+        report::{GroupPlan, Move, Outcome as PlanOutcome},
     },
 };
 
@@ -265,42 +264,237 @@ fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
     }
 }
 
-/// A step of one policy's rebalancer.
+/// A step of one policy's rebalancer: [`decide`] from the observation, the status and the
+/// memory, then carry the decision out through the disruption chokepoint, feeding each
+/// outcome back to the decision, which alone says what comes next.
 pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disruptor<'_>) -> Step {
-    let step = step_from(inputs, memory, disruptor).await;
-    memory.last_status = Some(step.status.clone());
-    step
+    let mut decision = decide(inputs, memory);
+    for (record, landed) in decision.landed() {
+        disruptor
+            .note_landed(inputs.reference, record, landed)
+            .await;
+    }
+    if let Some(dry_run) = decision.dry_run() {
+        while let Some(request) = dry_run.next_evaluation() {
+            let outcome = disruptor.disrupt(&request, &mut Budget::unlimited()).await;
+            dry_run.record(memory, outcome);
+        }
+    }
+    if let Some(course) = decision.course() {
+        while let Some(action) = course.next_action(memory) {
+            match action {
+                Action::NoteBlocked { planned, why } => {
+                    disruptor
+                        .note_blocked(
+                            inputs.reference,
+                            &planned.pod,
+                            &planned.uid,
+                            planned.budget.pdb(),
+                            &why,
+                        )
+                        .await;
+                }
+                Action::Disrupt(request) => {
+                    let outcome = disruptor.disrupt(&request, course.budget()).await;
+                    course.record(memory, outcome);
+                }
+            }
+        }
+    }
+    decision.conclude(memory)
 }
 
-/// One step from the durable state: the status as read, unless this replica made moves whose
-/// status write failed (the API answered an error, or the write is not watched back yet): then
-/// the state it last stepped to, so a lost write never loses a move in flight or from the
-/// hourly budget.
-async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disruptor<'_>) -> Step {
-    let spec = &inputs.settings.rebalance;
-    let now = inputs.now;
-    let mut status = match memory.last_status.take() {
+/// What a step decided before writing anything: the state after following the moves in
+/// flight, the replacements to announce, and what to do next.
+#[derive(Debug)]
+pub struct Decision<'p> {
+    carried: Carried,
+    /// Replacements that became Ready since the last step, with the node each landed on.
+    landed: Vec<(MoveRecord, String)>,
+    next: Next<'p>,
+}
+
+impl<'p> Decision<'p> {
+    /// Replacements that became Ready since the last step, with the node each landed on: to
+    /// be announced.
+    pub fn landed(&self) -> &[(MoveRecord, String)] {
+        &self.landed
+    }
+
+    /// The dry-run evaluations to make, when the policy is in DryRun and past its gates.
+    pub fn dry_run(&mut self) -> Option<&mut DryRun<'p>> {
+        match &mut self.next {
+            Next::DryRun(dry_run) => Some(dry_run),
+            _ => None,
+        }
+    }
+
+    /// The planned moves to try, when the policy is past its gates.
+    pub fn course(&mut self) -> Option<&mut Course<'p>> {
+        match &mut self.next {
+            Next::Move(course) => Some(course),
+            _ => None,
+        }
+    }
+
+    /// The step's end, once whatever it had to do was done; remembered, so that a lost status
+    /// write never loses a move.
+    pub fn conclude(self, memory: &mut Memory) -> Step {
+        let step = match self.next {
+            Next::Stop(verdict) => self.carried.finish(verdict),
+            Next::DryRun(dry_run) => dry_run.conclude(memory, self.carried),
+            Next::Move(course) => course.conclude(self.carried),
+        };
+        memory.last_status = Some(step.status.clone());
+        step
+    }
+}
+
+/// What a step does after following the moves in flight.
+#[derive(Debug)]
+enum Next<'p> {
+    /// Nothing to write: the rebalancer stands where the verdict says.
+    Stop(Verdict),
+    /// DryRun: evaluate the planned evictions not evaluated yet.
+    DryRun(DryRun<'p>),
+    /// Try the planned moves in order, within the budgets.
+    Move(Box<Course<'p>>),
+}
+
+/// The state a step carries from its start to its [`Step`].
+#[derive(Debug)]
+struct Carried {
+    status: RebalanceStatus,
+    issues: Vec<WorkloadIssue>,
+    requeue: Duration,
+}
+
+/// Where a step ends: the phase, the Rebalancing condition's reason and message, the blocked
+/// metric's reason, and how soon to look again at the latest (a move in flight or a budget's
+/// back-off that needs a look sooner wins).
+#[derive(Debug)]
+struct Verdict {
+    phase: RebalancePhase,
+    reason: &'static str,
+    message: String,
+    blocked: Option<&'static str>,
+    requeue: Duration,
+}
+
+impl Verdict {
+    fn new(phase: RebalancePhase, reason: &'static str, message: String) -> Self {
+        Self {
+            phase,
+            reason,
+            message,
+            blocked: None,
+            requeue: IDLE_REQUEUE,
+        }
+    }
+
+    /// Counted in the blocked metric under its reason.
+    fn blocking(self) -> Self {
+        Self {
+            blocked: Some(self.reason),
+            ..self
+        }
+    }
+
+    fn within(self, requeue: Duration) -> Self {
+        Self { requeue, ..self }
+    }
+}
+
+impl Carried {
+    fn finish(self, verdict: Verdict) -> Step {
+        let Self {
+            mut status,
+            mut issues,
+            requeue,
+        } = self;
+        issues.sort_by(|a, b| (&a.workload, &a.reason).cmp(&(&b.workload, &b.reason)));
+        issues.dedup_by(|a, b| a.workload == b.workload && a.reason == b.reason);
+        status.phase = verdict.phase;
+        status.moves_last_hour = i32::try_from(status.recent_moves.len()).unwrap_or(i32::MAX);
+        Step {
+            status,
+            reason: verdict.reason,
+            message: verdict.message,
+            issues,
+            blocked: verdict.blocked,
+            requeue: requeue.min(verdict.requeue),
+        }
+    }
+}
+
+/// Decides a step without writing anything: follows the moves in flight, then passes the
+/// gates in the order a person reads them (mode, skew, trigger, stabilization, something to
+/// move, dry run, cooldown, budget back-off, move budgets) and, past them all, hands the
+/// planned moves to a [`Course`].
+pub fn decide<'p>(inputs: &'p Inputs<'p>, memory: &mut Memory) -> Decision<'p> {
+    // The durable state: the status as read, unless this replica made moves whose status
+    // write failed (the API answered an error, or the write is not watched back yet): then
+    // the state it last stepped to, so a lost write never loses a move in flight or from the
+    // hourly budget.
+    let status = match memory.last_status.take() {
         Some(remembered) if remembered.total_moves > inputs.status.total_moves => remembered,
         _ => inputs.status.clone(),
     };
-    let mut issues = Vec::new();
-    let mut requeue = IDLE_REQUEUE;
-
+    let mut carried = Carried {
+        status,
+        issues: Vec::new(),
+        requeue: IDLE_REQUEUE,
+    };
+    let now = inputs.now;
     // The hourly budget, kept in the status so that a restart does not reset it.
-    status.recent_moves.retain(|time| since(now, time.0) < HOUR);
+    carried
+        .status
+        .recent_moves
+        .retain(|time| since(now, time.0) < HOUR);
+    let landed = follow_flights(inputs, memory, &mut carried);
+    standing_issues(memory, now, &mut carried.issues);
+    let next = match gate(inputs, memory, &mut carried.status) {
+        Err(verdict) => Next::Stop(verdict),
+        Ok(Passed::DryRun(armed_by)) => Next::DryRun(DryRun::new(inputs, memory, armed_by)),
+        Ok(Passed::Move { armed_by, budget }) => {
+            let flying = carried
+                .status
+                .in_flight
+                .iter()
+                .map(|record| record.pod.clone())
+                .collect();
+            Next::Move(Box::new(Course::new(inputs, armed_by, budget, flying)))
+        }
+    };
+    Decision {
+        carried,
+        landed,
+        next,
+    }
+}
 
-    // Moves in flight: done, still waiting, or given up on.
+/// Follows the moves in flight: done (cooldown starts, the landing is judged), still
+/// waiting, or given up on.
+fn follow_flights(
+    inputs: &Inputs<'_>,
+    memory: &mut Memory,
+    carried: &mut Carried,
+) -> Vec<(MoveRecord, String)> {
+    let now = inputs.now;
+    let cooldown = inputs.settings.rebalance.cooldown.get();
+    let status = &mut carried.status;
+    let mut landed_records = Vec::new();
     let mut still_flying = Vec::new();
     for record in std::mem::take(&mut status.in_flight) {
         match check_flight(inputs, &record) {
             Flight::Waiting => {
-                requeue = requeue.min(IN_FLIGHT_CHECK);
+                carried.requeue = carried.requeue.min(IN_FLIGHT_CHECK);
                 still_flying.push(record);
             }
             Flight::TimedOut => {
                 tracing::warn!(pod = %record.pod, reason = reason::REPLACEMENT_TIMEOUT, "A replacement did not become Ready in time.");
-                back_off(memory, &record.workload, now, spec.cooldown.get());
-                issues.push(WorkloadIssue {
+                back_off(memory, &record.workload, now, cooldown);
+                carried.issues.push(WorkloadIssue {
                     workload: record.workload.clone(),
                     reason: reason::REPLACEMENT_TIMEOUT.to_owned(),
                     message: format!(
@@ -310,9 +504,9 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
                 });
             }
             Flight::Done { landed } => {
-                status.cooldown_until = Some(Time(later(now, spec.cooldown.get())));
+                status.cooldown_until = Some(Time(later(now, cooldown)));
                 judge_landing(inputs, memory, &record, landed.as_deref(), now);
-                if let Some(landed) = &landed {
+                if let Some(landed) = landed {
                     if let Some(last) = status
                         .last_move
                         .as_mut()
@@ -320,14 +514,18 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
                     {
                         last.landed = Some(landed.clone());
                     }
-                    disruptor
-                        .note_landed(inputs.reference, &record, landed)
-                        .await;
+                    landed_records.push((record, landed));
                 }
             }
         }
     }
     status.in_flight = still_flying;
+    landed_records
+}
+
+/// Problems the memory holds: workloads the scheduler keeps disagreeing with, and workloads
+/// whose pods several budgets select (forgotten after a while, to be tried again).
+fn standing_issues(memory: &mut Memory, now: Timestamp, issues: &mut Vec<WorkloadIssue>) {
     for (workload, (count, _)) in &memory.disagreements {
         if *count >= DISAGREEMENTS_REPORTED {
             issues.push(WorkloadIssue {
@@ -351,9 +549,26 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
                     .to_owned(),
         });
     }
+}
 
-    let groups = inputs.groups;
-    let worst = groups
+/// How a step passed its gates.
+enum Passed {
+    /// DryRun: report what would move, armed by what.
+    DryRun(String),
+    /// Move, armed by what, within what budget.
+    Move { armed_by: String, budget: Budget },
+}
+
+/// The gates before any move, in order; the first that holds ends the step with its verdict.
+fn gate(
+    inputs: &Inputs<'_>,
+    memory: &Memory,
+    status: &mut RebalanceStatus,
+) -> Result<Passed, Verdict> {
+    let spec = &inputs.settings.rebalance;
+    let now = inputs.now;
+    let worst = inputs
+        .groups
         .iter()
         .flat_map(|group| group.constraints.iter().map(move |c| (group, c)))
         .max_by_key(|(_, constraint)| constraint.actionable_skew);
@@ -365,93 +580,23 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
     } else {
         status.skewed_since = None;
     }
-    let moves: Vec<(&GroupPlan, &Move)> = groups
-        .iter()
-        .flat_map(|group| group.moves.iter().map(move |m| (*group, m)))
-        .collect();
-
-    let finish = |status: RebalanceStatus,
-                  phase,
-                  reason,
-                  message: String,
-                  mut issues: Vec<WorkloadIssue>,
-                  blocked,
-                  requeue| {
-        let mut status = status;
-        issues.sort_by(|a, b| (&a.workload, &a.reason).cmp(&(&b.workload, &b.reason)));
-        issues.dedup_by(|a, b| a.workload == b.workload && a.reason == b.reason);
-        status.phase = phase;
-        status.moves_last_hour = i32::try_from(status.recent_moves.len()).unwrap_or(i32::MAX);
-        Step {
-            status,
-            reason,
-            message,
-            issues,
-            blocked,
-            requeue,
-        }
-    };
-
     if spec.mode == RebalanceMode::Off {
         status.dry_run = None;
-        return finish(
-            status,
+        let message = "rebalance.mode is Off".to_owned();
+        return Err(Verdict::new(
             RebalancePhase::Idle,
             reason::MODE_OFF,
-            "rebalance.mode is Off".to_owned(),
-            issues,
-            None,
-            IDLE_REQUEUE,
-        );
+            message,
+        ));
     }
     if !skewed {
         status.dry_run = None;
-        let phase = if status.in_flight.is_empty() {
-            RebalancePhase::Idle
-        } else {
-            RebalancePhase::WaitingForReplacement
-        };
-        // Skewed, but not in domains that can take pods now: say so rather than look idle.
-        let stranded = groups
-            .iter()
-            .flat_map(|group| group.constraints.iter())
-            .filter(|c| i64::from(c.skew) > i64::from(c.max_skew))
-            .max_by_key(|c| c.skew);
-        if let Some(constraint) = stranded {
-            let refusing: Vec<String> = constraint
-                .domains
-                .iter()
-                .filter(|domain| !domain.accepting)
-                .map(|domain| domain.name)
-                .collect();
-            let message = format!(
-                "skew {} on {} (maxSkew {}), but {} of its domains cannot take pods now ({}: not Ready, cordoned, tainted or full); nothing to move until they can",
-                constraint.skew,
-                constraint.topology_key,
-                constraint.max_skew,
-                refusing.len(),
-                refusing.join(", ")
-            );
-            return finish(
-                status,
-                phase,
-                reason::NO_ACCEPTING_DOMAIN,
-                message,
-                issues,
-                None,
-                requeue,
-            );
-        }
-        let message = format!(
-            "actionable skew {skew} is within skewThreshold {}",
-            threshold
-        );
-        return finish(status, phase, reason::IDLE, message, issues, None, requeue);
+        return Err(within_threshold(inputs, status, skew, threshold));
     }
     let armed = match spec.trigger {
         RebalanceTrigger::Continuous => Some("trigger is Continuous".to_owned()),
         RebalanceTrigger::NodeRecovery => {
-            recovery_armed(inputs).or_else(|| rebalance_under_way(&status))
+            recovery_armed(inputs).or_else(|| rebalance_under_way(status))
         }
     };
     let Some(armed_by) = armed else {
@@ -460,15 +605,11 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             "actionable skew {skew} is above skewThreshold {threshold}, but no node became Ready, joined or was uncordoned in the last {} (recoveryWindow)",
             spec.recovery_window
         );
-        return finish(
-            status,
+        return Err(Verdict::new(
             RebalancePhase::Idle,
             reason::NOT_ARMED,
             message,
-            issues,
-            None,
-            requeue,
-        );
+        ));
     };
     let skewed_since = status.skewed_since.as_ref().map_or(now, |time| time.0);
     let stable_for = since(now, skewed_since);
@@ -479,56 +620,78 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
             stable_for.as_secs(),
             spec.stabilization_window
         );
-        return finish(
-            status,
+        return Err(Verdict::new(
             RebalancePhase::Stabilizing,
             reason::STABILIZATION_PENDING,
             message,
-            issues,
-            None,
-            requeue.min(wait),
-        );
+        )
+        .within(wait));
     }
-    if moves.is_empty() {
+    if inputs.groups.iter().all(|group| group.moves.is_empty()) {
         let (why, text) = match worst {
-            Some((group, _))
-                if group.outcome == crate::planner::report::Outcome::NoAcceptingDomain =>
-            {
+            Some((group, _)) if group.outcome == PlanOutcome::NoAcceptingDomain => {
                 (reason::NO_ACCEPTING_DOMAIN, group.message.clone())
             }
             Some((group, _)) => (reason::NO_MOVABLE_POD, group.message.clone()),
             None => (reason::NO_MOVABLE_POD, "nothing to move".to_owned()),
         };
-        return finish(
-            status,
-            RebalancePhase::Blocked,
-            why,
-            text,
-            issues,
-            Some(why),
-            requeue,
-        );
+        return Err(Verdict::new(RebalancePhase::Blocked, why, text).blocking());
     }
-
     if spec.mode == RebalanceMode::DryRun {
-        let report = dry_run(inputs, memory, disruptor, &moves).await;
-        let message = format!(
-            "DryRun ({armed_by}): would move {} pod(s) now; {} blocked by PodDisruptionBudgets",
-            report.would_move, report.blocked
-        );
-        status.dry_run = Some(report);
-        return finish(
-            status,
-            RebalancePhase::Idle,
-            reason::DRY_RUN,
-            message,
-            issues,
-            None,
-            requeue,
-        );
+        return Ok(Passed::DryRun(armed_by));
     }
     status.dry_run = None;
+    held_back(spec, status, memory, now).map(|budget| Passed::Move { armed_by, budget })
+}
 
+/// The verdict when the actionable skew is within the threshold: idle, or skewed in domains
+/// that cannot take pods now (said, rather than looking idle).
+fn within_threshold(
+    inputs: &Inputs<'_>,
+    status: &RebalanceStatus,
+    skew: u32,
+    threshold: i32,
+) -> Verdict {
+    let phase = if status.in_flight.is_empty() {
+        RebalancePhase::Idle
+    } else {
+        RebalancePhase::WaitingForReplacement
+    };
+    let stranded = inputs
+        .groups
+        .iter()
+        .flat_map(|group| group.constraints.iter())
+        .filter(|c| i64::from(c.skew) > i64::from(c.max_skew))
+        .max_by_key(|c| c.skew);
+    let Some(constraint) = stranded else {
+        let message = format!("actionable skew {skew} is within skewThreshold {threshold}");
+        return Verdict::new(phase, reason::IDLE, message);
+    };
+    let refusing: Vec<String> = constraint
+        .domains
+        .iter()
+        .filter(|domain| !domain.accepting)
+        .map(|domain| domain.name)
+        .collect();
+    let message = format!(
+        "skew {} on {} (maxSkew {}), but {} of its domains cannot take pods now ({}: not Ready, cordoned, tainted or full); nothing to move until they can",
+        constraint.skew,
+        constraint.topology_key,
+        constraint.max_skew,
+        refusing.len(),
+        refusing.join(", ")
+    );
+    Verdict::new(phase, reason::NO_ACCEPTING_DOMAIN, message)
+}
+
+/// What holds every move back for now: the cooldown after the last replacement, the back-off
+/// after a budget refused, or the policy's move budgets; else the budget moves may spend.
+fn held_back(
+    spec: &crate::api::Rebalance,
+    status: &RebalanceStatus,
+    memory: &Memory,
+    now: Timestamp,
+) -> Result<Budget, Verdict> {
     if let Some(until_time) = status
         .cooldown_until
         .as_ref()
@@ -537,344 +700,459 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
     {
         let message =
             format!("cooling down until {until_time} after the last replacement became Ready");
-        return finish(
-            status,
-            RebalancePhase::CoolingDown,
-            reason::COOLING_DOWN,
-            message,
-            issues,
-            None,
-            requeue.min(until(now, until_time)),
+        return Err(
+            Verdict::new(RebalancePhase::CoolingDown, reason::COOLING_DOWN, message)
+                .within(until(now, until_time)),
         );
     }
     if let Some((until_time, _)) = memory.pdb_backoff.filter(|(at, _)| *at > now) {
         let message =
             format!("a PodDisruptionBudget refused the last move; trying again after {until_time}");
-        return finish(
-            status,
-            RebalancePhase::Blocked,
-            reason::PDB_BLOCKED,
-            message,
-            issues,
-            Some(reason::PDB_BLOCKED),
-            requeue.min(until(now, until_time)),
+        return Err(
+            Verdict::new(RebalancePhase::Blocked, reason::PDB_BLOCKED, message)
+                .blocking()
+                .within(until(now, until_time)),
         );
     }
-
-    let mut budget = Budget {
+    let budget = Budget {
         in_flight: status.in_flight.len(),
         max_in_flight: usize::try_from(spec.max_concurrent_moves).unwrap_or(1),
         last_hour: status.recent_moves.len(),
         max_per_hour: usize::try_from(spec.max_moves_per_hour).unwrap_or(1),
     };
-    if let Some(exhausted) = budget.exhausted() {
-        let (phase, message, wait) = if exhausted == reason::WAITING_FOR_REPLACEMENT {
-            (
-                RebalancePhase::WaitingForReplacement,
-                format!(
-                    "{} move(s) in flight; waiting for their replacements to be Ready",
-                    budget.in_flight
-                ),
-                IN_FLIGHT_CHECK,
+    match budget.exhausted() {
+        None => Ok(budget),
+        Some(waiting) if waiting == reason::WAITING_FOR_REPLACEMENT => {
+            let message = format!(
+                "{} move(s) in flight; waiting for their replacements to be Ready",
+                budget.in_flight
+            );
+            Err(
+                Verdict::new(RebalancePhase::WaitingForReplacement, waiting, message)
+                    .within(IN_FLIGHT_CHECK),
             )
-        } else {
+        }
+        Some(exhausted) => {
             let reopens = status
                 .recent_moves
                 .first()
                 .map_or(HOUR, |oldest| HOUR.saturating_sub(since(now, oldest.0)));
-            (
-                RebalancePhase::Blocked,
-                format!(
-                    "{} moves in the last hour reach maxMovesPerHour",
-                    budget.last_hour
-                ),
-                reopens,
-            )
-        };
-        let blocked = (phase == RebalancePhase::Blocked).then_some(exhausted);
-        return finish(
-            status,
-            phase,
-            exhausted,
-            message,
-            issues,
-            blocked,
-            requeue.min(wait),
-        );
+            let message = format!(
+                "{} moves in the last hour reach maxMovesPerHour",
+                budget.last_hour
+            );
+            Err(Verdict::new(RebalancePhase::Blocked, exhausted, message)
+                .blocking()
+                .within(reopens))
+        }
+    }
+}
+
+/// One thing to do for a planned move.
+#[derive(Debug)]
+pub enum Action<'p> {
+    /// Say on the pod and its budget that the budget holds this move back (an Event only).
+    NoteBlocked {
+        /// The move held back.
+        planned: &'p Move,
+        /// What its budget says.
+        why: String,
+    },
+    /// Make the move.
+    Disrupt(Request<'p>),
+}
+
+/// The planned moves of a step, in the plan's order: a state machine without I/O that says
+/// what to do next ([`Course::next_action`]) and takes in what came of it ([`Course::record`]), so
+/// that acting on it is a loop that decides nothing.
+#[derive(Debug)]
+pub struct Course<'p> {
+    inputs: &'p Inputs<'p>,
+    armed_by: String,
+    planned: std::vec::IntoIter<&'p Move>,
+    budget: Budget,
+    /// Pods whose moves are in flight already.
+    flying: HashSet<String>,
+    /// The move handed out last, until its outcome is recorded.
+    pending: Option<&'p Move>,
+    /// Whether an outcome ended the step.
+    stopped: bool,
+    /// Pods moved in this step.
+    made: Vec<String>,
+    /// The refusal that ended the step.
+    refusal: Option<(&'static str, String)>,
+    /// A cluster-wide cap that held a move back.
+    capped: Option<&'static str>,
+    /// Whether leadership was lost during the step.
+    not_leader: bool,
+    /// Workloads whose moves wait for their injection or rollout.
+    unsettled_held: Vec<String>,
+    /// Moves a PodDisruptionBudget holds back now: the pod and what its budget says.
+    budget_blocked: Vec<(String, String)>,
+    /// Moved pods' records and problems, folded into the status at the end.
+    moved: Vec<MoveRecord>,
+    issues: Vec<WorkloadIssue>,
+    requeue: Duration,
+}
+
+impl<'p> Course<'p> {
+    fn new(
+        inputs: &'p Inputs<'p>,
+        armed_by: String,
+        budget: Budget,
+        flying: HashSet<String>,
+    ) -> Self {
+        let planned: Vec<&'p Move> = inputs
+            .groups
+            .iter()
+            .flat_map(|group| group.moves.iter())
+            .collect();
+        Self {
+            inputs,
+            armed_by,
+            planned: planned.into_iter(),
+            budget,
+            flying,
+            pending: None,
+            stopped: false,
+            made: Vec::new(),
+            refusal: None,
+            capped: None,
+            not_leader: false,
+            unsettled_held: Vec::new(),
+            budget_blocked: Vec::new(),
+            moved: Vec::new(),
+            issues: Vec::new(),
+            requeue: IDLE_REQUEUE,
+        }
     }
 
-    let flying: HashSet<String> = status
-        .in_flight
-        .iter()
-        .map(|record| record.pod.clone())
-        .collect();
-    let mut made = Vec::new();
-    let mut refusal: Option<(&'static str, String)> = None;
-    // A cluster-wide cap that held a move back.
-    let mut capped: Option<&'static str> = None;
-    // Moves of workloads whose injection or rollout is pending.
-    let mut unsettled_held: Vec<String> = Vec::new();
-    // Moves a PodDisruptionBudget holds back now: the pod and what its budget says.
-    let mut budget_blocked: Vec<(String, String)> = Vec::new();
-    for (_, planned) in moves {
-        if budget.exhausted().is_some() {
-            break;
+    /// The budget the chokepoint spends moves from.
+    pub fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
+
+    /// What to do next, or None when the step is over: the budget is spent, an outcome ended
+    /// it, or no planned move is left. Moves that must wait are passed over here.
+    pub fn next_action(&mut self, memory: &mut Memory) -> Option<Action<'p>> {
+        let now = self.inputs.now;
+        while !self.stopped && self.budget.exhausted().is_none() {
+            let planned = self.planned.next()?;
+            let workload = planned.workload.as_deref().unwrap_or_default();
+            if self.inputs.unsettled.contains(workload) {
+                // Its pods are about to be replaced by its own rollout: moving one now would
+                // be undone, or repeated once the constraints arrive.
+                self.unsettled_held.push(workload.to_owned());
+                continue;
+            }
+            if self.flying.contains(&planned.pod)
+                || memory.multiple_pdbs.contains_key(workload)
+                || memory
+                    .disagreements
+                    .get(workload)
+                    .is_some_and(|(_, until_time)| *until_time > now)
+            {
+                continue;
+            }
+            // A surge restart never lowers availability: budgets only hold evictions back.
+            if planned.method == Method::Evict {
+                if let BudgetVerdict::MultiplePdbs { pdbs } = &planned.budget {
+                    // The API server would answer 500: the workload is a problem to report,
+                    // not a move to wait for.
+                    memory.multiple_pdbs.insert(workload.to_owned(), now);
+                    self.issues.push(WorkloadIssue {
+                        workload: workload.to_owned(),
+                        reason: reason::MULTIPLE_PDBS.to_owned(),
+                        message: format!(
+                            "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
+                            planned.pod,
+                            pdbs.len(),
+                            pdbs.join(", ")
+                        ),
+                    });
+                    continue;
+                }
+                if !planned.pdb_allows {
+                    let why = match &planned.budget {
+                        BudgetVerdict::Blocked { pdb, reason } => {
+                            format!("PodDisruptionBudget {pdb}: {reason}")
+                        }
+                        _ => "its PodDisruptionBudget".to_owned(),
+                    };
+                    self.budget_blocked.push((planned.pod.clone(), why.clone()));
+                    return Some(Action::NoteBlocked { planned, why });
+                }
+            }
+            self.pending = Some(planned);
+            return Some(Action::Disrupt(request_for(self.inputs, planned, false)));
         }
+        None
+    }
+
+    /// Takes in what came of the move [`Course::next_action`] handed out last.
+    pub fn record(&mut self, memory: &mut Memory, outcome: Outcome) {
+        let Some(planned) = self.pending.take() else {
+            return;
+        };
+        let now = self.inputs.now;
         let workload = planned.workload.clone().unwrap_or_default();
-        if inputs.unsettled.contains(&workload) {
-            // Its pods are about to be replaced by its own rollout: moving one now would be
-            // undone, or repeated once the constraints arrive.
-            unsettled_held.push(workload);
-            continue;
-        }
-        if flying.contains(&planned.pod)
-            || memory.multiple_pdbs.contains_key(&workload)
-            || memory
-                .disagreements
-                .get(&workload)
-                .is_some_and(|(_, until_time)| *until_time > now)
-        {
-            continue;
-        }
-        let (namespace, pod_name) = planned
-            .pod
-            .split_once('/')
-            .unwrap_or((inputs.namespace, &planned.pod));
-        let target = find_workload(inputs.cluster, namespace, &workload);
-        let method = match planned.method {
-            restart::Method::Evict => Method::Evict,
-            restart::Method::Restart => Method::Restart,
-        };
-        // A surge restart never lowers availability: budgets only hold evictions back.
-        if method == Method::Evict {
-            if let BudgetVerdict::MultiplePdbs { pdbs } = &planned.budget {
-                // The API server would answer 500: the workload is a problem to report, not a
-                // move to wait for.
-                memory.multiple_pdbs.insert(workload.clone(), now);
-                issues.push(WorkloadIssue {
-                    workload: workload.clone(),
-                    reason: reason::MULTIPLE_PDBS.to_owned(),
-                    message: format!(
-                        "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
-                        planned.pod,
-                        pdbs.len(),
-                        pdbs.join(", ")
-                    ),
-                });
-                continue;
-            }
-            if !planned.pdb_allows {
-                let why = match &planned.budget {
-                    BudgetVerdict::Blocked { pdb, reason } => {
-                        format!("PodDisruptionBudget {pdb}: {reason}")
-                    }
-                    _ => "its PodDisruptionBudget".to_owned(),
-                };
-                disruptor
-                    .note_blocked(
-                        inputs.reference,
-                        &planned.pod,
-                        &planned.uid,
-                        planned.budget.pdb(),
-                        &why,
-                    )
-                    .await;
-                budget_blocked.push((planned.pod.clone(), why));
-                continue;
-            }
-        }
-        let request = Request {
-            policy: inputs.reference,
-            namespace,
-            pod: pod_name,
-            uid: &planned.uid,
-            deployment: target
-                .filter(|w| w.kind == WorkloadKind::Deployment)
-                .map(|w| w.name.as_str()),
-            from: &planned.from_node,
-            to: &planned.to_node,
-            method,
-            dry_run: false,
-        };
-        match disruptor.disrupt(&request, &mut budget).await {
+        match outcome {
             Outcome::Moved => {
                 memory.pdb_backoff = None;
-                let record = MoveRecord {
+                tracing::info!(policy = %self.inputs.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");
+                self.moved.push(MoveRecord {
                     pod: planned.pod.clone(),
                     uid: Some(planned.uid.clone()),
-                    method: Some(
-                        match method {
-                            Method::Evict => "Evict",
-                            Method::Restart => "Restart",
-                        }
-                        .to_owned(),
-                    ),
-                    workload: workload.clone(),
+                    method: Some(planned.method.as_str().to_owned()),
+                    workload,
                     from: planned.from_node.clone(),
                     to: Some(planned.to_node.clone()),
+                    tied_with: planned.tied_with.clone(),
                     landed: None,
                     started: Some(Time(now)),
-                };
-                tracing::info!(policy = %inputs.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");
-                status.recent_moves.push(Time(now));
-                status.total_moves += 1;
-                status.last_move = Some(record.clone());
-                status.last_move_time = Some(Time(now));
-                status.in_flight.push(record);
-                made.push(planned.pod.clone());
+                });
+                self.made.push(planned.pod.clone());
             }
             Outcome::Refused {
-                reason: why,
+                refusal: Refusal::MultipleBudgets,
                 message,
-            } if why == reason::MULTIPLE_PDBS => {
+            } => {
                 memory.multiple_pdbs.insert(workload.clone(), now);
-                issues.push(WorkloadIssue {
-                    workload: workload.clone(),
+                self.issues.push(WorkloadIssue {
+                    workload,
                     reason: reason::MULTIPLE_PDBS.to_owned(),
                     message,
                 });
             }
-            Outcome::Refused {
-                reason: why,
-                message,
-            } => {
+            Outcome::Refused { message, .. } => {
                 let attempts = memory.pdb_backoff.map_or(0, |(_, attempts)| attempts) + 1;
                 let wait = PDB_BACKOFF
                     .saturating_mul(2u32.saturating_pow(attempts - 1))
                     .min(PDB_BACKOFF_MAX);
                 memory.pdb_backoff = Some((later(now, wait), attempts));
-                refusal = Some((
-                    if why == "Forbidden" {
-                        reason::PDB_BLOCKED
-                    } else {
-                        why
-                    },
-                    message,
-                ));
-                requeue = requeue.min(wait);
+                // A forbidden eviction reads as blocked, like a budget's refusal.
+                self.refusal = Some((reason::PDB_BLOCKED, message));
+                self.requeue = self.requeue.min(wait);
                 // Never retry hot: one refusal ends this step.
-                break;
+                self.stopped = true;
             }
             Outcome::Gone | Outcome::Failed(_) | Outcome::WouldMove => {}
-            Outcome::NotLeader | Outcome::OverBudget(_) => break,
+            Outcome::NotLeader => {
+                self.not_leader = true;
+                self.stopped = true;
+            }
+            Outcome::OverBudget(_) => self.stopped = true,
             Outcome::Capped(why) => {
-                capped = Some(why);
+                self.capped = Some(why);
                 // A node's cap leaves moves off other nodes; the cluster's leaves none.
-                if why == reason::CLUSTER_MOVES_CAPPED {
-                    break;
-                }
+                self.stopped = why == reason::CLUSTER_MOVES_CAPPED;
             }
         }
     }
 
-    if !made.is_empty() {
-        let message = format!(
-            "moved {} ({armed_by}); waiting for the replacement to be Ready",
-            made.join(", ")
-        );
-        return finish(
-            status,
-            RebalancePhase::WaitingForReplacement,
-            reason::MOVING,
-            message,
-            issues,
-            None,
-            requeue.min(IN_FLIGHT_CHECK),
-        );
-    }
-    if let Some((why, message)) = refusal {
-        return finish(
-            status,
-            RebalancePhase::Blocked,
-            why,
-            message,
-            issues,
-            Some(why),
-            requeue,
-        );
-    }
-    if let Some(why) = capped {
-        let message = if why == reason::CLUSTER_MOVES_CAPPED {
-            "the cluster's moves in flight reach --max-moves-in-flight; waiting for replacements"
+    /// The step's end: the moves made, or what held every planned move back.
+    fn conclude(self, mut carried: Carried) -> Step {
+        let now = self.inputs.now;
+        for record in self.moved {
+            carried.status.recent_moves.push(Time(now));
+            carried.status.total_moves += 1;
+            carried.status.last_move = Some(record.clone());
+            carried.status.last_move_time = Some(Time(now));
+            carried.status.in_flight.push(record);
+        }
+        carried.issues.extend(self.issues);
+        carried.requeue = carried.requeue.min(self.requeue);
+        let verdict = if !self.made.is_empty() {
+            let message = format!(
+                "moved {} ({}); waiting for the replacement to be Ready",
+                self.made.join(", "),
+                self.armed_by
+            );
+            Verdict::new(
+                RebalancePhase::WaitingForReplacement,
+                reason::MOVING,
+                message,
+            )
+            .within(IN_FLIGHT_CHECK)
+        } else if self.not_leader {
+            let message = "this replica lost its leadership during the step; the leader moves pods"
+                .to_owned();
+            Verdict::new(RebalancePhase::Idle, reason::NOT_LEADER, message)
+        } else if let Some((why, message)) = self.refusal {
+            Verdict::new(RebalancePhase::Blocked, why, message).blocking()
+        } else if let Some(why) = self.capped {
+            let message = if why == reason::CLUSTER_MOVES_CAPPED {
+                "the cluster's moves in flight reach --max-moves-in-flight; waiting for replacements"
+            } else {
+                "the moves in flight off the nodes to drain reach --max-moves-in-flight-per-node; waiting for replacements"
+            };
+            Verdict::new(RebalancePhase::Blocked, why, message.to_owned()).within(IN_FLIGHT_CHECK)
+        } else if !self.unsettled_held.is_empty() {
+            let mut held = self.unsettled_held;
+            held.sort();
+            held.dedup();
+            let message = format!(
+                "planned moves wait for the rollout of {} to finish (its injection or update is pending)",
+                held.join(", ")
+            );
+            Verdict::new(RebalancePhase::Blocked, reason::ROLLOUT_PENDING, message)
+                .within(IN_FLIGHT_CHECK)
+        } else if !self.budget_blocked.is_empty() {
+            Verdict::new(
+                RebalancePhase::Blocked,
+                reason::PDB_BLOCKED,
+                budgets_holding(&self.budget_blocked),
+            )
+            .blocking()
+            .within(PDB_BACKOFF)
         } else {
-            "the moves in flight off the nodes to drain reach --max-moves-in-flight-per-node; waiting for replacements"
+            let why = carried
+                .issues
+                .iter()
+                .find_map(|issue| {
+                    [reason::SCHEDULER_DISAGREES, reason::MULTIPLE_PDBS]
+                        .into_iter()
+                        .find(|reported| issue.reason == *reported)
+                })
+                .unwrap_or(reason::NO_MOVABLE_POD);
+            let message = "every planned move is held back".to_owned();
+            Verdict::new(RebalancePhase::Blocked, why, message)
+                .blocking()
+                .within(IN_FLIGHT_CHECK)
         };
-        return finish(
-            status,
-            RebalancePhase::Blocked,
-            why,
-            message.to_owned(),
-            issues,
-            None,
-            requeue.min(IN_FLIGHT_CHECK),
-        );
+        carried.finish(verdict)
     }
-    if !unsettled_held.is_empty() {
-        unsettled_held.sort();
-        unsettled_held.dedup();
-        let message = format!(
-            "planned moves wait for the rollout of {} to finish (its injection or update is pending)",
-            unsettled_held.join(", ")
-        );
-        return finish(
-            status,
-            RebalancePhase::Blocked,
-            reason::ROLLOUT_PENDING,
-            message,
-            issues,
-            None,
-            requeue.min(IN_FLIGHT_CHECK),
-        );
-    }
-    if !budget_blocked.is_empty() {
-        let named: Vec<String> = budget_blocked
-            .iter()
-            .take(3)
-            .map(|(pod, why)| format!("{pod} ({why})"))
-            .collect();
-        let more = budget_blocked.len().saturating_sub(named.len());
-        let message = format!(
-            "{} planned move(s) wait for their PodDisruptionBudget to allow a disruption: {}{}",
-            budget_blocked.len(),
-            named.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        );
-        return finish(
-            status,
-            RebalancePhase::Blocked,
-            reason::PDB_BLOCKED,
-            message,
-            issues,
-            Some(reason::PDB_BLOCKED),
-            requeue.min(PDB_BACKOFF),
-        );
-    }
-    let reported = issues
+}
+
+/// Says which budgets hold planned moves back: the first three, and how many more.
+fn budgets_holding(blocked: &[(String, String)]) -> String {
+    let named: Vec<String> = blocked
         .iter()
-        .find(|issue| {
-            issue.reason == reason::SCHEDULER_DISAGREES || issue.reason == reason::MULTIPLE_PDBS
-        })
-        .map(|issue| {
-            if issue.reason == reason::SCHEDULER_DISAGREES {
-                reason::SCHEDULER_DISAGREES
-            } else {
-                reason::MULTIPLE_PDBS
-            }
-        });
-    let why = reported.unwrap_or(reason::NO_MOVABLE_POD);
-    finish(
-        status,
-        RebalancePhase::Blocked,
-        why,
-        "every planned move is held back".to_owned(),
-        issues,
-        Some(why),
-        requeue.min(IN_FLIGHT_CHECK),
+        .take(3)
+        .map(|(pod, why)| format!("{pod} ({why})"))
+        .collect();
+    let more = blocked.len().saturating_sub(named.len());
+    format!(
+        "{} planned move(s) wait for their PodDisruptionBudget to allow a disruption: {}{}",
+        blocked.len(),
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
     )
+}
+
+/// The request that makes a planned move (or evaluates it, in a dry run).
+fn request_for<'p>(inputs: &'p Inputs<'p>, planned: &'p Move, dry_run: bool) -> Request<'p> {
+    let (namespace, pod) = planned
+        .pod
+        .split_once('/')
+        .unwrap_or((inputs.namespace, &planned.pod));
+    let workload = planned.workload.as_deref().unwrap_or_default();
+    let deployment = find_workload(inputs.cluster, namespace, workload)
+        .filter(|w| w.kind == WorkloadKind::Deployment)
+        .map(|w| w.name.as_str());
+    Request {
+        policy: inputs.reference,
+        namespace,
+        pod,
+        uid: &planned.uid,
+        deployment,
+        from: &planned.from_node,
+        to: &planned.to_node,
+        method: planned.method,
+        dry_run,
+    }
+}
+
+/// DryRun: each planned eviction evaluated once with a server-side dry-run eviction, so that
+/// the report says what the budgets would allow now; a planned restart asks no budget.
+#[derive(Debug)]
+pub struct DryRun<'p> {
+    inputs: &'p Inputs<'p>,
+    armed_by: String,
+    /// Evictions not evaluated yet.
+    evaluate: std::vec::IntoIter<&'p Move>,
+    /// The one handed out last, until its outcome is recorded.
+    pending: Option<&'p Move>,
+}
+
+impl<'p> DryRun<'p> {
+    fn new(inputs: &'p Inputs<'p>, memory: &mut Memory, armed_by: String) -> Self {
+        let moves: Vec<&'p Move> = inputs
+            .groups
+            .iter()
+            .flat_map(|group| group.moves.iter())
+            .collect();
+        let planned: HashSet<(String, String)> = moves
+            .iter()
+            .map(|m| (m.uid.clone(), m.to_node.clone()))
+            .collect();
+        memory.dry_run.retain(|key, _| planned.contains(key));
+        let mut evaluate = Vec::new();
+        for planned in moves {
+            let key = (planned.uid.clone(), planned.to_node.clone());
+            if memory.dry_run.contains_key(&key) {
+                continue;
+            }
+            if planned.method == Method::Restart {
+                // A rollout restart asks no budget: it would pass as planned.
+                memory.dry_run.insert(key, true);
+            } else {
+                evaluate.push(planned);
+            }
+        }
+        Self {
+            inputs,
+            armed_by,
+            evaluate: evaluate.into_iter(),
+            pending: None,
+        }
+    }
+
+    /// The next eviction to evaluate.
+    pub fn next_evaluation(&mut self) -> Option<Request<'p>> {
+        let planned = self.evaluate.next()?;
+        self.pending = Some(planned);
+        Some(Request {
+            deployment: None,
+            ..request_for(self.inputs, planned, true)
+        })
+    }
+
+    /// Takes in the server's answer to the evaluation handed out last.
+    pub fn record(&mut self, memory: &mut Memory, outcome: Outcome) {
+        let Some(planned) = self.pending.take() else {
+            return;
+        };
+        let key = (planned.uid.clone(), planned.to_node.clone());
+        match outcome {
+            Outcome::WouldMove => {
+                memory.dry_run.insert(key, true);
+            }
+            Outcome::Refused { .. } => {
+                memory.dry_run.insert(key, false);
+            }
+            _ => {}
+        }
+    }
+
+    fn conclude(self, memory: &Memory, mut carried: Carried) -> Step {
+        let would_move = memory.dry_run.values().filter(|passes| **passes).count();
+        let blocked = memory.dry_run.len() - would_move;
+        let report = DryRunReport {
+            would_move: i32::try_from(would_move).unwrap_or(i32::MAX),
+            blocked: i32::try_from(blocked).unwrap_or(i32::MAX),
+        };
+        let message = format!(
+            "DryRun ({}): would move {} pod(s) now; {} blocked by PodDisruptionBudgets",
+            self.armed_by, report.would_move, report.blocked
+        );
+        carried.status.dry_run = Some(report);
+        carried.finish(Verdict::new(RebalancePhase::Idle, reason::DRY_RUN, message))
+    }
 }
 
 /// Backs a workload off after a replacement that landed no better or never became Ready:
@@ -927,67 +1205,5 @@ fn judge_landing(
         );
     } else {
         memory.disagreements.remove(&record.workload);
-    }
-}
-
-/// DryRun: each planned eviction evaluated once with a server-side dry-run eviction, so that
-/// the report says what the budgets would allow now; a planned restart asks no budget.
-async fn dry_run(
-    inputs: &Inputs<'_>,
-    memory: &mut Memory,
-    disruptor: &Disruptor<'_>,
-    moves: &[(&GroupPlan, &Move)],
-) -> DryRunReport {
-    let planned: HashSet<(String, String)> = moves
-        .iter()
-        .map(|(_, m)| (m.uid.clone(), m.to_node.clone()))
-        .collect();
-    memory.dry_run.retain(|key, _| planned.contains(key));
-    let mut unlimited = Budget {
-        in_flight: 0,
-        max_in_flight: usize::MAX,
-        last_hour: 0,
-        max_per_hour: usize::MAX,
-    };
-    for (_, planned) in moves {
-        let key = (planned.uid.clone(), planned.to_node.clone());
-        if memory.dry_run.contains_key(&key) {
-            continue;
-        }
-        if planned.method == restart::Method::Restart {
-            // A rollout restart asks no budget: it would pass as planned.
-            memory.dry_run.insert(key, true);
-            continue;
-        }
-        let (namespace, pod) = planned
-            .pod
-            .split_once('/')
-            .unwrap_or((inputs.namespace, &planned.pod));
-        let request = Request {
-            policy: inputs.reference,
-            namespace,
-            pod,
-            uid: &planned.uid,
-            deployment: None,
-            from: &planned.from_node,
-            to: &planned.to_node,
-            method: Method::Evict,
-            dry_run: true,
-        };
-        match disruptor.disrupt(&request, &mut unlimited).await {
-            Outcome::WouldMove => {
-                memory.dry_run.insert(key, true);
-            }
-            Outcome::Refused { .. } => {
-                memory.dry_run.insert(key, false);
-            }
-            _ => {}
-        }
-    }
-    let would_move = memory.dry_run.values().filter(|passes| **passes).count();
-    let blocked = memory.dry_run.len() - would_move;
-    DryRunReport {
-        would_move: i32::try_from(would_move).unwrap_or(i32::MAX),
-        blocked: i32::try_from(blocked).unwrap_or(i32::MAX),
     }
 }

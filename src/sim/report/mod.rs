@@ -155,6 +155,8 @@ pub struct Report {
 pub struct Replacements {
     /// On the node the plan predicted.
     pub as_planned: u32,
+    /// On a node the plan knew the scheduler scores as high as the predicted one.
+    pub among_equals: u32,
     /// On another node.
     pub elsewhere: u32,
 }
@@ -347,6 +349,7 @@ impl Recorder {
                 });
                 match reason.as_deref() {
                     Some("Landed") => self.replacements.as_planned += 1,
+                    Some("LandedAmongEquals") => self.replacements.among_equals += 1,
                     Some("LandedElsewhere") => self.replacements.elsewhere += 1,
                     _ => {}
                 }

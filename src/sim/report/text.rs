@@ -125,11 +125,11 @@ pub fn story(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         report.moves, report.pdb_violations, report.pinned_moved
     )?;
     let replacements = report.replacements;
-    if replacements.as_planned + replacements.elsewhere > 0 {
+    if replacements.as_planned + replacements.among_equals + replacements.elsewhere > 0 {
         writeln!(
             out,
-            "Replacements: {} landed on the node the plan predicted, {} elsewhere.",
-            replacements.as_planned, replacements.elsewhere
+            "Replacements: {} landed on the node the plan predicted, {} on a node scored as high (the scheduler picks among equals at random), {} elsewhere.",
+            replacements.as_planned, replacements.among_equals, replacements.elsewhere
         )?;
     }
     for moved in &report.move_log {

@@ -115,6 +115,7 @@ impl Scheduler {
             let evaluation = evaluate(&view, pod);
             let note = match evaluation.select(&mut self.random) {
                 Some(node) => {
+                    trace_choice(pod, node, &evaluation);
                     let Some(written) = log_write(bind(context, pod, node)) else {
                         continue;
                     };
@@ -154,6 +155,31 @@ impl Scheduler {
         self.seen = Some(context.store.resource_version());
         None
     }
+}
+
+/// Logs, at debug level, the node chosen for a pod and the best-scored feasible nodes, as
+/// kube-scheduler does at high verbosity: the record to read when a prediction missed.
+fn trace_choice(pod: &Pod, node: &str, evaluation: &decision::Evaluation) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let mut best: Vec<&decision::NodeScore> = evaluation.feasible().collect();
+    best.sort_by_key(|n| std::cmp::Reverse(n.total));
+    let best: Vec<String> = best
+        .iter()
+        .take(5)
+        .map(|n| format!("{}={} {:?}", n.node, n.total, n.scores))
+        .collect();
+    tracing::debug!(
+        pod = %format!(
+            "{}/{}",
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+            pod.metadata.name.as_deref().unwrap_or_default()
+        ),
+        node,
+        best = %best.join("; "),
+        "Scheduled a pod."
+    );
 }
 
 /// The Namespaces, read from the store (the cache keeps none): affinity terms select them
