@@ -110,53 +110,88 @@ impl Desired<'_> {
     }
 }
 
-/// The cost every running pod of `deployment` should carry for the constraints' `keys`. Only
-/// bound, live pods are ranked: the ReplicaSet controller deletes unscheduled, pending and
-/// unready pods before it reads any cost. Empty without keys.
-pub fn desired<'c>(cluster: &'c Cluster, deployment: &Workload, keys: &[&str]) -> Vec<Desired<'c>> {
-    if keys.is_empty() {
-        return Vec::new();
-    }
-    let keys = finest_first(keys, &cluster.nodes);
-    let replica_sets: BTreeSet<&str> = cluster
-        .replica_sets
-        .iter()
-        .filter(|rs| *rs.namespace == *deployment.namespace)
-        .filter(|rs| rs.owner.as_ref().is_some_and(|o| o.uid == deployment.uid))
-        .map(|rs| rs.uid.as_str())
-        .collect();
-    let nodes: BTreeMap<&str, &Node> = cluster
-        .nodes
-        .iter()
-        .map(|node| (node.name.as_str(), node))
-        .collect();
-    let mut pods = Vec::new();
-    let mut members = Vec::new();
-    for pod in &cluster.pods {
-        let owned = pod.owner.as_ref().is_some_and(|owner| {
-            owner.kind == "ReplicaSet" && replica_sets.contains(owner.uid.as_str())
+/// A namespace's live, bound pods by the ReplicaSet that owns them, read once so that each
+/// Deployment's ranking costs only its own pods.
+#[derive(Debug)]
+pub struct Ranking<'c> {
+    cluster: &'c Cluster,
+    by_replica_set: BTreeMap<&'c str, Vec<&'c Pod>>,
+    nodes: BTreeMap<&'c str, &'c Node>,
+}
+
+impl<'c> Ranking<'c> {
+    /// Reads the pods of `namespace`. Only bound, live pods are ranked: the ReplicaSet
+    /// controller deletes unscheduled, pending and unready pods before it reads any cost.
+    pub fn new(cluster: &'c Cluster, namespace: &str) -> Self {
+        let mut by_replica_set: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+        let live = cluster.pods.iter().filter(|pod| {
+            *pod.namespace == *namespace
+                && pod.node_name.is_some()
+                && !pod.terminating
+                && !pod.phase.is_terminal()
         });
-        let live = !pod.terminating && !pod.phase.is_terminal();
-        let Some(node) = pod.node_name.as_deref().and_then(|n| nodes.get(n)) else {
-            continue;
-        };
-        if !owned || !live || *pod.namespace != *deployment.namespace {
-            continue;
+        for pod in live {
+            if let Some(owner) = pod.owner.as_ref().filter(|o| o.kind == "ReplicaSet") {
+                by_replica_set
+                    .entry(owner.uid.as_str())
+                    .or_default()
+                    .push(pod);
+            }
         }
-        members.push(Member {
-            domains: keys
+        Self {
+            cluster,
+            by_replica_set,
+            nodes: cluster
+                .nodes
                 .iter()
-                .map(|key| node.labels.get(*key).map(String::as_str))
+                .map(|node| (node.name.as_str(), node))
                 .collect(),
-            created: pod.created,
-            name: &pod.name,
-        });
-        pods.push(pod);
+        }
     }
-    pods.into_iter()
-        .zip(removal_costs(&members))
-        .map(|(pod, cost)| Desired { pod, cost })
-        .collect()
+
+    /// The cost every ranked pod of `deployment` should carry for the constraints' `keys`;
+    /// empty without keys, and for a Deployment of another namespace. Each ReplicaSet's pods
+    /// are ranked among themselves, as the ReplicaSet controller compares them: during a
+    /// rollout the old ReplicaSet shrinks in its own order and the new one's costs stay put.
+    pub fn desired(&self, deployment: &Workload, keys: &[&str]) -> Vec<Desired<'c>> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let keys = finest_first(keys, &self.cluster.nodes);
+        self.cluster
+            .replica_sets
+            .iter()
+            .filter(|rs| rs.namespace == deployment.namespace)
+            .filter(|rs| rs.owner.as_ref().is_some_and(|o| o.uid == deployment.uid))
+            .filter_map(|rs| self.by_replica_set.get(rs.uid.as_str()))
+            .flat_map(|pods| self.rank(pods, &keys))
+            .collect()
+    }
+
+    /// The costs of one ReplicaSet's pods.
+    fn rank(&self, pods: &[&'c Pod], keys: &[&str]) -> Vec<Desired<'c>> {
+        let placed: Vec<(&Pod, &Node)> = pods
+            .iter()
+            .filter_map(|pod| Some((*pod, *self.nodes.get(pod.node_name.as_deref()?)?)))
+            .collect();
+        let members: Vec<Member<'_>> = placed
+            .iter()
+            .map(|(pod, node)| Member {
+                domains: keys
+                    .iter()
+                    .map(|key| node.labels.get(*key).map(String::as_str))
+                    .collect(),
+                created: pod.created,
+                name: &pod.name,
+            })
+            .collect();
+        let costs = removal_costs(&members);
+        placed
+            .into_iter()
+            .zip(costs)
+            .map(|((pod, _), cost)| Desired { pod, cost })
+            .collect()
+    }
 }
 
 #[cfg(test)]
