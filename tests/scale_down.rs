@@ -271,5 +271,8 @@ async fn without_keep_spread_the_same_scale_down_leaves_the_zones_skewed() {
     }
     assert_eq!(outcome.writes, 0, "Ignore writes no annotation");
     assert_eq!(outcome.evictions, 0);
-    println!("Ignore: zones at the end: {:?}", outcome.zones);
+    println!(
+        "Ignore: {} pod events; zones at the end: {:?}",
+        outcome.pod_events, outcome.zones
+    );
 }

@@ -425,7 +425,7 @@ pub struct SpreadPolicySpec {
     /// When and how fast pods are moved back.
     #[serde(default)]
     pub rebalance: Rebalance,
-    /// KeepSpread: rank governed Deployments' pods for scale-down by pod-deletion-cost; Ignore: don't.
+    /// KeepSpread: set Deployment pods' pod-deletion-cost so a scale-down keeps the spread; Ignore: don't.
     #[serde(default)]
     pub scale_down: ScaleDown,
 }
