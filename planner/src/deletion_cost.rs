@@ -461,6 +461,183 @@ mod tests {
         }
     }
 
+    mod cluster {
+        use std::sync::Arc;
+
+        use super::super::*;
+        use crate::{
+            model::{
+                Labels, Owner, PodPhase, ReplicaSet, Resources, SchedulingSpec, UpdateStrategy,
+                WorkloadKind, WorkloadStatus,
+            },
+            selector::LabelSelector,
+        };
+
+        const ZONE: &str = "topology.kubernetes.io/zone";
+
+        fn node(name: &str, zone: &str) -> Node {
+            Node {
+                name: name.to_owned(),
+                labels: Labels::from([(ZONE.to_owned(), zone.to_owned())]),
+                taints: Vec::new(),
+                unschedulable: false,
+                ready: true,
+                ready_since: None,
+                created: None,
+                allocatable: Resources::default(),
+                images: Vec::new(),
+            }
+        }
+
+        fn owner(kind: &str, uid: &str) -> Option<Owner> {
+            Some(Owner {
+                kind: kind.to_owned(),
+                name: uid.to_owned(),
+                uid: uid.to_owned(),
+            })
+        }
+
+        fn replica_set(uid: &str) -> ReplicaSet {
+            ReplicaSet {
+                namespace: Arc::from("apps"),
+                name: uid.to_owned(),
+                uid: uid.to_owned(),
+                owner: owner("Deployment", "web"),
+                template_hash: None,
+                replicas: 2,
+                revision: 1,
+            }
+        }
+
+        /// A running pod of `owner` on `node`, created `created` seconds after the epoch.
+        fn pod(name: &str, owner: Option<Owner>, node: Option<&str>, created: i64) -> Pod {
+            Pod {
+                namespace: Arc::from("apps"),
+                name: name.to_owned(),
+                uid: name.to_owned(),
+                labels: Arc::new(Labels::new()),
+                node_name: node.map(Arc::from),
+                owner,
+                phase: PodPhase::Running,
+                ready: true,
+                terminating: false,
+                created: Some(Timestamp::from_second(created).unwrap()),
+                started: None,
+                mirror: false,
+                static_pod: false,
+                opt_outs: Default::default(),
+                deletion_cost: None,
+                spec: Arc::new(SchedulingSpec::default()),
+            }
+        }
+
+        fn web() -> Workload {
+            Workload {
+                kind: WorkloadKind::Deployment,
+                namespace: Arc::from("apps"),
+                name: "web".to_owned(),
+                uid: "web".to_owned(),
+                generation: 1,
+                labels: Labels::new(),
+                ignored: false,
+                selector: LabelSelector::everything(),
+                replicas: 4,
+                template_labels: Labels::new(),
+                template: Arc::new(SchedulingSpec::default()),
+                strategy: UpdateStrategy::Recreate,
+                claim_templates: Vec::new(),
+                status: WorkloadStatus::default(),
+            }
+        }
+
+        fn costs(cluster: &Cluster) -> Vec<(String, i32)> {
+            let mut costs: Vec<(String, i32)> = Ranking::new(cluster, "apps")
+                .desired(&web(), &[ZONE])
+                .into_iter()
+                .map(|desired| (desired.pod.name.clone(), desired.cost))
+                .collect();
+            costs.sort();
+            costs
+        }
+
+        #[test]
+        fn each_replica_set_is_ranked_on_its_own_and_only_its_live_bound_pods() {
+            let mut terminating = pod("old-gone", owner("ReplicaSet", "old"), Some("a1"), 1);
+            terminating.terminating = true;
+            let cluster = Cluster {
+                nodes: vec![node("a1", "a"), node("b1", "b")],
+                replica_sets: vec![replica_set("old"), replica_set("new")],
+                pods: vec![
+                    terminating,
+                    pod("old-1", owner("ReplicaSet", "old"), Some("a1"), 2),
+                    pod("old-2", owner("ReplicaSet", "old"), Some("a1"), 3),
+                    pod("new-1", owner("ReplicaSet", "new"), Some("a1"), 4),
+                    pod("new-2", owner("ReplicaSet", "new"), Some("b1"), 5),
+                    pod("new-pending", owner("ReplicaSet", "new"), None, 6),
+                    pod("db-0", owner("StatefulSet", "web"), Some("a1"), 7),
+                ],
+                ..Cluster::default()
+            };
+            assert_eq!(
+                costs(&cluster),
+                [
+                    ("new-1".to_owned(), -1),
+                    ("new-2".to_owned(), -1),
+                    ("old-1".to_owned(), -1),
+                    ("old-2".to_owned(), -2),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_pod_that_carries_its_cost_needs_no_write() {
+            let mut carries = pod("web-1", owner("ReplicaSet", "new"), Some("a1"), 1);
+            carries.deletion_cost = Some(-1);
+            let cluster = Cluster {
+                nodes: vec![node("a1", "a")],
+                replica_sets: vec![replica_set("new")],
+                pods: vec![
+                    carries,
+                    pod("web-2", owner("ReplicaSet", "new"), Some("a1"), 2),
+                ],
+                ..Cluster::default()
+            };
+            let writes: Vec<&str> = Ranking::new(&cluster, "apps")
+                .desired(&web(), &[ZONE])
+                .into_iter()
+                .filter(Desired::differs)
+                .map(|desired| desired.pod.name.as_str())
+                .collect();
+            assert_eq!(writes, ["web-2"]);
+        }
+    }
+
+    #[test]
+    fn hostname_is_finer_than_zone_whatever_order_the_constraints_come_in() {
+        let node = |name: &str, zone: &str| Node {
+            name: name.to_owned(),
+            labels: crate::model::Labels::from([
+                ("kubernetes.io/hostname".to_owned(), name.to_owned()),
+                ("topology.kubernetes.io/zone".to_owned(), zone.to_owned()),
+            ]),
+            taints: Vec::new(),
+            unschedulable: false,
+            ready: true,
+            ready_since: None,
+            created: None,
+            allocatable: crate::model::Resources::default(),
+            images: Vec::new(),
+        };
+        let nodes = [node("a1", "a"), node("a2", "a"), node("b1", "b")];
+        assert_eq!(
+            finest_first(
+                &["topology.kubernetes.io/zone", "kubernetes.io/hostname"],
+                &nodes
+            ),
+            ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+        );
+    }
+
     #[test]
     fn without_constraints_every_cost_is_the_default() {
         let members = [Member {

@@ -19,9 +19,9 @@ pub struct Ranked {
 }
 
 /// The pods of the groups' Deployments whose cost must change, with the cost each should
-/// carry. Every Deployment is ranked on its own, by its group's topology keys: the ReplicaSet
-/// controller compares costs only between the pods of the ReplicaSet it scales down.
-/// StatefulSets ignore the annotation, so their pods are left out.
+/// carry. Each ReplicaSet of a Deployment is ranked on its own, by its group's topology keys:
+/// the ReplicaSet controller compares costs only between the pods of the ReplicaSet it scales
+/// down. StatefulSets ignore the annotation, so their pods are left out.
 pub fn changes<'c>(cluster: &'c Cluster, groups: &[&GroupPlan]) -> Vec<Desired<'c>> {
     let mut changes = Vec::new();
     for group in groups {
