@@ -78,7 +78,7 @@ CLUSTER_ROLE_CONTRACT = {
 } | {("kubespread.io", r, "patch") for r in ("spreadpolicies/status", "clusterspreadpolicies/status")} | {
     ("apps", r, v) for r in ("deployments", "statefulsets") for v in ("list", "watch", "patch")
 } | {("apps", "replicasets", v) for v in ("list", "watch")} | {
-    ("", "pods", v) for v in ("list", "watch")
+    ("", "pods", v) for v in ("list", "watch", "patch")
 } | {("", "pods/eviction", "create")} | {
     ("", r, v) for r in ("nodes", "persistentvolumeclaims", "persistentvolumes", "namespaces") for v in ("list", "watch")
 } | {("", "nodes", "patch")} | {("policy", "poddisruptionbudgets", v) for v in ("list", "watch")} | {

@@ -156,6 +156,7 @@ fn cluster() -> Cluster {
                     mirror: false,
                     static_pod: false,
                     opt_outs: Default::default(),
+                    deletion_cost: None,
                     spec: Arc::clone(&spec),
                 });
             }

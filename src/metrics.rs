@@ -66,6 +66,17 @@ pub mod patch_result {
     pub const ALL: [&str; 3] = [APPLIED, CONFLICT, FAILED];
 }
 
+/// The results a deletion-cost write is counted under in
+/// `kube_spread_deletion_cost_writes_total`.
+pub mod cost_write_result {
+    /// The pod's `controller.kubernetes.io/pod-deletion-cost` was patched.
+    pub const WRITTEN: &str = "written";
+    /// The pod was gone, or anything else went wrong; the next reconcile tries again.
+    pub const FAILED: &str = "failed";
+    /// Every result, for a counter that starts at 0.
+    pub const ALL: [&str; 2] = [WRITTEN, FAILED];
+}
+
 /// The controller's metrics, registered in their own registry.
 #[derive(Clone, Debug)]
 pub struct ControllerMetrics {
@@ -84,6 +95,9 @@ pub struct ControllerMetrics {
     pub patches: IntCounterVec,
     /// `kube_spread_replacements_total{placement}`: where moved pods' replacements landed.
     pub replacements: IntCounterVec,
+    /// `kube_spread_deletion_cost_writes_total{result}`: pod-deletion-cost annotations written
+    /// to keep spread on scale-down.
+    pub deletion_cost_writes: IntCounterVec,
     /// `kube_spread_reconcile_duration_seconds`.
     pub reconcile_duration: Histogram,
     /// `kube_spread_reconcile_errors_total{error}`.
@@ -189,6 +203,11 @@ impl ControllerMetrics {
             "Replacements of moved pods that became Ready, by whether they landed on the node the plan predicted.",
             &["placement"],
         )?;
+        let deletion_cost_writes = counter_vec(
+            "kube_spread_deletion_cost_writes_total",
+            "Writes of pods' controller.kubernetes.io/pod-deletion-cost to keep spread on scale-down, by result.",
+            &["result"],
+        )?;
         let reconcile_errors = counter_vec(
             "kube_spread_reconcile_errors_total",
             "Reconciles that failed, by the failed action.",
@@ -223,6 +242,7 @@ impl ControllerMetrics {
             moves,
             patches,
             replacements,
+            deletion_cost_writes,
             reconcile_duration,
             reconcile_errors,
             leader,
@@ -243,6 +263,9 @@ impl ControllerMetrics {
         }
         for placement in placement::ALL {
             self.replacements.with_label_values(&[placement]);
+        }
+        for result in cost_write_result::ALL {
+            self.deletion_cost_writes.with_label_values(&[result]);
         }
         for kind in WATCHED_KINDS {
             self.invalid_objects.with_label_values(&[kind]);
@@ -374,6 +397,10 @@ mod tests {
             .with_label_values(&["evict_pod"])
             .inc();
         metrics.invalid_objects.with_label_values(&["Pod"]).inc();
+        metrics
+            .deletion_cost_writes
+            .with_label_values(&[cost_write_result::WRITTEN])
+            .inc();
         metrics.reconcile_duration.observe(0.01);
         metrics.leader.set(1);
         let text = metrics.encode().expect("encode");
@@ -388,6 +415,7 @@ mod tests {
             "kube_spread_reconcile_duration_seconds_count 1",
             "kube_spread_leader 1",
             "kube_spread_invalid_objects_total{kind=\"Pod\"} 1",
+            "kube_spread_deletion_cost_writes_total{result=\"written\"} 1",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }

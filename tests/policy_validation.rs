@@ -82,6 +82,7 @@ fn an_empty_spec_gets_the_documented_defaults() {
                 "minPodAge": "5m",
                 "moveStrategy": "Evict",
             },
+            "scaleDown": "KeepSpread",
         })
     );
 }

@@ -7,6 +7,7 @@
 
 pub mod bound;
 pub mod budget;
+pub mod deletion_cost;
 pub mod eligibility;
 pub mod explain;
 pub mod group;

@@ -357,6 +357,10 @@ pub struct Pod {
     /// planner holds a few bytes instead of the annotations.
     #[serde(skip_serializing_if = "OptOuts::is_empty")]
     pub opt_outs: OptOuts,
+    /// `controller.kubernetes.io/pod-deletion-cost` when it holds an integer: where the
+    /// ReplicaSet controller ranks the pod on scale-down (lower goes first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_cost: Option<i32>,
     /// What decides where it may run.
     pub spec: Arc<SchedulingSpec>,
 }

@@ -102,6 +102,8 @@ impl ClusterSpreadPolicySpec {
             stateful_set_when_unsatisfiable: None,
             rollout: super::Rollout::default(),
             rebalance: self.rebalance.clone(),
+            // A group across namespaces spans many ReplicaSets, each ranking only its own pods.
+            scale_down: super::ScaleDown::Ignore,
         }
     }
 }

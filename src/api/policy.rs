@@ -331,6 +331,17 @@ impl Default for Rebalance {
     }
 }
 
+/// What a policy does when a Deployment it governs scales down.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ScaleDown {
+    /// Set controller.kubernetes.io/pod-deletion-cost on the Deployment's pods so the ReplicaSet
+    /// controller removes pods from the most crowded domains of every constraint first.
+    #[default]
+    KeepSpread,
+    /// Leave the deletion order to the ReplicaSet controller (pods per node, then age).
+    Ignore,
+}
+
 /// Keeps the pods of the selected Deployments and StatefulSets evenly spread: injects
 /// topologySpreadConstraints and moves pods back after a node recovers.
 // clippy reads the repeated `type_ = ...` of separate printer columns as duplicated attributes.
@@ -414,6 +425,9 @@ pub struct SpreadPolicySpec {
     /// When and how fast pods are moved back.
     #[serde(default)]
     pub rebalance: Rebalance,
+    /// KeepSpread: set Deployment pods' pod-deletion-cost so a scale-down keeps the spread; Ignore: don't.
+    #[serde(default)]
+    pub scale_down: ScaleDown,
 }
 
 impl SpreadPolicySpec {

@@ -1,7 +1,8 @@
 //! The one chokepoint for disruption: every eviction and every rollout restart goes through
 //! [`Disruptor::disrupt`], which applies leader gating, the move budgets, dry-run, the Eviction
 //! API's answers (429: a budget says no; 500: several budgets), Events and metrics. A pod is
-//! never deleted directly.
+//! never deleted directly. The pod-deletion-cost that orders a scale-down is written here too
+//! ([`Disruptor::rank_for_deletion`]), under the same leader gating and dry-run.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -27,7 +28,8 @@ use super::{
 use crate::{
     api::{FIELD_MANAGER, MoveRecord, conditions::reason},
     clock::Clock,
-    metrics::{ControllerMetrics, move_result, placement},
+    metrics::{ControllerMetrics, cost_write_result, move_result, placement},
+    planner::deletion_cost::POD_DELETION_COST,
 };
 
 /// The annotation `kubectl rollout restart` sets; a new value re-rolls a Deployment.
@@ -248,6 +250,30 @@ pub enum Outcome {
     Failed(MoveError),
 }
 
+/// One pod-deletion-cost to write.
+#[derive(Clone, Copy, Debug)]
+pub struct CostWrite<'a> {
+    /// The pod's namespace.
+    pub namespace: &'a str,
+    /// The pod's name.
+    pub pod: &'a str,
+    /// The cost it should carry.
+    pub cost: i32,
+    /// The policy is in DryRun: write nothing.
+    pub dry_run: bool,
+}
+
+/// What became of a deletion-cost write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostWritten {
+    /// The annotation now holds the cost.
+    Written,
+    /// Nothing was written: this replica does not lead, or the policy is in DryRun.
+    Skipped,
+    /// The pod is gone, or the write failed; the next reconcile tries again.
+    Failed,
+}
+
 /// How a ClusterSpreadPolicy's moves steer their replacements.
 #[derive(Debug)]
 pub struct Steer<'c> {
@@ -328,6 +354,38 @@ impl Disruptor<'_> {
             self.flights.took_off(self.policy, request.from);
         }
         self.explain(request, &outcome).await;
+        outcome
+    }
+
+    /// Sets a pod's `controller.kubernetes.io/pod-deletion-cost`, if this replica leads and the
+    /// policy is not in DryRun (a dry run writes nothing, not even a server-side dry run: the
+    /// cost would differ again on every reconcile). Counted in
+    /// `kube_spread_deletion_cost_writes_total`.
+    pub async fn rank_for_deletion(&self, write: &CostWrite<'_>) -> CostWritten {
+        if !self.leadership.is_leader() || write.dry_run {
+            return CostWritten::Skipped;
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), write.namespace);
+        // A merge patch of the one annotation, as `kubectl annotate` makes: a pod template may
+        // set it as well, and an apply would conflict with the ReplicaSet controller that wrote it.
+        let patch = json!({"metadata": {"annotations": {
+            POD_DELETION_COST: write.cost.to_string(),
+        }}});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let (outcome, result) = match pods.patch(write.pod, &params, &Patch::Merge(&patch)).await {
+            Ok(_) => (CostWritten::Written, cost_write_result::WRITTEN),
+            Err(error) => {
+                tracing::debug!(pod = %write.pod, namespace = %write.namespace, error = %error, "Could not write a pod's deletion cost.");
+                (CostWritten::Failed, cost_write_result::FAILED)
+            }
+        };
+        self.metrics
+            .deletion_cost_writes
+            .with_label_values(&[result])
+            .inc();
         outcome
     }
 

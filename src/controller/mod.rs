@@ -17,6 +17,7 @@
 //! workloads that no policy governs any more are removed by a sweep on the leader, which also
 //! catches policies deleted while the controller was down.
 
+pub mod deletion_cost;
 pub mod disruption;
 pub mod events;
 pub mod inject;

@@ -1,13 +1,14 @@
 //! One reconcile of one policy (a SpreadPolicy or a ClusterSpreadPolicy), in four steps: observe (the shared observation), plan
 //! (the policy's groups in the shared plan), act (inject, then rebalance through the
-//! disruption chokepoint), report (status, metrics). Followers observe and write nothing.
+//! disruption chokepoint; rank Deployments' pods for scale-down), report (status, metrics).
+//! Followers observe and write nothing.
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use kube::{core::DeserializeGuard, runtime::controller::Action};
 
 use super::{
-    Context,
+    Context, deletion_cost,
     disruption::{Disruptor, Steer},
     inject::Injection,
     kind::PolicyKind,
@@ -15,7 +16,7 @@ use super::{
     report::{self, Findings, WriteStatus},
 };
 use crate::{
-    api::{RebalancePhase, WorkloadCounts, conditions::reason},
+    api::{RebalanceMode, RebalancePhase, ScaleDown, WorkloadCounts, conditions::reason},
     planner::{group::LeftAlone, report::GroupPlan},
 };
 
@@ -131,6 +132,10 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
         let mut memory = ctx.take_memory(&key);
         let step = rebalance::step(&inputs, &mut memory, &disruptor).await;
         ctx.keep_memory(key.clone(), memory);
+        if settings.scale_down == ScaleDown::KeepSpread {
+            let dry_run = settings.rebalance.mode == RebalanceMode::DryRun;
+            deletion_cost::keep_spread(&observation.cluster, &groups, dry_run, &disruptor).await;
+        }
         ctx.flights.set(
             &key,
             step.status

@@ -196,6 +196,7 @@ pub fn pod(name: &str) -> Pod {
         mirror: false,
         static_pod: false,
         opt_outs: OptOuts::default(),
+        deletion_cost: None,
         spec: Arc::new(SchedulingSpec::default()),
     }
 }

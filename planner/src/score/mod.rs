@@ -519,6 +519,7 @@ mod tests {
             mirror: false,
             static_pod: false,
             opt_outs: Default::default(),
+            deletion_cost: None,
             spec,
         }
     }

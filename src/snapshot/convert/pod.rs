@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     api::Duration,
+    planner::deletion_cost::POD_DELETION_COST,
     planner::model::{
         HostPort, OptOut, OptOuts, Pod, PodAffinity, PodAffinityTerm, PodPhase,
         PodSpreadConstraint, PodVolume, PreferredNodeTerm, SchedulingSpec, TaintEffect, Toleration,
@@ -87,6 +88,8 @@ pub fn pod(pod: &core::Pod, interner: &mut Interner) -> Result<Pod, FieldError> 
         mirror: meta::annotation(metadata, MIRROR_ANNOTATION).is_some(),
         static_pod,
         opt_outs: opt_outs(metadata),
+        deletion_cost: meta::annotation(metadata, POD_DELETION_COST)
+            .and_then(|cost| cost.parse().ok()),
         spec: interner.spec(scheduling),
         name,
     })
