@@ -390,6 +390,12 @@ impl Default for Rebalance {
         description = "Whether every group is within maxSkew"
     ),
     printcolumn(
+        name = "Rebalancing",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Rebalancing\")].reason",
+        description = "Why pods are or are not being moved (e.g. Moving, OutsideWindow)"
+    ),
+    printcolumn(
         name = "Workloads",
         type_ = "integer",
         json_path = ".status.workloads.matched",

@@ -510,6 +510,31 @@ async fn step_from(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupt
         );
     }
 
+    // Disruption windows: no move starts outside one; moves in flight were followed above.
+    // The policy was read, so its windows parse; were they not, nothing would start.
+    let window = super::window::Windows::parse(&spec.windows)
+        .map_or(super::window::State::Closed { opens: None }, |w| {
+            w.state(now)
+        });
+    if let Some(message) = window.waiting() {
+        status.dry_run = None;
+        let opens = match &window {
+            super::window::State::Closed { opens: Some(at) } => until(now, at.timestamp()),
+            _ => IDLE_REQUEUE,
+        };
+        let phase = RebalancePhase::Idle;
+        let why = reason::OUTSIDE_WINDOW;
+        return finish(
+            status,
+            phase,
+            why,
+            message,
+            issues,
+            None,
+            requeue.min(opens),
+        );
+    }
+
     if spec.mode == RebalanceMode::DryRun {
         let report = dry_run(inputs, memory, disruptor, &moves).await;
         let message = format!(
