@@ -174,3 +174,75 @@ async fn an_unreadable_schedule_makes_the_policy_invalid_naming_the_field_and_no
         "{said}"
     );
 }
+
+/// The committed homelab example with a Berlin window on its `homelab/spread` policy, in a
+/// temporary file.
+fn homelab_with_a_window() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab.json");
+    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for item in list["items"].as_array_mut().unwrap() {
+        if item["kind"] == "SpreadPolicy" && item["metadata"]["namespace"] == "homelab" {
+            item["spec"]["rebalance"]["windows"] = json!([
+                {"schedule": "0 2 * * *", "duration": "4h", "timeZone": "Europe/Berlin"}
+            ]);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("kube-spread-windows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("homelab-window.json");
+    std::fs::write(&file, list.to_string()).unwrap();
+    file
+}
+
+fn plan(snapshot: &std::path::Path, now: &str, json: bool) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kube-spread"));
+    command.args(["plan", "--snapshot"]).arg(snapshot).args([
+        "--now",
+        now,
+        "--namespace",
+        "homelab",
+    ]);
+    if json {
+        command.args(["-o", "json"]);
+    }
+    let output = command.output().expect("the binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn plan_says_a_policy_outside_its_windows_waits_and_when_the_next_one_opens() {
+    let snapshot = homelab_with_a_window();
+    let table = plan(&snapshot, "2026-12-06T12:00:00Z", false);
+    assert!(
+        table.contains(
+            "SpreadPolicy homelab/spread: outside its disruption windows; next opens 2026-12-07T02:00:00+01:00 (its moves wait)."
+        ),
+        "{table}"
+    );
+    let json: Value = serde_json::from_str(&plan(&snapshot, "2026-12-06T12:00:00Z", true)).unwrap();
+    assert_eq!(
+        json["windows"],
+        json!([{"kind": "SpreadPolicy", "namespace": "homelab", "policy": "spread", "open": false,
+                "nextOpens": "2026-12-07T02:00:00+01:00",
+                "message": "outside its disruption windows; next opens 2026-12-07T02:00:00+01:00"}])
+    );
+    // The plan itself is unchanged: the moves are what would start once the window opens.
+    assert!(
+        json["groups"]
+            .as_array()
+            .is_some_and(|groups| !groups.is_empty())
+    );
+    // 02:30 in Berlin is inside the window.
+    let inside = plan(&snapshot, "2026-12-07T01:30:00Z", false);
+    assert!(
+        inside.contains(
+            "SpreadPolicy homelab/spread: inside a disruption window until 2026-12-07T06:00:00+01:00."
+        ),
+        "{inside}"
+    );
+}

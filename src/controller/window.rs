@@ -9,7 +9,7 @@ use croner::{
 };
 use jiff::{SignedDuration, Timestamp, Zoned, tz::TimeZone};
 
-use crate::api::DisruptionWindow;
+use crate::{api::DisruptionWindow, planner::model::PolicySpec};
 
 /// How many back-to-back or overlapping occurrences [`Windows::state`] follows to say when an
 /// open window closes; a schedule that fires every minute would otherwise chain without end.
@@ -104,29 +104,51 @@ pub struct Windows(Vec<Window>);
 impl Windows {
     /// Reads `rebalance.windows`; the first invalid field is the error.
     pub fn parse(specs: &[DisruptionWindow]) -> Result<Self, InvalidWindow> {
+        Self::read(specs.iter().map(|spec| {
+            (
+                spec.schedule.as_str(),
+                spec.duration.get(),
+                spec.time_zone.as_deref(),
+            )
+        }))
+    }
+
+    /// Reads the windows the planner's model carries (a policy already read, as `plan` has it).
+    pub fn of(spec: &PolicySpec) -> Result<Self, InvalidWindow> {
+        Self::read(spec.windows.iter().map(|window| {
+            (
+                window.schedule.as_str(),
+                window.duration,
+                window.time_zone.as_deref(),
+            )
+        }))
+    }
+
+    /// Reads (schedule, duration, time zone) triples, in order.
+    fn read<'a>(
+        specs: impl Iterator<Item = (&'a str, std::time::Duration, Option<&'a str>)>,
+    ) -> Result<Self, InvalidWindow> {
         let parser = CronParser::builder().seconds(Seconds::Disallowed).build();
         specs
-            .iter()
             .enumerate()
-            .map(|(index, spec)| {
-                let schedule =
-                    parser
-                        .parse(&spec.schedule)
-                        .map_err(|source| InvalidWindow::Schedule {
-                            index,
-                            schedule: spec.schedule.clone(),
-                            source,
-                        })?;
-                let duration = SignedDuration::try_from(spec.duration.get())
+            .map(|(index, (text, duration, zone))| {
+                let schedule = parser
+                    .parse(text)
+                    .map_err(|source| InvalidWindow::Schedule {
+                        index,
+                        schedule: text.to_owned(),
+                        source,
+                    })?;
+                let duration = SignedDuration::try_from(duration)
                     .ok()
                     .filter(|duration| duration.is_positive())
                     .ok_or(InvalidWindow::Duration { index })?;
-                let zone = match &spec.time_zone {
+                let zone = match zone {
                     None => TimeZone::UTC,
                     Some(name) => {
                         TimeZone::get(name).map_err(|source| InvalidWindow::TimeZone {
                             index,
-                            zone: name.clone(),
+                            zone: name.to_owned(),
                             source,
                         })?
                     }

@@ -109,6 +109,16 @@ pub fn spec(spec: &SpreadPolicySpec) -> PolicySpec {
             api::MoveStrategy::Evict => model::MoveStrategy::Evict,
             api::MoveStrategy::Auto => model::MoveStrategy::Auto,
         },
+        windows: spec
+            .rebalance
+            .windows
+            .iter()
+            .map(|window| model::DisruptionWindow {
+                schedule: window.schedule.clone(),
+                duration: window.duration.get(),
+                time_zone: window.time_zone.clone(),
+            })
+            .collect(),
     }
 }
 
