@@ -76,6 +76,12 @@ fn scenario(policy: String, duration: &str) -> Scenario {
 /// Runs the scenario with one controller replica; returns the report, the policy's status at
 /// `probe_at` seconds, and its status at the end.
 async fn run(scenario: Scenario, probe_at: u64) -> (Report, Value, Value) {
+    let (report, probed, end, _) = run_keeping_api(scenario, probe_at).await;
+    (report, probed, end)
+}
+
+/// [`run`], also returning the simulated API as the scenario left it.
+async fn run_keeping_api(scenario: Scenario, probe_at: u64) -> (Report, Value, Value, SimApi) {
     let mut simulation = Simulation::new(scenario).unwrap();
     let api: SimApi = simulation.api().clone();
     grant(&api, None).await;
@@ -96,7 +102,7 @@ async fn run(scenario: Scenario, probe_at: u64) -> (Report, Value, Value) {
     let report = simulation.run().await.unwrap();
     let end = policy_status(&api, "apps", "spread").await;
     let probed = probed.lock().unwrap().clone();
-    (report, probed, end)
+    (report, probed, end, api)
 }
 
 fn message(status: &Value, type_: &str) -> String {
@@ -245,4 +251,52 @@ fn plan_says_a_policy_outside_its_windows_waits_and_when_the_next_one_opens() {
         ),
         "{inside}"
     );
+}
+
+#[test]
+fn kubectl_get_spol_shows_that_a_policy_waits_for_its_window_and_when_it_opens() {
+    // The cluster at 01:59, on the paused simulated clock ...
+    let paused = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let windows = json!([{"schedule": "0 2 * * *", "duration": "4h"}]);
+    let (report, _, _, api) =
+        paused.block_on(run_keeping_api(scenario(policy(windows), "1h59m"), 60));
+    assert_eq!(report.moves, 0, "{:#?}", report.move_log);
+    drop(paused);
+    // ... served on real time to the real kubectl.
+    let served = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    served.block_on(async {
+        let (address, server) = api.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let kubectl = support::kubectl::Kubectl::new(address);
+        let listed = kubectl.ok(&["get", "spol", "-n", "apps"]).await;
+        let table = listed.columns();
+        assert!(
+            table.starts_with("NAME SCOPE SKEW BALANCED REBALANCING WORKLOADS AGE\nspread Policy "),
+            "{table}"
+        );
+        assert!(table.contains(" False OutsideWindow 1 "), "{table}");
+        let message = kubectl
+            .ok(&[
+                "get",
+                "spol",
+                "spread",
+                "-n",
+                "apps",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Rebalancing\")].message}",
+            ])
+            .await;
+        assert_eq!(
+            message.stdout.trim(),
+            "outside its disruption windows; next opens 2026-12-07T02:00:00+00:00"
+        );
+        server.abort();
+    });
 }
