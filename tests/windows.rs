@@ -300,3 +300,31 @@ fn kubectl_get_spol_shows_that_a_policy_waits_for_its_window_and_when_it_opens()
         server.abort();
     });
 }
+
+#[test]
+fn a_cluster_spread_policy_takes_windows_too_and_an_unknown_time_zone_is_named() {
+    let policy = |zone: &str| {
+        json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "ClusterSpreadPolicy",
+            "metadata": {"name": "nodes"},
+            "spec": {"constraints": [{"maxSkew": 2, "topologyKey": "kubernetes.io/hostname",
+                                      "whenUnsatisfiable": "ScheduleAnyway"}],
+                     "rebalance": {"windows": [{"schedule": "0 2 * * *", "duration": "4h",
+                                                "timeZone": zone}]}}})
+    };
+    let read = kube_spread::snapshot::convert::cluster_policy_object(&policy("Europe/Berlin"))
+        .expect("a valid window");
+    assert_eq!(read.spec.windows.len(), 1);
+    assert_eq!(
+        read.spec.windows[0].time_zone.as_deref(),
+        Some("Europe/Berlin")
+    );
+    let refused = kube_spread::snapshot::convert::cluster_policy_object(&policy("Europe/Atlantis"))
+        .expect_err("no such zone");
+    assert_eq!(refused.field, "spec.rebalance.windows[0].timeZone");
+    assert!(
+        refused
+            .to_string()
+            .contains("\"Europe/Atlantis\" is not an IANA time zone"),
+        "{refused}"
+    );
+}
