@@ -48,7 +48,7 @@ async fn kubectl_applies_lists_and_explains_cluster_policies_and_the_crd_refuses
     assert!(
         listed
             .columns()
-            .starts_with("NAME SKEW BALANCED WORKLOADS AGE\nnodes "),
+            .starts_with("NAME SKEW BALANCED REBALANCING WORKLOADS AGE\nnodes "),
         "{}",
         listed.stdout
     );

@@ -344,6 +344,16 @@ async fn a_policy_whose_node_recovered_less_than_stabilization_ago_says_stabiliz
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_policy_whose_only_disruption_window_opens_at_night_says_outside_window() {
+    // The simulated cluster starts at 08:00 UTC; the window is 02:00 to 03:00.
+    let windows = json!({"windows": [{"schedule": "0 2 * * *", "duration": "1h"}]});
+    let objects = [three_nodes(), vec![six_pods(), policy(windows)]].concat();
+    watch(&objects, C_DOWN_AND_BACK, "35m")
+        .await
+        .assert("Rebalancing", reason::OUTSIDE_WINDOW);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_policy_evicting_a_pod_says_moving() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")

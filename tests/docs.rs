@@ -117,6 +117,7 @@ fn the_operations_guide_names_what_the_code_uses() {
         SKEWED,
         STABILIZATION_PENDING,
         NOT_ARMED,
+        OUTSIDE_WINDOW,
         WAITING_FOR_REPLACEMENT,
         COOLING_DOWN,
         MOVING,

@@ -237,6 +237,25 @@ fn skew_that_has_not_lasted_the_stabilization_window_waits_and_looks_again_when_
 }
 
 #[test]
+fn outside_its_disruption_windows_no_move_starts_and_the_step_says_when_the_next_opens() {
+    // Now is 12:00 UTC; the window is 02:00 to 04:00.
+    let world = World::new(json!({"windows": [{"schedule": "0 2 * * *", "duration": "2h"}]}));
+    let (step, asked) = world.step(&mut Memory::default(), never_asked);
+    assert_eq!(step.reason, reason::OUTSIDE_WINDOW);
+    assert!(
+        step.message.contains("2025-10-21T02:00:00"),
+        "{}",
+        step.message
+    );
+    assert!(asked.is_empty());
+    let (step, asked) =
+        World::new(json!({"windows": [{"schedule": "0 11 * * *", "duration": "2h"}]}))
+            .step(&mut Memory::default(), moved);
+    assert_eq!(step.reason, reason::MOVING, "inside 11:00 to 13:00");
+    assert_eq!(asked.len(), 1);
+}
+
+#[test]
 fn after_a_replacement_became_ready_the_next_move_waits_for_the_cooldown() {
     let mut world = World::new(json!({"cooldown": "5m"}));
     world.status.cooldown_until = Some(Time(minutes_ago(-2)));

@@ -141,7 +141,8 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
     let resource = ApiResource::erase::<SpreadPolicy>(&());
     let policies: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
     let status = json!({"apiVersion": "kubespread.io/v1alpha1", "kind": "SpreadPolicy", "metadata": {"name": "apps"}, "status": {"skew": 1, "workloads": {"matched": 3},
-        "conditions": [{"type": "Balanced", "status": "True", "reason": "WithinMaxSkew", "message": "", "lastTransitionTime": "2025-10-20T08:00:00Z"}]}});
+        "conditions": [{"type": "Balanced", "status": "True", "reason": "WithinMaxSkew", "message": "", "lastTransitionTime": "2025-10-20T08:00:00Z"},
+                       {"type": "Rebalancing", "status": "False", "reason": "OutsideWindow", "message": "outside its disruption windows; next opens 2025-10-21T02:00:00+00:00", "lastTransitionTime": "2025-10-20T08:00:00Z"}]}});
     policies
         .patch_status(
             "apps",
@@ -154,16 +155,18 @@ async fn kubectl_gets_applies_describes_and_deletes_against_the_served_api() {
     let run = kubectl.ok(&["get", "spreadpolicies", "-A"]).await;
     let table = run.columns();
     assert!(
-        table.starts_with("NAMESPACE NAME SCOPE SKEW BALANCED WORKLOADS AGE\n"),
+        table.starts_with("NAMESPACE NAME SCOPE SKEW BALANCED REBALANCING WORKLOADS AGE\n"),
         "{table}"
     );
     assert!(
-        table.contains("\ndefault apps Workload 1 True 3 "),
+        table.contains("\ndefault apps Workload 1 True OutsideWindow 3 "),
         "{table}"
     );
     let short = kubectl.ok(&["get", "spol"]).await;
     assert!(
-        short.columns().contains("\napps Workload 1 True 3 "),
+        short
+            .columns()
+            .contains("\napps Workload 1 True OutsideWindow 3 "),
         "{}",
         short.stdout
     );

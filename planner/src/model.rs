@@ -677,6 +677,22 @@ pub struct PolicySpec {
     pub min_pod_age: Duration,
     /// `rebalance.moveStrategy`: whether pods that can be moved by a rollout restart are.
     pub move_strategy: MoveStrategy,
+    /// `rebalance.windows`: when moves may start. The planner plans regardless; it carries them
+    /// for the callers that say whether the plan's moves may start now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<DisruptionWindow>,
+}
+
+/// A disruption window as the policy writes it (read by the controller, not the planner).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisruptionWindow {
+    /// A five-field cron schedule: when the window opens.
+    pub schedule: String,
+    /// How long it stays open.
+    pub duration: Duration,
+    /// The IANA time zone the schedule is read in; None, UTC.
+    pub time_zone: Option<String>,
 }
 
 /// How a policy lets its pods be moved.

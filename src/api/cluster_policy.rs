@@ -40,6 +40,12 @@ use super::{
         description = "Whether the group is within maxSkew"
     ),
     printcolumn(
+        name = "Rebalancing",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Rebalancing\")].reason",
+        description = "Why pods are or are not being moved (e.g. Moving, OutsideWindow)"
+    ),
+    printcolumn(
         name = "Workloads",
         type_ = "integer",
         json_path = ".status.workloads.matched",

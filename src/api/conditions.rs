@@ -30,6 +30,8 @@ pub mod reason {
     pub const COOLING_DOWN: &str = "CoolingDown";
     /// Planned moves wait for their workloads' injection or rollout to finish.
     pub const ROLLOUT_PENDING: &str = "RolloutPending";
+    /// Moves are needed, but start only inside the policy's disruption windows; none is open.
+    pub const OUTSIDE_WINDOW: &str = "OutsideWindow";
     /// Moves are being made.
     pub const MOVING: &str = "Moving";
     /// Nothing to move.

@@ -16,9 +16,10 @@ pub use cluster_policy::{ClusterSpreadPolicy, ClusterSpreadPolicySpec};
 pub use crd::{RenderCrd, cluster_crd, crd, crd_yaml, crd_yaml_of, crds, crds_yaml};
 pub use duration::{DURATION_PATTERN, Duration, ParseDuration};
 pub use policy::{
-    MoveStrategy, NodeInclusionPolicy, Rebalance, RebalanceMode, RebalanceTrigger, Rollout,
-    ScaleDown, Scope, SelectorOperator, SelectorRequirement, SpreadConstraint, SpreadPolicy,
-    SpreadPolicySpec, WhenUnsatisfiable, WorkloadKind, WorkloadSelector,
+    DisruptionWindow, MoveStrategy, NodeInclusionPolicy, Rebalance, RebalanceMode,
+    RebalanceTrigger, Rollout, ScaleDown, Scope, SelectorOperator, SelectorRequirement,
+    SpreadConstraint, SpreadPolicy, SpreadPolicySpec, WhenUnsatisfiable, WorkloadKind,
+    WorkloadSelector,
 };
 // Defined by the planner, which reads them; one definition for both crates.
 pub use kube_spread_planner::labels::{

@@ -236,6 +236,25 @@ pub enum MoveStrategy {
     Auto,
 }
 
+/// A time when moves may start: from each time the cron schedule fires, for duration.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisruptionWindow {
+    /// When the window opens: a cron schedule (minute hour day-of-month month day-of-week).
+    #[schemars(length(min = 1, max = 128))]
+    pub schedule: String,
+    /// How long the window stays open each time (more than 0s, at most 744h).
+    #[x_kube(
+        validation = Rule::new("duration(self) > duration('0s')").message("duration must be longer than 0s"),
+        validation = Rule::new("duration(self) <= duration('744h')").message("duration must be at most 744h")
+    )]
+    pub duration: Duration,
+    /// The IANA time zone the schedule is read in, e.g. Europe/Berlin; unset, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
+}
+
 /// When and how fast pods are moved back.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -287,6 +306,10 @@ pub struct Rebalance {
     /// Evict, or Auto: single-replica Deployments that can surge move by a rollout restart.
     #[serde(default)]
     pub move_strategy: MoveStrategy,
+    /// Disruption windows: moves start only inside one (a move in flight may finish); none, always.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub windows: Vec<DisruptionWindow>,
 }
 
 impl Rebalance {
@@ -327,6 +350,7 @@ impl Default for Rebalance {
             max_moves_per_hour: Self::default_max_moves_per_hour(),
             min_pod_age: Self::default_min_pod_age(),
             move_strategy: MoveStrategy::default(),
+            windows: Vec::new(),
         }
     }
 }
@@ -375,6 +399,12 @@ pub enum ScaleDown {
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Balanced\")].status",
         description = "Whether every group is within maxSkew"
+    ),
+    printcolumn(
+        name = "Rebalancing",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Rebalancing\")].reason",
+        description = "Why pods are or are not being moved (e.g. Moving, OutsideWindow)"
     ),
     printcolumn(
         name = "Workloads",

@@ -8,11 +8,15 @@ pub mod simulate;
 use std::{io::Write, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
 use crate::{
     api::Duration as GoDuration,
     clock::Clock,
-    controller::disruption::Caps,
+    controller::{
+        disruption::Caps,
+        window::{self, State as WindowOpen, Windows},
+    },
     planner::{self, PlanOptions, Source},
     snapshot::{self, Snapshot},
 };
@@ -239,14 +243,110 @@ pub async fn plan(args: &PlanArgs, out: &mut dyn Write) -> Result<(), CommandErr
             source,
         },
     );
+    let windows = if args.pod_constraints {
+        Vec::new()
+    } else {
+        window_states(&snapshot.cluster, args, now(&args.source))
+    };
     match args.output {
-        Output::Table => render::plan_table(&plan, out)?,
+        Output::Table => render::plan_table(&plan, &windows, out)?,
         Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, &plan)?;
+            let output = PlanOutput {
+                plan: &plan,
+                windows,
+            };
+            serde_json::to_writer_pretty(&mut *out, &output)?;
             writeln!(out)?;
         }
     }
     Ok(())
+}
+
+/// `plan -o json`: the plan, and whether each policy with disruption windows may start moves now.
+#[derive(Serialize)]
+struct PlanOutput<'p> {
+    #[serde(flatten)]
+    plan: &'p planner::report::Plan,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    windows: Vec<WindowState>,
+}
+
+/// Whether a policy's disruption windows let its moves start now.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowState {
+    /// SpreadPolicy or ClusterSpreadPolicy.
+    pub kind: &'static str,
+    /// The policy's namespace; empty for a ClusterSpreadPolicy.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// The policy's name.
+    pub policy: String,
+    /// Whether a window is open (moves may start).
+    pub open: bool,
+    /// When the open window closes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// When the next window opens, if none is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_opens: Option<String>,
+    /// One line for people, as the Rebalancing condition says it.
+    pub message: String,
+}
+
+/// The window state at `now` of every policy `plan` covers that has disruption windows.
+fn window_states(
+    cluster: &crate::planner::model::Cluster,
+    args: &PlanArgs,
+    now: jiff::Timestamp,
+) -> Vec<WindowState> {
+    let named = |name: &str| args.policy.as_deref().is_none_or(|wanted| wanted == name);
+    let spreads = cluster
+        .policies
+        .iter()
+        .filter(|p| {
+            args.namespace
+                .as_deref()
+                .is_none_or(|ns| ns == &*p.namespace)
+        })
+        .map(|p| ("SpreadPolicy", p.namespace.to_string(), &p.name, &p.spec));
+    let clusters = cluster
+        .cluster_policies
+        .iter()
+        .map(|p| ("ClusterSpreadPolicy", String::new(), &p.name, &p.spec));
+    spreads
+        .chain(clusters)
+        .filter(|(_, _, name, spec)| named(name) && !spec.windows.is_empty())
+        .map(|(kind, namespace, name, spec)| {
+            let (open, until, next_opens, message) = match Windows::of(spec) {
+                Err(error) => (false, None, None, format!("{}: {error}", error.field())),
+                Ok(windows) => match windows.state(now) {
+                    WindowOpen::Always => (true, None, None, "no disruption windows".to_owned()),
+                    WindowOpen::Open { until } => {
+                        let until = window::rfc3339(&until);
+                        let message = format!("inside a disruption window until {until}");
+                        (true, Some(until), None, message)
+                    }
+                    closed @ WindowOpen::Closed { .. } => {
+                        let opens = match &closed {
+                            WindowOpen::Closed { opens: Some(at) } => Some(window::rfc3339(at)),
+                            _ => None,
+                        };
+                        (false, None, opens, closed.waiting().unwrap_or_default())
+                    }
+                },
+            };
+            WindowState {
+                kind,
+                namespace,
+                policy: name.clone(),
+                open,
+                until,
+                next_opens,
+                message,
+            }
+        })
+        .collect()
 }
 
 /// `kube-spread explain`.

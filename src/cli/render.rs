@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use super::WindowState;
 use crate::planner::{
     Explanation,
     report::{ConstraintReport, GroupPlan, Outcome, Plan},
@@ -24,7 +25,7 @@ fn bar(pods: u32, widest: u32) -> String {
 }
 
 /// Writes a plan as a table.
-pub fn plan_table(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+pub fn plan_table(plan: &Plan, windows: &[WindowState], out: &mut dyn Write) -> io::Result<()> {
     if plan.groups.is_empty() {
         writeln!(
             out,
@@ -33,6 +34,18 @@ pub fn plan_table(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     }
     for group in &plan.groups {
         group_table(group, out)?;
+        writeln!(out)?;
+    }
+    for state in windows {
+        let name = if state.namespace.is_empty() {
+            state.policy.clone()
+        } else {
+            format!("{}/{}", state.namespace, state.policy)
+        };
+        let effect = if state.open { "" } else { " (its moves wait)" };
+        writeln!(out, "{} {name}: {}{effect}.", state.kind, state.message)?;
+    }
+    if !windows.is_empty() {
         writeln!(out)?;
     }
     let summary = &plan.summary;

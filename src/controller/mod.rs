@@ -30,6 +30,7 @@ pub mod report;
 pub mod server;
 pub mod steer;
 pub mod stores;
+pub mod window;
 
 use std::{
     collections::HashMap,

@@ -14,7 +14,10 @@ use std::{
 use jiff::Timestamp;
 use k8s_openapi::{api::core::v1::ObjectReference, apimachinery::pkg::apis::meta::v1::Time};
 
-use super::disruption::{Budget, Disruptor, Method, Outcome, Refusal, Request};
+use super::{
+    disruption::{Budget, Disruptor, Method, Outcome, Refusal, Request},
+    window::{State, Windows},
+};
 use crate::{
     api::{
         DryRunReport, MoveRecord, RebalanceMode, RebalancePhase, RebalanceStatus, RebalanceTrigger,
@@ -637,11 +640,30 @@ fn gate(
         };
         return Err(Verdict::new(RebalancePhase::Blocked, why, text).blocking());
     }
+
+    // Disruption windows: no move starts outside one; moves in flight were followed above.
+    if let Some(verdict) = outside_window(spec, now) {
+        status.dry_run = None;
+        return Err(verdict);
+    }
     if spec.mode == RebalanceMode::DryRun {
         return Ok(Passed::DryRun(armed_by));
     }
     status.dry_run = None;
     held_back(spec, status, memory, now).map(|budget| Passed::Move { armed_by, budget })
+}
+
+/// Outside every disruption window: wait for the next one to open. The policy was read, so its
+/// windows parse; were they not, nothing would start.
+fn outside_window(spec: &crate::api::Rebalance, now: Timestamp) -> Option<Verdict> {
+    let window = Windows::parse(&spec.windows)
+        .map_or(State::Closed { opens: None }, |windows| windows.state(now));
+    let message = window.waiting()?;
+    let opens = match &window {
+        State::Closed { opens: Some(at) } => until(now, at.timestamp()),
+        _ => IDLE_REQUEUE,
+    };
+    Some(Verdict::new(RebalancePhase::Idle, reason::OUTSIDE_WINDOW, message).within(opens))
 }
 
 /// The verdict when the actionable skew is within the threshold: idle, or skewed in domains

@@ -12,6 +12,7 @@ use crate::{
         self, ClusterSpreadPolicy, Invalid, SpreadPolicy, SpreadPolicySpec,
         validate_cluster_policy, validate_policy,
     },
+    controller::window::Windows,
     planner::{
         model::{self, ClusterPolicy, Policy, PolicySpec},
         selector::{LabelSelector, Operator, Requirement},
@@ -36,6 +37,7 @@ pub fn policy_object(object: &Value) -> Result<Policy, FieldError> {
     }
     let typed: SpreadPolicy = serde_path_to_error::deserialize(&defaulted)
         .map_err(|error| FieldError::new(error.path().to_string(), error.inner().to_string()))?;
+    windows(&typed.spec.rebalance)?;
     Ok(Policy {
         namespace: Arc::from(meta::namespace(&typed.metadata)?),
         name: meta::name(&typed.metadata)?,
@@ -61,6 +63,7 @@ pub fn cluster_policy_object(object: &Value) -> Result<ClusterPolicy, FieldError
     }
     let typed: ClusterSpreadPolicy = serde_path_to_error::deserialize(&defaulted)
         .map_err(|error| FieldError::new(error.path().to_string(), error.inner().to_string()))?;
+    windows(&typed.spec.rebalance)?;
     Ok(ClusterPolicy {
         name: meta::name(&typed.metadata)?,
         generation: typed.metadata.generation.unwrap_or(0),
@@ -68,6 +71,14 @@ pub fn cluster_policy_object(object: &Value) -> Result<ClusterPolicy, FieldError
         namespace_selector: workload_selector(&typed.spec.namespace_selector),
         spec: spec(&typed.spec.as_policy_spec()),
     })
+}
+
+/// Refuses disruption windows whose cron schedule or time zone no CEL rule can check, so the
+/// policy is reported as invalid rather than acted on.
+fn windows(rebalance: &api::Rebalance) -> Result<(), FieldError> {
+    Windows::parse(&rebalance.windows)
+        .map(drop)
+        .map_err(|error| FieldError::new(error.field(), error.to_string()))
 }
 
 /// A Namespace's name and labels.
@@ -98,6 +109,16 @@ pub fn spec(spec: &SpreadPolicySpec) -> PolicySpec {
             api::MoveStrategy::Evict => model::MoveStrategy::Evict,
             api::MoveStrategy::Auto => model::MoveStrategy::Auto,
         },
+        windows: spec
+            .rebalance
+            .windows
+            .iter()
+            .map(|window| model::DisruptionWindow {
+                schedule: window.schedule.clone(),
+                duration: window.duration.get(),
+                time_zone: window.time_zone.clone(),
+            })
+            .collect(),
     }
 }
 
