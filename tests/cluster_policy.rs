@@ -255,3 +255,32 @@ fn a_namespace_filter_leaves_cluster_policies_out_and_a_policy_filter_keeps_them
     let by_name = planner::plan(&cluster, &options(None, Some("nodes")));
     assert_eq!(by_name.groups.len(), 1);
 }
+
+#[test]
+fn a_move_whose_replacement_the_scheduler_scores_equally_on_two_nodes_names_both() {
+    // n2 and n3 are alike and empty: kube-scheduler picks between them at random, and the plan
+    // says so rather than claim to know which.
+    let cluster = one_app_per_namespace(&[
+        ("sonarr", "n1"),
+        ("radarr", "n1"),
+        ("bazarr", "n1"),
+        ("lidarr", "n1"),
+    ])
+    .cluster_policy(cluster_policy("nodes", every_namespace(), hostname(1)))
+    .build();
+    let plan = plan(&cluster);
+    let group = cluster_group(&plan);
+    let first = group
+        .moves
+        .first()
+        .unwrap_or_else(|| panic!("a move: {group:#?}"));
+    let mut named = vec![first.to_node.as_str()];
+    named.extend(first.tied_with.iter().map(String::as_str));
+    named.sort_unstable();
+    assert_eq!(named, ["n2", "n3"], "{first:#?}");
+    let last = group.moves.last().unwrap_or_else(|| panic!("a move"));
+    assert!(
+        last.tied_with.is_empty(),
+        "once one of them holds a pod, the other scores higher: {last:#?}"
+    );
+}
