@@ -196,3 +196,57 @@ async fn a_deleted_policy_has_its_constraints_removed_without_a_finalizer() {
     assert!(template_constraints(&sim, NS, "web").await.is_empty());
     controller.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_edited_to_no_constraints_takes_them_back_at_most_max_concurrent_workloads_at_once()
+ {
+    let sim = sim();
+    namespace(&sim).await;
+    let deployments: Api<Deployment> = Api::namespaced(sim.client(), NS);
+    // Three Deployments carrying constraints kube-spread applied, their rollouts finished.
+    for name in ["a", "b", "c"] {
+        create_deployment(&sim, deployment(name, 1)).await;
+        let injected = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {"template": {"spec": {
+                "containers": [{"name": "app", "image": "nginx:1.27"}],
+                "topologySpreadConstraints": [{
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app": name}},
+                }],
+            }}},
+        });
+        let applied = deployments
+            .patch(
+                name,
+                &PatchParams::apply(kube_spread::api::FIELD_MANAGER),
+                &Patch::Apply(&injected),
+            )
+            .await
+            .expect("applied as kube-spread");
+        let generation = applied.metadata.generation.expect("a generation");
+        let finished = json!({"status": {
+            "observedGeneration": generation,
+            "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+        }});
+        deployments
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&finished))
+            .await
+            .expect("status written");
+    }
+    apply_policy(&sim, NS, "apps", json!({"constraints": []})).await;
+    let controller = start(&sim).await;
+    wait(120).await;
+
+    // No control plane finishes the rollouts here, so the first release never completes.
+    let mut released = 0;
+    for name in ["a", "b", "c"] {
+        released += usize::from(template_constraints(&sim, NS, name).await.is_empty());
+    }
+    assert_eq!(released, 1, "rollout.maxConcurrent is 1");
+    controller.stop().await;
+}

@@ -341,6 +341,7 @@ impl Injector<'_> {
                 .entry(workload)
                 .is_some_and(|entry| entry.applied_by_us)
         {
+            // Pinning or ignoring is asked per workload: its release is not paced.
             self.release(workload).await;
         }
     }
@@ -399,9 +400,14 @@ impl Injector<'_> {
         for (workload, entry) in &entries {
             let desired = Desired::of(policy, workload);
             if desired.constraints.is_empty() {
-                // A policy without constraints injects nothing; take back what we applied.
+                // A policy without constraints injects nothing; take back what we applied,
+                // paced as injection is: taking our constraints out re-rolls the workload too.
                 if entry.as_ref().is_some_and(|entry| entry.applied_by_us) {
-                    self.release(workload).await;
+                    if injection.rolling >= pace {
+                        injection.pending += 1;
+                    } else if self.release(workload).await {
+                        injection.rolling += 1;
+                    }
                 }
                 continue;
             }
@@ -479,15 +485,21 @@ impl Injector<'_> {
             .workload(&workload.namespace, workload.kind, &workload.name)
     }
 
-    /// Removes every field we applied to a workload.
-    pub async fn release(&self, workload: &Workload) {
+    /// Removes every field we applied to a workload; whether that re-rolls it (an apply that
+    /// changes nothing leaves its generation as it was).
+    pub async fn release(&self, workload: &Workload) -> bool {
         match self.apply(workload, &release_configuration(workload)).await {
             Applied::Done(generation) => {
                 self.rollouts.note(workload, generation);
-                tracing::info!(namespace = %workload.namespace, workload = %workload.key(), "Removed our topology spread constraints.");
+                let rolls = generation != workload.generation;
+                if rolls {
+                    tracing::info!(namespace = %workload.namespace, workload = %workload.key(), "Removed our topology spread constraints.");
+                }
+                rolls
             }
             Applied::Conflict(manager) | Applied::Failed(manager) => {
                 tracing::warn!(namespace = %workload.namespace, workload = %workload.key(), error = %manager, "Could not remove our topology spread constraints.");
+                false
             }
         }
     }
@@ -540,6 +552,7 @@ impl Injector<'_> {
                 continue;
             }
             busy.insert(namespace);
+            // One release per namespace and sweep, whether or not it re-rolls.
             self.release(&entry.workload).await;
         }
     }
