@@ -423,61 +423,75 @@ impl Injector<'_> {
                 injection.pending += 1;
                 continue;
             }
-            match self.apply(workload, &desired.configuration(workload)).await {
-                Applied::Done(generation) => {
-                    tracing::info!(policy = %policy.name, namespace = %policy.namespace, workload = %workload.key(), "Injected topology spread constraints.");
-                    self.rollouts.note(workload, generation);
-                    injection.rolling += 1;
-                    injection.counts.injected += 1;
-                    self.recorder
-                        .record(
-                            reference,
-                            None,
-                            Note {
-                                severity: Severity::Normal,
-                                reason: "Injected",
-                                action: "Apply",
-                                message: format!(
-                                    "Applied topology spread constraints to {}",
-                                    workload.key()
-                                ),
-                            },
-                        )
-                        .await;
-                }
-                Applied::Conflict(manager) => {
-                    injection.counts.conflicted += 1;
-                    let message = format!(
-                        "{} owns a field of {}'s topologySpreadConstraints that this policy would set; nothing was forced",
-                        manager,
-                        workload.key()
-                    );
-                    self.recorder
-                        .record(
-                            reference,
-                            None,
-                            Note {
-                                severity: Severity::Warning,
-                                reason: reason::CONFLICT,
-                                action: "Apply",
-                                message: message.clone(),
-                            },
-                        )
-                        .await;
-                    injection.issues.push(WorkloadIssue {
-                        workload: workload.key(),
-                        reason: reason::CONFLICT.to_owned(),
-                        message,
-                    });
-                }
-                Applied::Failed(error) => {
-                    tracing::warn!(policy = %policy.name, namespace = %policy.namespace, workload = %workload.key(), error = %error, "Could not inject constraints.");
-                    injection.pending += 1;
-                }
-            }
+            let applied = self.apply(workload, &desired.configuration(workload)).await;
+            self.injected(policy, reference, workload, applied, &mut injection)
+                .await;
         }
         injection.issues.sort_by(|a, b| a.workload.cmp(&b.workload));
         injection
+    }
+
+    /// Counts, logs and tells people what came of injecting into one workload.
+    async fn injected(
+        &self,
+        policy: &Policy,
+        reference: &ObjectReference,
+        workload: &Workload,
+        applied: Applied,
+        injection: &mut Injection,
+    ) {
+        match applied {
+            Applied::Done(generation) => {
+                tracing::info!(policy = %policy.name, namespace = %policy.namespace, workload = %workload.key(), "Injected topology spread constraints.");
+                self.rollouts.note(workload, generation);
+                injection.rolling += 1;
+                injection.counts.injected += 1;
+                self.recorder
+                    .record(
+                        reference,
+                        None,
+                        Note {
+                            severity: Severity::Normal,
+                            reason: "Injected",
+                            action: "Apply",
+                            message: format!(
+                                "Applied topology spread constraints to {}",
+                                workload.key()
+                            ),
+                        },
+                    )
+                    .await;
+            }
+            Applied::Conflict(manager) => {
+                injection.counts.conflicted += 1;
+                let message = format!(
+                    "{} owns a field of {}'s topologySpreadConstraints that this policy would set; nothing was forced",
+                    manager,
+                    workload.key()
+                );
+                self.recorder
+                    .record(
+                        reference,
+                        None,
+                        Note {
+                            severity: Severity::Warning,
+                            reason: reason::CONFLICT,
+                            action: "Apply",
+                            message: message.clone(),
+                        },
+                    )
+                    .await;
+                injection.issues.push(WorkloadIssue {
+                    workload: workload.key(),
+                    reason: reason::CONFLICT.to_owned(),
+                    message,
+                });
+            }
+            Applied::Failed(error) => {
+                tracing::warn!(policy = %policy.name, namespace = %policy.namespace, workload = %workload.key(), error = %error, "Could not inject constraints.");
+                injection.pending += 1;
+            }
+        }
     }
 
     fn entry(&self, workload: &Workload) -> Option<Arc<WorkloadEntry>> {
