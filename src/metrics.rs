@@ -10,8 +10,8 @@ use std::{
 use crate::api::conditions::reason;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Why the metrics could not be registered or encoded.
@@ -98,6 +98,9 @@ pub struct ControllerMetrics {
     /// `kube_spread_deletion_cost_writes_total{result}`: pod-deletion-cost annotations written
     /// to keep spread on scale-down.
     pub deletion_cost_writes: IntCounterVec,
+    /// `kube_spread_plans_total`: observations taken, each a model of the whole cluster planned
+    /// for every policy.
+    pub plans: IntCounter,
     /// `kube_spread_reconcile_duration_seconds`.
     pub reconcile_duration: Histogram,
     /// `kube_spread_reconcile_errors_total{error}`.
@@ -208,6 +211,11 @@ impl ControllerMetrics {
             "Writes of pods' controller.kubernetes.io/pod-deletion-cost to keep spread on scale-down, by result.",
             &["result"],
         )?;
+        let plans = IntCounter::new(
+            "kube_spread_plans_total",
+            "Observations of the cluster taken and planned for every policy (the rest reuse the last one).",
+        )?;
+        registry.register(Box::new(plans.clone()))?;
         let reconcile_errors = counter_vec(
             "kube_spread_reconcile_errors_total",
             "Reconciles that failed, by the failed action.",
@@ -243,6 +251,7 @@ impl ControllerMetrics {
             patches,
             replacements,
             deletion_cost_writes,
+            plans,
             reconcile_duration,
             reconcile_errors,
             leader,

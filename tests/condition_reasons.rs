@@ -9,7 +9,6 @@ mod support;
 use std::{
     collections::BTreeSet,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
@@ -163,32 +162,35 @@ fn controller_with(api: &SimApi, caps: Caps) -> impl Future<Output = ()> + Send 
     }
 }
 
-/// Notes the conditions of `namespace/name` every second into `seen`.
+/// Notes the conditions of `namespace/name` into `seen` from a watch, so that every status the
+/// controller writes is seen, however soon the next one replaces it.
 fn watcher(
     api: &SimApi,
     namespace: &str,
     name: &str,
     seen: Arc<Mutex<Seen>>,
 ) -> impl Future<Output = ()> + Send + 'static {
+    use futures::StreamExt;
+    use kube::runtime::watcher::{self, Event};
     // Read untyped, so that a policy the controller's types cannot hold is read too.
     let resource = ApiResource::erase::<SpreadPolicy>(&());
     let policies: Api<DynamicObject> = Api::namespaced_with(api.client(), namespace, &resource);
-    let name = name.to_owned();
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     async move {
-        loop {
-            if let Ok(policy) = policies.get(&name).await {
-                let mut seen = seen.lock().unwrap();
-                for condition in policy.data["status"]["conditions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    let text =
-                        |field: &str| condition[field].as_str().unwrap_or_default().to_owned();
-                    seen.0.insert((text("type"), text("reason")));
-                }
+        let mut events = watcher::watcher(policies, config).boxed();
+        while let Some(event) = events.next().await {
+            let (Ok(Event::Apply(policy)) | Ok(Event::InitApply(policy))) = event else {
+                continue;
+            };
+            let mut seen = seen.lock().unwrap();
+            for condition in policy.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let text = |field: &str| condition[field].as_str().unwrap_or_default().to_owned();
+                seen.0.insert((text("type"), text("reason")));
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }

@@ -379,6 +379,7 @@ pub async fn run(
         controller.store(),
         cluster_controller.store(),
         clock,
+        metrics.plans.clone(),
     ));
 
     let election = elect(&client, clock, &settings, &metrics);

@@ -2,6 +2,7 @@
 //! until the stores change (or the picture ages, since pod ages decide protections). Planning
 //! all policies together lets their moves account for each other's node load.
 
+use prometheus::IntCounter;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
@@ -48,6 +49,8 @@ pub struct Observer {
     cluster_policies: Store<DeserializeGuard<ClusterSpreadPolicy>>,
     clock: Clock,
     last: Mutex<Option<Arc<Observation>>>,
+    /// Counts the observations taken (each one plans the whole cluster).
+    plans: IntCounter,
     /// Which nodes were cordoned at the last observation, and uncordon times seen.
     cordons: Mutex<(HashMap<String, bool>, HashMap<String, Timestamp>)>,
 }
@@ -59,12 +62,14 @@ impl Observer {
         policies: Store<DeserializeGuard<SpreadPolicy>>,
         cluster_policies: Store<DeserializeGuard<ClusterSpreadPolicy>>,
         clock: Clock,
+        plans: IntCounter,
     ) -> Self {
         Self {
             stores,
             policies,
             cluster_policies,
             clock,
+            plans,
             last: Mutex::new(None),
             cordons: Mutex::new((HashMap::new(), HashMap::new())),
         }
@@ -123,6 +128,7 @@ impl Observer {
             }
         }
         let observation = Arc::new(self.take(now, generation, policies_version));
+        self.plans.inc();
         *last = Some(Arc::clone(&observation));
         observation
     }
