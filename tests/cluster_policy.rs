@@ -16,18 +16,6 @@ use kube_spread::{
 };
 use support::model::*;
 
-fn plan(cluster: &Cluster) -> planner::Plan {
-    planner::plan(
-        cluster,
-        &PlanOptions {
-            now: now(),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    )
-}
-
 fn cluster_group(plan: &planner::Plan) -> &GroupPlan {
     plan.groups
         .iter()

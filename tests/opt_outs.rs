@@ -16,10 +16,8 @@ use k8s_openapi::api::core::v1 as core;
 use kube_spread::{
     api::{EXCLUDE_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL},
     planner::{
-        self, PlanOptions, Source,
-        model::{
-            Cluster, OptOut, OptOuts, SpreadConstraint, WhenUnsatisfiable::ScheduleAnyway, Workload,
-        },
+        self,
+        model::{OptOut, OptOuts, SpreadConstraint, WhenUnsatisfiable::ScheduleAnyway, Workload},
         protection::Protection,
         report::{GroupPlan, Outcome},
         selector::{LabelSelector, Requirement},
@@ -28,18 +26,6 @@ use kube_spread::{
 };
 use serde_json::json;
 use support::model::*;
-
-fn plan(cluster: &Cluster) -> planner::Plan {
-    planner::plan(
-        cluster,
-        &PlanOptions {
-            now: now(),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    )
-}
 
 fn only_group(plan: &planner::Plan) -> &GroupPlan {
     assert_eq!(plan.groups.len(), 1, "{:#?}", plan.groups);

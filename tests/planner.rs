@@ -20,18 +20,6 @@ use kube_spread::{
 };
 use support::model::*;
 
-fn plan(cluster: &Cluster) -> planner::Plan {
-    planner::plan(
-        cluster,
-        &PlanOptions {
-            now: now(),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    )
-}
-
 fn plan_pod_constraints(cluster: &Cluster) -> planner::Plan {
     planner::plan(
         cluster,

@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use kube_spread::{
     api::HOSTNAME_LABEL,
     planner::{
-        self, PlanOptions, Source,
         model::{Cluster, OptOut, WhenUnsatisfiable},
         report::{GroupPlan, Outcome},
     },
@@ -562,18 +561,6 @@ fn cluster_of(world: &World) -> Cluster {
         spread_policy = policy_scope(spread_policy);
     }
     builder.policy(spread_policy).build()
-}
-
-fn plan(cluster: &Cluster) -> planner::Plan {
-    planner::plan(
-        cluster,
-        &PlanOptions {
-            now: now(),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    )
 }
 
 /// Where each pod of the world is, by `namespace/name`, and whether it may move.

@@ -5,26 +5,10 @@ mod support;
 
 use kube_spread::{
     api::{HOSTNAME_LABEL, ZONE_LABEL},
-    planner::{
-        self, PlanOptions, Source,
-        bound::minimum_moves,
-        model::{Cluster, WhenUnsatisfiable::ScheduleAnyway},
-    },
+    planner::{bound::minimum_moves, model::WhenUnsatisfiable::ScheduleAnyway},
 };
 use proptest::prelude::*;
 use support::model::*;
-
-fn plan(cluster: &Cluster) -> planner::Plan {
-    planner::plan(
-        cluster,
-        &PlanOptions {
-            now: now(),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    )
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

@@ -21,7 +21,6 @@ use kube_spread::{
         rebalance::{Action, Inputs, Memory, Step, decide},
     },
     planner::{
-        self, PlanOptions, Source,
         model::{Cluster, Pdb},
         report::GroupPlan,
     },
@@ -66,19 +65,6 @@ fn minutes_ago(minutes: i64) -> Timestamp {
         .expect("in range")
 }
 
-fn plan(cluster: &Cluster) -> Vec<GroupPlan> {
-    planner::plan(
-        cluster,
-        &PlanOptions {
-            now: now(),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    )
-    .groups
-}
-
 /// One rebalance step's world: the policy, the cluster, its plan, the status as read.
 struct World {
     spec: SpreadPolicySpec,
@@ -102,7 +88,7 @@ impl World {
     }
 
     fn of(spec: SpreadPolicySpec, cluster: Cluster) -> Self {
-        let groups = plan(&cluster);
+        let groups = plan(&cluster).groups;
         Self {
             spec,
             cluster,

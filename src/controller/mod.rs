@@ -10,6 +10,8 @@
 //! - [`rebalance`]: the per-policy state machine (trigger, stabilization, flights, cooldown):
 //!   a pure `decide`, then a loop that carries the decision out through the chokepoint.
 //! - [`disruption`]: evictions and restarts: leader gating, budgets, dry-run, Events, metrics.
+//! - [`window`]: disruption windows (cron, time zones). [`deletion_cost`]: ranking Deployments'
+//!   pods for scale-down.
 //! - [`report`]: status and metrics. [`events`]: Events. [`leader`]: the Lease.
 //! - [`server`]: `/metrics`, `/healthz`, `/readyz`.
 //!

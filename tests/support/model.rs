@@ -19,6 +19,19 @@ use kube_spread::{
     snapshot::convert,
 };
 
+/// The plan of every policy of `cluster`, made at [`now`].
+pub fn plan(cluster: &Cluster) -> kube_spread::planner::Plan {
+    kube_spread::planner::plan(
+        cluster,
+        &kube_spread::planner::PlanOptions {
+            now: now(),
+            namespace: None,
+            policy: None,
+            source: kube_spread::planner::Source::Policies,
+        },
+    )
+}
+
 /// The time every test plans at.
 pub fn now() -> Timestamp {
     "2025-10-20T12:00:00Z".parse().expect("fixed timestamp")
