@@ -7,7 +7,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use crate::api::conditions::reason;
+use crate::api::conditions::Reason;
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -136,13 +136,13 @@ pub const WATCHED_KINDS: [&str; 11] = [
 ];
 
 /// Reasons a policy can be blocked for, in `kube_spread_policy_rebalance_blocked`.
-pub const BLOCKED_REASONS: [&str; 6] = [
-    reason::PDB_BLOCKED,
-    reason::MULTIPLE_PDBS,
-    reason::BUDGET_EXHAUSTED,
-    reason::SCHEDULER_DISAGREES,
-    reason::NO_MOVABLE_POD,
-    reason::NO_ACCEPTING_DOMAIN,
+pub const BLOCKED_REASONS: [Reason; 6] = [
+    Reason::PdbBlocked,
+    Reason::MultiplePdbs,
+    Reason::BudgetExhausted,
+    Reason::SchedulerDisagrees,
+    Reason::NoMovablePod,
+    Reason::NoAcceptingDomain,
 ];
 
 /// What one policy's gauges say.
@@ -153,7 +153,7 @@ pub struct PolicyGauges<'a> {
     /// Every group within maxSkew.
     pub balanced: bool,
     /// The reason moves are blocked, if they are.
-    pub blocked: Option<&'a str>,
+    pub blocked: Option<Reason>,
 }
 
 impl ControllerMetrics {
@@ -320,7 +320,7 @@ impl ControllerMetrics {
             .set(i64::from(gauges.balanced));
         for reason in BLOCKED_REASONS {
             self.policy_blocked
-                .with_label_values(&[namespace, policy, reason])
+                .with_label_values(&[namespace, policy, reason.as_str()])
                 .set(i64::from(gauges.blocked == Some(reason)));
         }
         let before = published
@@ -356,9 +356,9 @@ impl ControllerMetrics {
             }
             let _ = self.policy_balanced.remove_label_values(&[namespace, name]);
             for reason in BLOCKED_REASONS {
-                let _ = self
-                    .policy_blocked
-                    .remove_label_values(&[namespace, name, reason]);
+                let _ =
+                    self.policy_blocked
+                        .remove_label_values(&[namespace, name, reason.as_str()]);
             }
         }
     }

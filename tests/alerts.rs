@@ -12,7 +12,7 @@ use std::{
     fs,
 };
 
-use kube_spread::{api::conditions::reason, metrics::ControllerMetrics};
+use kube_spread::{api::conditions::Reason, metrics::ControllerMetrics};
 use prometheus::core::Collector;
 use regex::Regex;
 use serde_json::Value;
@@ -253,8 +253,8 @@ fn the_pdb_alert_selects_the_reasons_the_controller_reports_for_budgets() {
     let rules = read(RULES);
     let selector = format!(
         "reason=~\"{}|{}\"",
-        reason::PDB_BLOCKED,
-        reason::MULTIPLE_PDBS
+        Reason::PdbBlocked,
+        Reason::MultiplePdbs
     );
     assert!(
         rules.contains(&selector),

@@ -1,6 +1,6 @@
 //! Every condition reason a SpreadPolicy can report, each produced by the real controller
 //! against the simulated API and control plane, on a paused clock: one test per reason, named
-//! for the situation that produces it. A last test fails when `api::conditions::reason` gains a
+//! for the situation that produces it. A last test fails when `api::conditions::Reason` gains a
 //! reason that no test here produces.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -17,7 +17,7 @@ use kube::{
     api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
 };
 use kube_spread::{
-    api::{SpreadPolicy, conditions::reason},
+    api::{SpreadPolicy, conditions::Reason},
     controller::{self, Settings, disruption::Caps},
     sim::{
         SimApi,
@@ -136,9 +136,9 @@ fn scenario(objects: &[String], events: &str, duration: &str) -> Scenario {
 struct Seen(BTreeSet<(String, String)>);
 
 impl Seen {
-    fn assert(&self, type_: &str, reason: &str) {
+    fn assert(&self, type_: &str, reason: Reason) {
         assert!(
-            self.0.contains(&(type_.to_owned(), reason.to_owned())),
+            self.0.contains(&(type_.to_owned(), reason.to_string())),
             "the policy never said {type_}: {reason}; it said {:#?}",
             self.0
         );
@@ -237,9 +237,9 @@ async fn with_namespace(objects: &[String], name: &str, duration: &str) -> Simul
 #[tokio::test(start_paused = true)]
 async fn a_policy_the_controller_has_read_says_observed() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
-    watch(&objects, "", "2m")
-        .await
-        .assert("Ready", reason::OBSERVED);
+    let seen = watch(&objects, "", "2m").await;
+    seen.assert("Ready", Reason::Observed);
+    seen.assert("Degraded", Reason::AsExpected);
 }
 
 #[tokio::test(start_paused = true)]
@@ -264,7 +264,7 @@ async fn a_policy_whose_max_skew_does_not_fit_the_controllers_types_says_invalid
         .unwrap();
     watch_with(simulation, Caps::default(), &[("broken", "wide")])
         .await
-        .assert("Ready", reason::INVALID);
+        .assert("Ready", Reason::InvalidPolicy);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ async fn six_pods_two_per_node_say_within_max_skew() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, "", "5m")
         .await
-        .assert("Balanced", reason::WITHIN_MAX_SKEW);
+        .assert("Balanced", Reason::WithinMaxSkew);
 }
 
 #[tokio::test(start_paused = true)]
@@ -284,7 +284,7 @@ async fn three_three_and_none_on_a_recovered_node_say_skewed() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "22m")
         .await
-        .assert("Balanced", reason::SKEWED);
+        .assert("Balanced", Reason::Skewed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -297,7 +297,7 @@ async fn with_one_ready_node_left_the_policy_says_no_accepting_domain() {
     ];
     watch(&objects, "  - {at: 2m, nodeDown: b}", "20m")
         .await
-        .assert("Rebalancing", reason::NO_ACCEPTING_DOMAIN);
+        .assert("Rebalancing", Reason::NoAcceptingDomain);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ async fn a_policy_with_rebalance_mode_off_says_rebalance_off() {
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Rebalancing", reason::MODE_OFF);
+        .assert("Rebalancing", Reason::RebalanceOff);
 }
 
 #[tokio::test(start_paused = true)]
@@ -321,7 +321,7 @@ async fn a_balanced_policy_says_idle() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, "", "5m")
         .await
-        .assert("Rebalancing", reason::IDLE);
+        .assert("Rebalancing", Reason::Idle);
 }
 
 #[tokio::test(start_paused = true)]
@@ -334,7 +334,7 @@ async fn a_skew_that_outlasts_the_recovery_window_without_a_move_says_not_armed(
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Rebalancing", reason::NOT_ARMED);
+        .assert("Rebalancing", Reason::NotArmed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -342,7 +342,7 @@ async fn a_policy_whose_node_recovered_less_than_stabilization_ago_says_stabiliz
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "23m")
         .await
-        .assert("Rebalancing", reason::STABILIZATION_PENDING);
+        .assert("Rebalancing", Reason::StabilizationPending);
 }
 
 #[tokio::test(start_paused = true)]
@@ -352,7 +352,7 @@ async fn a_policy_whose_only_disruption_window_opens_at_night_says_outside_windo
     let objects = [three_nodes(), vec![six_pods(), policy(windows)]].concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")
         .await
-        .assert("Rebalancing", reason::OUTSIDE_WINDOW);
+        .assert("Rebalancing", Reason::OutsideWindow);
 }
 
 #[tokio::test(start_paused = true)]
@@ -360,7 +360,7 @@ async fn a_policy_evicting_a_pod_says_moving() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")
         .await
-        .assert("Rebalancing", reason::MOVING);
+        .assert("Rebalancing", Reason::Moving);
 }
 
 #[tokio::test(start_paused = true)]
@@ -368,7 +368,7 @@ async fn a_policy_whose_moved_pods_replacement_is_starting_says_waiting_for_repl
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")
         .await
-        .assert("Rebalancing", reason::WAITING_FOR_REPLACEMENT);
+        .assert("Rebalancing", Reason::WaitingForReplacement);
 }
 
 #[tokio::test(start_paused = true)]
@@ -376,7 +376,7 @@ async fn a_policy_whose_replacement_just_became_ready_says_cooling_down() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")
         .await
-        .assert("Rebalancing", reason::COOLING_DOWN);
+        .assert("Rebalancing", Reason::CoolingDown);
 }
 
 #[tokio::test(start_paused = true)]
@@ -391,7 +391,7 @@ async fn a_policy_whose_workload_never_finishes_its_rollout_says_rollout_pending
     ];
     watch(&objects, "  - {at: 10m, uncordon: b}", "20m")
         .await
-        .assert("Rebalancing", reason::ROLLOUT_PENDING);
+        .assert("Rebalancing", Reason::RolloutPending);
 }
 
 #[tokio::test(start_paused = true)]
@@ -403,7 +403,7 @@ async fn a_policy_in_dry_run_says_dry_run() {
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Rebalancing", reason::DRY_RUN);
+        .assert("Rebalancing", Reason::DryRun);
 }
 
 #[tokio::test(start_paused = true)]
@@ -416,7 +416,7 @@ async fn a_policy_whose_hourly_moves_are_spent_says_budget_exhausted() {
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")
         .await
-        .assert("Rebalancing", reason::BUDGET_EXHAUSTED);
+        .assert("Rebalancing", Reason::BudgetExhausted);
 }
 
 /// Two namespaces, `apps` and `shop`, each with six pods of `web` and a policy: a move of one
@@ -448,7 +448,7 @@ async fn a_policy_held_by_the_clusters_cap_on_moves_in_flight_says_cluster_moves
     };
     watch_with(simulation, caps, BOTH_POLICIES)
         .await
-        .assert("Rebalancing", reason::CLUSTER_MOVES_CAPPED);
+        .assert("Rebalancing", Reason::ClusterMovesCapped);
 }
 
 #[tokio::test(start_paused = true)]
@@ -468,7 +468,7 @@ async fn a_policy_held_by_the_cap_on_moves_off_one_node_says_node_moves_capped()
         Simulation::new(scenario(&objects, "  - {at: 10m, uncordon: b}", "25m")).unwrap();
     watch_with(simulation, Caps::default(), BOTH_POLICIES)
         .await
-        .assert("Rebalancing", reason::NODE_MOVES_CAPPED);
+        .assert("Rebalancing", Reason::NodeMovesCapped);
 }
 
 #[tokio::test(start_paused = true)]
@@ -483,7 +483,7 @@ async fn a_skewed_policy_whose_pods_all_opt_out_says_no_movable_pod() {
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Rebalancing", reason::NO_MOVABLE_POD);
+        .assert("Rebalancing", Reason::NoMovablePod);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,7 +503,7 @@ async fn a_policy_whose_pods_budget_allows_no_disruption_says_pdb_blocked() {
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Degraded", reason::PDB_BLOCKED);
+        .assert("Degraded", Reason::PdbBlocked);
 }
 
 #[tokio::test(start_paused = true)]
@@ -520,7 +520,7 @@ async fn a_policy_whose_pods_have_two_budgets_says_multiple_pdbs() {
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Degraded", reason::MULTIPLE_PDBS);
+        .assert("Degraded", Reason::MultiplePdbs);
 }
 
 #[tokio::test(start_paused = true)]
@@ -557,7 +557,7 @@ async fn a_constraint_another_field_manager_owns_says_conflict() {
     .await;
     watch_with(simulation, Caps::default(), &[("gitops", "spread")])
         .await
-        .assert("Degraded", reason::CONFLICT);
+        .assert("Degraded", Reason::Conflict);
 }
 
 #[tokio::test(start_paused = true)]
@@ -570,7 +570,7 @@ async fn a_policy_whose_replacement_is_not_ready_within_ready_timeout_says_repla
     .concat();
     watch(&objects, C_DOWN_AND_BACK, "30m")
         .await
-        .assert("Degraded", reason::REPLACEMENT_TIMEOUT);
+        .assert("Degraded", Reason::ReplacementTimeout);
 }
 
 #[tokio::test(start_paused = true)]
@@ -587,7 +587,7 @@ async fn a_policy_whose_replacements_the_scheduler_puts_back_says_scheduler_disa
     ];
     watch(&objects, "", "2h")
         .await
-        .assert("Degraded", reason::SCHEDULER_DISAGREES);
+        .assert("Degraded", Reason::SchedulerDisagrees);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,22 +600,16 @@ const NOT_WRITTEN_THROUGH_THE_API: &[(&str, &str)] = &[
     // A replica that loses its leadership in the middle of a step ends the step with NotLeader,
     // but writes no status (a follower writes nothing): tests/rebalance_decide.rs produces it.
     (
-        "NOT_LEADER",
+        "NotLeader",
         "a_replica_that_does_not_lead_moves_nothing_and_says_not_leader",
     ),
 ];
 
-/// The names of the constants of `pub mod reason` in src/api/conditions.rs.
+/// The names of the reasons declared, as `Reason::` spells its variants.
 fn declared_reasons() -> Vec<String> {
-    let source = include_str!("../src/api/conditions.rs");
-    let (_, module) = source
-        .split_once("pub mod reason {")
-        .expect("conditions.rs has a reason module");
-    module
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("pub const "))
-        .filter_map(|rest| rest.split_once(':'))
-        .map(|(name, _)| name.trim().to_owned())
+    Reason::ALL
+        .iter()
+        .map(|reason| format!("{reason:?}"))
         .collect()
 }
 
@@ -632,14 +626,14 @@ fn every_condition_reason_is_produced_by_a_test_here() {
     for name in &declared {
         let produced = tests
             .iter()
-            .any(|test| test.contains(&format!("reason::{name})")));
+            .any(|test| test.contains(&format!("Reason::{name})")));
         let elsewhere = NOT_WRITTEN_THROUGH_THE_API
             .iter()
             .any(|(listed, _)| listed == name);
         match (produced, elsewhere) {
-            (false, false) => panic!("no test here produces reason::{name}; add one"),
+            (false, false) => panic!("no test here produces Reason::{name}; add one"),
             (true, true) => {
-                panic!("reason::{name} is produced here: take it off NOT_WRITTEN_THROUGH_THE_API")
+                panic!("Reason::{name} is produced here: take it off NOT_WRITTEN_THROUGH_THE_API")
             }
             _ => {}
         }
@@ -653,15 +647,15 @@ fn the_reasons_produced_only_outside_the_api_are_declared_and_produced_by_their_
     for (name, test) in NOT_WRITTEN_THROUGH_THE_API {
         assert!(
             declared.iter().any(|declared| declared == name),
-            "reason::{name} is gone: take it off NOT_WRITTEN_THROUGH_THE_API"
+            "Reason::{name} is gone: take it off NOT_WRITTEN_THROUGH_THE_API"
         );
         let body = decide_tests
             .split_once(&format!("fn {test}()"))
             .map(|(_, rest)| rest.split("\n#[test]").next().unwrap_or_default())
             .unwrap_or_else(|| panic!("tests/rebalance_decide.rs has no test {test}"));
         assert!(
-            body.contains(&format!("reason::{name})")),
-            "{test} does not assert reason::{name}"
+            body.contains(&format!("Reason::{name})")),
+            "{test} does not assert Reason::{name}"
         );
     }
 }

@@ -109,31 +109,7 @@ fn the_operations_guide_names_what_the_code_uses() {
             "docs/operations.md does not explain the {condition} condition"
         );
     }
-    use conditions::reason::*;
-    for reason in [
-        OBSERVED,
-        INVALID,
-        WITHIN_MAX_SKEW,
-        SKEWED,
-        STABILIZATION_PENDING,
-        NOT_ARMED,
-        OUTSIDE_WINDOW,
-        WAITING_FOR_REPLACEMENT,
-        COOLING_DOWN,
-        MOVING,
-        IDLE,
-        PDB_BLOCKED,
-        MULTIPLE_PDBS,
-        CONFLICT,
-        NO_ACCEPTING_DOMAIN,
-        SCHEDULER_DISAGREES,
-        REPLACEMENT_TIMEOUT,
-        BUDGET_EXHAUSTED,
-        NO_MOVABLE_POD,
-        DRY_RUN,
-        MODE_OFF,
-        NOT_LEADER,
-    ] {
+    for reason in conditions::Reason::ALL {
         assert!(
             text.contains(&format!("`{reason}`")),
             "docs/operations.md does not explain the reason {reason}"

@@ -14,7 +14,7 @@ use k8s_openapi::{api::core::v1::ObjectReference, apimachinery::pkg::apis::meta:
 use kube_spread::{
     api::{
         HOSTNAME_LABEL, MoveRecord, RebalancePhase, RebalanceStatus, SpreadPolicySpec,
-        conditions::reason,
+        conditions::Reason,
     },
     controller::{
         disruption::{MoveError, Outcome, Refusal},
@@ -175,7 +175,7 @@ fn in_flight(pod: &str, started: Timestamp) -> MoveRecord {
 fn a_policy_whose_rebalance_mode_is_off_moves_nothing_and_says_rebalance_off() {
     let world = World::new(json!({"mode": "Off"}));
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::MODE_OFF);
+    assert_eq!(step.reason, Reason::RebalanceOff);
     assert_eq!(step.status.phase, RebalancePhase::Idle);
     assert!(asked.is_empty());
 }
@@ -193,7 +193,7 @@ fn a_group_within_its_skew_threshold_is_idle() {
         .build();
     let world = World::of(spec, cluster);
     let (step, _) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::IDLE);
+    assert_eq!(step.reason, Reason::Idle);
     assert_eq!(step.blocked, None);
 }
 
@@ -206,7 +206,7 @@ fn skew_without_a_recent_recovery_is_not_armed_under_the_node_recovery_trigger()
         node.created = Some(minutes_ago(120));
     }
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::NOT_ARMED);
+    assert_eq!(step.reason, Reason::NotArmed);
     assert!(step.message.contains("recoveryWindow"), "{}", step.message);
     assert!(asked.is_empty());
 }
@@ -216,7 +216,7 @@ fn skew_that_has_not_lasted_the_stabilization_window_waits_and_looks_again_when_
     let mut world = World::new(json!({"stabilizationWindow": "2m"}));
     world.status.skewed_since = Some(Time(minutes_ago(1)));
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::STABILIZATION_PENDING);
+    assert_eq!(step.reason, Reason::StabilizationPending);
     assert_eq!(step.status.phase, RebalancePhase::Stabilizing);
     assert_eq!(step.requeue.as_secs(), 60);
     assert!(asked.is_empty());
@@ -227,7 +227,7 @@ fn outside_its_disruption_windows_no_move_starts_and_the_step_says_when_the_next
     // Now is 12:00 UTC; the window is 02:00 to 04:00.
     let world = World::new(json!({"windows": [{"schedule": "0 2 * * *", "duration": "2h"}]}));
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::OUTSIDE_WINDOW);
+    assert_eq!(step.reason, Reason::OutsideWindow);
     assert!(
         step.message.contains("2025-10-21T02:00:00"),
         "{}",
@@ -237,7 +237,7 @@ fn outside_its_disruption_windows_no_move_starts_and_the_step_says_when_the_next
     let (step, asked) =
         World::new(json!({"windows": [{"schedule": "0 11 * * *", "duration": "2h"}]}))
             .step(&mut Memory::default(), moved);
-    assert_eq!(step.reason, reason::MOVING, "inside 11:00 to 13:00");
+    assert_eq!(step.reason, Reason::Moving, "inside 11:00 to 13:00");
     assert_eq!(asked.len(), 1);
 }
 
@@ -246,7 +246,7 @@ fn after_a_replacement_became_ready_the_next_move_waits_for_the_cooldown() {
     let mut world = World::new(json!({"cooldown": "5m"}));
     world.status.cooldown_until = Some(Time(minutes_ago(-2)));
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::COOLING_DOWN);
+    assert_eq!(step.reason, Reason::CoolingDown);
     assert_eq!(step.status.phase, RebalancePhase::CoolingDown);
     assert_eq!(step.requeue.as_secs(), 120);
     assert!(asked.is_empty());
@@ -259,7 +259,7 @@ fn past_every_gate_one_move_is_made_and_the_step_waits_for_its_replacement() {
     let (step, asked) = world.step(&mut memory, moved);
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0].starts_with("move web-"), "{asked:?}");
-    assert_eq!(step.reason, reason::MOVING);
+    assert_eq!(step.reason, Reason::Moving);
     assert_eq!(step.status.phase, RebalancePhase::WaitingForReplacement);
     assert_eq!(step.status.in_flight.len(), 1);
     assert_eq!(step.status.total_moves, 1);
@@ -271,7 +271,7 @@ fn a_move_in_flight_holds_the_next_one_back_under_max_concurrent_moves_1() {
     let mut world = World::new(json!({"maxConcurrentMoves": 1}));
     world.status.in_flight = vec![in_flight("web-0", now())];
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::WAITING_FOR_REPLACEMENT);
+    assert_eq!(step.reason, Reason::WaitingForReplacement);
     assert_eq!(step.status.in_flight.len(), 1);
     assert!(asked.is_empty());
 }
@@ -285,7 +285,7 @@ fn a_replacement_not_ready_within_ready_timeout_is_reported_and_its_workload_bac
     assert!(
         step.issues
             .iter()
-            .any(|issue| issue.reason == reason::REPLACEMENT_TIMEOUT),
+            .any(|issue| issue.reason == Reason::ReplacementTimeout.as_str()),
         "{:?}",
         step.issues
     );
@@ -298,8 +298,8 @@ fn moves_made_in_the_last_hour_up_to_max_moves_per_hour_exhaust_the_budget() {
     let mut world = World::new(json!({"maxMovesPerHour": 2}));
     world.status.recent_moves = vec![Time(minutes_ago(58)), Time(minutes_ago(10))];
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::BUDGET_EXHAUSTED);
-    assert_eq!(step.blocked, Some(reason::BUDGET_EXHAUSTED));
+    assert_eq!(step.reason, Reason::BudgetExhausted);
+    assert_eq!(step.blocked, Some(Reason::BudgetExhausted));
     assert_eq!(
         step.requeue.as_secs(),
         120,
@@ -318,10 +318,10 @@ fn a_budget_that_refuses_ends_the_step_and_the_next_step_backs_off_without_askin
     };
     let (step, asked) = world.step(&mut memory, refuse);
     assert_eq!(asked.len(), 1, "one refusal ends the step: {asked:?}");
-    assert_eq!(step.reason, reason::PDB_BLOCKED);
+    assert_eq!(step.reason, Reason::PdbBlocked);
     assert_eq!(step.requeue.as_secs(), 30);
     let (again, asked) = world.step(&mut memory, never_asked);
-    assert_eq!(again.reason, reason::PDB_BLOCKED);
+    assert_eq!(again.reason, Reason::PdbBlocked);
     assert!(asked.is_empty());
 }
 
@@ -334,11 +334,11 @@ fn a_pod_two_budgets_select_is_reported_as_multiple_pdbs_and_not_asked_for() {
     );
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
     assert!(asked.is_empty(), "{asked:?}");
-    assert_eq!(step.reason, reason::MULTIPLE_PDBS);
+    assert_eq!(step.reason, Reason::MultiplePdbs);
     assert!(
         step.issues
             .iter()
-            .any(|issue| issue.reason == reason::MULTIPLE_PDBS)
+            .any(|issue| issue.reason == Reason::MultiplePdbs.as_str())
     );
 }
 
@@ -348,26 +348,26 @@ fn a_budget_that_allows_no_disruption_is_noted_and_the_step_says_pdb_blocked() {
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
     assert!(asked.iter().all(|a| a.starts_with("note ")), "{asked:?}");
     assert!(!asked.is_empty());
-    assert_eq!(step.reason, reason::PDB_BLOCKED);
-    assert_eq!(step.blocked, Some(reason::PDB_BLOCKED));
+    assert_eq!(step.reason, Reason::PdbBlocked);
+    assert_eq!(step.blocked, Some(Reason::PdbBlocked));
 }
 
 #[test]
 fn a_cluster_wide_cap_holds_the_move_back_and_says_so() {
     let world = World::new(json!({}));
     let (step, asked) = world.step(&mut Memory::default(), |_| {
-        Outcome::Capped(reason::CLUSTER_MOVES_CAPPED)
+        Outcome::Capped(Reason::ClusterMovesCapped)
     });
     assert_eq!(
         asked.len(),
         1,
         "the cluster's cap leaves no other move: {asked:?}"
     );
-    assert_eq!(step.reason, reason::CLUSTER_MOVES_CAPPED);
+    assert_eq!(step.reason, Reason::ClusterMovesCapped);
     let (step, _) = world.step(&mut Memory::default(), |_| {
-        Outcome::Capped(reason::NODE_MOVES_CAPPED)
+        Outcome::Capped(Reason::NodeMovesCapped)
     });
-    assert_eq!(step.reason, reason::NODE_MOVES_CAPPED);
+    assert_eq!(step.reason, Reason::NodeMovesCapped);
 }
 
 #[test]
@@ -375,7 +375,7 @@ fn moves_of_a_workload_whose_rollout_is_pending_wait_for_it() {
     let mut world = World::new(json!({}));
     world.unsettled.insert("Deployment/web".to_owned());
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::ROLLOUT_PENDING);
+    assert_eq!(step.reason, Reason::RolloutPending);
     assert!(asked.is_empty());
 }
 
@@ -396,8 +396,8 @@ fn a_group_whose_pods_all_must_stay_says_no_movable_pod() {
     }
     let world = World::of(spec, builder.build());
     let (step, asked) = world.step(&mut Memory::default(), never_asked);
-    assert_eq!(step.reason, reason::NO_MOVABLE_POD);
-    assert_eq!(step.blocked, Some(reason::NO_MOVABLE_POD));
+    assert_eq!(step.reason, Reason::NoMovablePod);
+    assert_eq!(step.blocked, Some(Reason::NoMovablePod));
     assert!(asked.is_empty());
 }
 
@@ -408,7 +408,7 @@ fn a_policy_in_dry_run_evaluates_each_planned_eviction_once_and_reports_what_wou
     let (step, asked) = world.step(&mut memory, |_| Outcome::WouldMove);
     assert!(!asked.is_empty());
     assert!(asked.iter().all(|a| a.starts_with("dry-run ")), "{asked:?}");
-    assert_eq!(step.reason, reason::DRY_RUN);
+    assert_eq!(step.reason, Reason::DryRun);
     let report = step.status.dry_run.expect("a dry-run report");
     assert_eq!(report.would_move as usize, asked.len());
     let (_, again) = world.step(&mut memory, never_asked);
@@ -420,7 +420,7 @@ fn a_replica_that_does_not_lead_moves_nothing_and_says_not_leader() {
     let world = World::new(json!({}));
     let (step, asked) = world.step(&mut Memory::default(), |_| Outcome::NotLeader);
     assert_eq!(asked.len(), 1);
-    assert_eq!(step.reason, reason::NOT_LEADER);
+    assert_eq!(step.reason, Reason::NotLeader);
     assert_eq!(step.blocked, None);
 }
 
@@ -440,7 +440,7 @@ fn a_move_that_failed_is_not_counted_and_the_next_planned_move_is_tried() {
         }
     });
     assert_eq!(asked.len(), 2, "{asked:?}");
-    assert_eq!(step.reason, reason::MOVING);
+    assert_eq!(step.reason, Reason::Moving);
     assert_eq!(step.status.total_moves, 1);
 }
 
@@ -453,6 +453,6 @@ fn a_status_write_that_was_lost_never_loses_the_move_it_recorded() {
     // The status as read still says nothing moved: the write was lost.
     let (second, asked) = world.step(&mut memory, never_asked);
     assert_eq!(second.status.total_moves, 1);
-    assert_eq!(second.reason, reason::WAITING_FOR_REPLACEMENT);
+    assert_eq!(second.reason, Reason::WaitingForReplacement);
     assert!(asked.is_empty());
 }

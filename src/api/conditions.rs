@@ -10,56 +10,92 @@ pub const REBALANCING: &str = "Rebalancing";
 /// Something keeps the policy from doing its job; the reason says what.
 pub const DEGRADED: &str = "Degraded";
 
-/// Reasons, in CamelCase as Kubernetes conditions spell them.
-pub mod reason {
+/// Declares [`Reason`] from one list, so that its variants, their spelling and [`Reason::ALL`]
+/// cannot drift apart.
+macro_rules! reasons {
+    ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
+        /// Why a condition holds or not, in CamelCase as Kubernetes conditions spell reasons.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Reason {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Reason {
+            /// Every reason, in the order they are declared.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The reason spelled `text`, if there is one.
+            pub fn parse(text: &str) -> Option<Reason> {
+                Self::ALL.iter().copied().find(|reason| reason.as_str() == text)
+            }
+
+            /// The reason as a condition or a metric label spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+reasons! {
     /// The policy was observed and its workloads are handled.
-    pub const OBSERVED: &str = "Observed";
+    Observed = "Observed",
     /// The policy cannot be acted on (a field only the controller can judge).
-    pub const INVALID: &str = "InvalidPolicy";
+    InvalidPolicy = "InvalidPolicy",
     /// All groups are within maxSkew.
-    pub const WITHIN_MAX_SKEW: &str = "WithinMaxSkew";
+    WithinMaxSkew = "WithinMaxSkew",
     /// A group's actionable skew is above maxSkew.
-    pub const SKEWED: &str = "Skewed";
+    Skewed = "Skewed",
     /// Skew is above the threshold but has not lasted the stabilization window.
-    pub const STABILIZATION_PENDING: &str = "StabilizationPending";
+    StabilizationPending = "StabilizationPending",
     /// Rebalancing is not armed: no node recovered, joined or was uncordoned recently.
-    pub const NOT_ARMED: &str = "NotArmed";
+    NotArmed = "NotArmed",
     /// A pod was moved; its replacement is not Ready yet.
-    pub const WAITING_FOR_REPLACEMENT: &str = "WaitingForReplacement";
+    WaitingForReplacement = "WaitingForReplacement",
     /// Pausing after a replacement became Ready.
-    pub const COOLING_DOWN: &str = "CoolingDown";
+    CoolingDown = "CoolingDown",
     /// Planned moves wait for their workloads' injection or rollout to finish.
-    pub const ROLLOUT_PENDING: &str = "RolloutPending";
+    RolloutPending = "RolloutPending",
     /// Moves are needed, but start only inside the policy's disruption windows; none is open.
-    pub const OUTSIDE_WINDOW: &str = "OutsideWindow";
+    OutsideWindow = "OutsideWindow",
     /// Moves are being made.
-    pub const MOVING: &str = "Moving";
+    Moving = "Moving",
     /// Nothing to move.
-    pub const IDLE: &str = "Idle";
+    Idle = "Idle",
     /// A PodDisruptionBudget allows no disruption now.
-    pub const PDB_BLOCKED: &str = "PdbBlocked";
+    PdbBlocked = "PdbBlocked",
     /// More than one PodDisruptionBudget selects a pod; the API server refuses to evict it.
-    pub const MULTIPLE_PDBS: &str = "MultiplePDBs";
+    MultiplePdbs = "MultiplePDBs",
     /// Another field manager owns a constraint we would inject.
-    pub const CONFLICT: &str = "Conflict";
+    Conflict = "Conflict",
     /// No domain can take the group's pods now.
-    pub const NO_ACCEPTING_DOMAIN: &str = "NoAcceptingDomain";
+    NoAcceptingDomain = "NoAcceptingDomain",
     /// Replacements keep landing where they came from; the scheduler disagrees with the plan.
-    pub const SCHEDULER_DISAGREES: &str = "SchedulerDisagrees";
+    SchedulerDisagrees = "SchedulerDisagrees",
     /// A replacement did not become Ready within readyTimeout.
-    pub const REPLACEMENT_TIMEOUT: &str = "ReplacementTimeout";
+    ReplacementTimeout = "ReplacementTimeout",
     /// The hourly move budget is spent.
-    pub const BUDGET_EXHAUSTED: &str = "BudgetExhausted";
+    BudgetExhausted = "BudgetExhausted",
     /// The cluster-wide cap on moves in flight is reached (`--max-moves-in-flight`).
-    pub const CLUSTER_MOVES_CAPPED: &str = "ClusterMovesCapped";
+    ClusterMovesCapped = "ClusterMovesCapped",
     /// The cap on moves in flight off one node is reached (`--max-moves-in-flight-per-node`).
-    pub const NODE_MOVES_CAPPED: &str = "NodeMovesCapped";
+    NodeMovesCapped = "NodeMovesCapped",
     /// Skew is above maxSkew but no movable pod can lower it.
-    pub const NO_MOVABLE_POD: &str = "NoMovablePod";
+    NoMovablePod = "NoMovablePod",
     /// The policy is in DryRun: moves are reported, not made.
-    pub const DRY_RUN: &str = "DryRun";
+    DryRun = "DryRun",
     /// Rebalancing is switched off for the policy.
-    pub const MODE_OFF: &str = "RebalanceOff";
+    RebalanceOff = "RebalanceOff",
+    /// Nothing keeps the policy from doing its job (the reason of `Degraded=False`).
+    AsExpected = "AsExpected",
     /// This replica is not the leader; it writes nothing.
-    pub const NOT_LEADER: &str = "NotLeader";
+    NotLeader = "NotLeader",
 }

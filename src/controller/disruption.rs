@@ -26,7 +26,7 @@ use super::{
     stores::Stores,
 };
 use crate::{
-    api::{FIELD_MANAGER, MoveRecord, conditions::reason},
+    api::{FIELD_MANAGER, MoveRecord, conditions::Reason},
     clock::Clock,
     metrics::{ControllerMetrics, cost_write_result, move_result, placement},
     planner::deletion_cost::POD_DELETION_COST,
@@ -50,11 +50,11 @@ pub struct Budget {
 
 impl Budget {
     /// Why no move may be made now, if none may.
-    pub fn exhausted(&self) -> Option<&'static str> {
+    pub fn exhausted(&self) -> Option<Reason> {
         if self.in_flight >= self.max_in_flight {
-            Some(reason::WAITING_FOR_REPLACEMENT)
+            Some(Reason::WaitingForReplacement)
         } else if self.last_hour >= self.max_per_hour {
-            Some(reason::BUDGET_EXHAUSTED)
+            Some(Reason::BudgetExhausted)
         } else {
             None
         }
@@ -133,18 +133,18 @@ impl Flights {
     }
 
     /// Why a move off `from` may not start now, if a cap holds it back.
-    fn refuses(&self, from: &str) -> Option<&'static str> {
+    fn refuses(&self, from: &str) -> Option<Reason> {
         let flights = self.lock();
         let all = flights.values().map(Vec::len).sum::<usize>();
         if all >= usize::from(self.caps.in_flight) {
-            return Some(reason::CLUSTER_MOVES_CAPPED);
+            return Some(Reason::ClusterMovesCapped);
         }
         let off_node = flights
             .values()
             .flatten()
             .filter(|node| *node == from)
             .count();
-        (off_node >= usize::from(self.caps.per_node)).then_some(reason::NODE_MOVES_CAPPED)
+        (off_node >= usize::from(self.caps.per_node)).then_some(Reason::NodeMovesCapped)
     }
 
     fn took_off(&self, policy: &str, from: &str) {
@@ -196,8 +196,8 @@ impl Refusal {
     /// How Events and logs name it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Budget => reason::PDB_BLOCKED,
-            Self::MultipleBudgets => reason::MULTIPLE_PDBS,
+            Self::Budget => Reason::PdbBlocked.as_str(),
+            Self::MultipleBudgets => Reason::MultiplePdbs.as_str(),
             Self::Forbidden => "Forbidden",
         }
     }
@@ -242,10 +242,10 @@ pub enum Outcome {
     /// This replica is not the leader; nothing was written.
     NotLeader,
     /// A move budget is spent; nothing was written.
-    OverBudget(&'static str),
+    OverBudget(Reason),
     /// A cluster-wide cap holds the move back (ClusterMovesCapped, NodeMovesCapped); nothing
     /// was written.
-    Capped(&'static str),
+    Capped(Reason),
     /// Anything else went wrong.
     Failed(MoveError),
 }

@@ -25,7 +25,7 @@ use super::{
     stores::{Stores, WorkloadEntry},
 };
 use crate::{
-    api::{FIELD_MANAGER, GROUP_LABEL, Rollout, WorkloadCounts, WorkloadIssue, conditions::reason},
+    api::{FIELD_MANAGER, GROUP_LABEL, Rollout, WorkloadCounts, WorkloadIssue, conditions::Reason},
     metrics::{ControllerMetrics, patch_result},
     planner::{
         group::{self, Spreading},
@@ -475,7 +475,7 @@ impl Injector<'_> {
                         None,
                         Note {
                             severity: Severity::Warning,
-                            reason: reason::CONFLICT,
+                            reason: Reason::Conflict.as_str(),
                             action: "Apply",
                             message: message.clone(),
                         },
@@ -483,7 +483,7 @@ impl Injector<'_> {
                     .await;
                 injection.issues.push(WorkloadIssue {
                     workload: workload.key(),
-                    reason: reason::CONFLICT.to_owned(),
+                    reason: Reason::Conflict.to_string(),
                     message,
                 });
             }

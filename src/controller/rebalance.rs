@@ -21,7 +21,7 @@ use super::{
 use crate::{
     api::{
         DryRunReport, MoveRecord, RebalanceMode, RebalancePhase, RebalanceStatus, RebalanceTrigger,
-        SpreadPolicySpec, WorkloadIssue, conditions::reason,
+        SpreadPolicySpec, WorkloadIssue, conditions::Reason,
     },
     planner::{
         budget::BudgetVerdict,
@@ -67,13 +67,13 @@ pub struct Step {
     /// The durable state to write to the status.
     pub status: RebalanceStatus,
     /// The Rebalancing condition's reason.
-    pub reason: &'static str,
+    pub reason: Reason,
     /// The Rebalancing condition's message.
     pub message: String,
     /// Problems a person should look at (they make the policy Degraded).
     pub issues: Vec<WorkloadIssue>,
     /// A reason moves are needed but blocked, for the blocked metric.
-    pub blocked: Option<&'static str>,
+    pub blocked: Option<Reason>,
     /// When to look again.
     pub requeue: Duration,
 }
@@ -378,14 +378,14 @@ struct Carried {
 #[derive(Debug)]
 struct Verdict {
     phase: RebalancePhase,
-    reason: &'static str,
+    reason: Reason,
     message: String,
-    blocked: Option<&'static str>,
+    blocked: Option<Reason>,
     requeue: Duration,
 }
 
 impl Verdict {
-    fn new(phase: RebalancePhase, reason: &'static str, message: String) -> Self {
+    fn new(phase: RebalancePhase, reason: Reason, message: String) -> Self {
         Self {
             phase,
             reason,
@@ -495,11 +495,11 @@ fn follow_flights(
                 still_flying.push(record);
             }
             Flight::TimedOut => {
-                tracing::warn!(pod = %record.pod, reason = reason::REPLACEMENT_TIMEOUT, "A replacement did not become Ready in time.");
+                tracing::warn!(pod = %record.pod, reason = %Reason::ReplacementTimeout, "A replacement did not become Ready in time.");
                 back_off(memory, &record.workload, now, cooldown);
                 carried.issues.push(WorkloadIssue {
                     workload: record.workload.clone(),
-                    reason: reason::REPLACEMENT_TIMEOUT.to_owned(),
+                    reason: Reason::ReplacementTimeout.to_string(),
                     message: format!(
                         "the replacement of {} was not Ready within readyTimeout",
                         record.pod
@@ -533,7 +533,7 @@ fn standing_issues(memory: &mut Memory, now: Timestamp, issues: &mut Vec<Workloa
         if *count >= DISAGREEMENTS_REPORTED {
             issues.push(WorkloadIssue {
                 workload: workload.clone(),
-                reason: reason::SCHEDULER_DISAGREES.to_owned(),
+                reason: Reason::SchedulerDisagrees.to_string(),
                 message: format!(
                     "{count} replacements in a row landed in the same or a fuller domain; backing off"
                 ),
@@ -546,7 +546,7 @@ fn standing_issues(memory: &mut Memory, now: Timestamp, issues: &mut Vec<Workloa
     for workload in memory.multiple_pdbs.keys() {
         issues.push(WorkloadIssue {
             workload: workload.clone(),
-            reason: reason::MULTIPLE_PDBS.to_owned(),
+            reason: Reason::MultiplePdbs.to_string(),
             message:
                 "more than one PodDisruptionBudget selects its pods; the Eviction API refuses them"
                     .to_owned(),
@@ -588,7 +588,7 @@ fn gate(
         let message = "rebalance.mode is Off".to_owned();
         return Err(Verdict::new(
             RebalancePhase::Idle,
-            reason::MODE_OFF,
+            Reason::RebalanceOff,
             message,
         ));
     }
@@ -610,7 +610,7 @@ fn gate(
         );
         return Err(Verdict::new(
             RebalancePhase::Idle,
-            reason::NOT_ARMED,
+            Reason::NotArmed,
             message,
         ));
     };
@@ -625,7 +625,7 @@ fn gate(
         );
         return Err(Verdict::new(
             RebalancePhase::Stabilizing,
-            reason::STABILIZATION_PENDING,
+            Reason::StabilizationPending,
             message,
         )
         .within(wait));
@@ -633,10 +633,10 @@ fn gate(
     if inputs.groups.iter().all(|group| group.moves.is_empty()) {
         let (why, text) = match worst {
             Some((group, _)) if group.outcome == PlanOutcome::NoAcceptingDomain => {
-                (reason::NO_ACCEPTING_DOMAIN, group.message.clone())
+                (Reason::NoAcceptingDomain, group.message.clone())
             }
-            Some((group, _)) => (reason::NO_MOVABLE_POD, group.message.clone()),
-            None => (reason::NO_MOVABLE_POD, "nothing to move".to_owned()),
+            Some((group, _)) => (Reason::NoMovablePod, group.message.clone()),
+            None => (Reason::NoMovablePod, "nothing to move".to_owned()),
         };
         return Err(Verdict::new(RebalancePhase::Blocked, why, text).blocking());
     }
@@ -663,7 +663,7 @@ fn outside_window(spec: &crate::api::Rebalance, now: Timestamp) -> Option<Verdic
         State::Closed { opens: Some(at) } => until(now, at.timestamp()),
         _ => IDLE_REQUEUE,
     };
-    Some(Verdict::new(RebalancePhase::Idle, reason::OUTSIDE_WINDOW, message).within(opens))
+    Some(Verdict::new(RebalancePhase::Idle, Reason::OutsideWindow, message).within(opens))
 }
 
 /// The verdict when the actionable skew is within the threshold: idle, or skewed in domains
@@ -687,7 +687,7 @@ fn within_threshold(
         .max_by_key(|c| c.skew);
     let Some(constraint) = stranded else {
         let message = format!("actionable skew {skew} is within skewThreshold {threshold}");
-        return Verdict::new(phase, reason::IDLE, message);
+        return Verdict::new(phase, Reason::Idle, message);
     };
     let refusing: Vec<String> = constraint
         .domains
@@ -703,7 +703,7 @@ fn within_threshold(
         refusing.len(),
         refusing.join(", ")
     );
-    Verdict::new(phase, reason::NO_ACCEPTING_DOMAIN, message)
+    Verdict::new(phase, Reason::NoAcceptingDomain, message)
 }
 
 /// What holds every move back for now: the cooldown after the last replacement, the back-off
@@ -723,7 +723,7 @@ fn held_back(
         let message =
             format!("cooling down until {until_time} after the last replacement became Ready");
         return Err(
-            Verdict::new(RebalancePhase::CoolingDown, reason::COOLING_DOWN, message)
+            Verdict::new(RebalancePhase::CoolingDown, Reason::CoolingDown, message)
                 .within(until(now, until_time)),
         );
     }
@@ -731,7 +731,7 @@ fn held_back(
         let message =
             format!("a PodDisruptionBudget refused the last move; trying again after {until_time}");
         return Err(
-            Verdict::new(RebalancePhase::Blocked, reason::PDB_BLOCKED, message)
+            Verdict::new(RebalancePhase::Blocked, Reason::PdbBlocked, message)
                 .blocking()
                 .within(until(now, until_time)),
         );
@@ -744,7 +744,7 @@ fn held_back(
     };
     match budget.exhausted() {
         None => Ok(budget),
-        Some(waiting) if waiting == reason::WAITING_FOR_REPLACEMENT => {
+        Some(waiting) if waiting == Reason::WaitingForReplacement => {
             let message = format!(
                 "{} move(s) in flight; waiting for their replacements to be Ready",
                 budget.in_flight
@@ -802,9 +802,9 @@ pub struct Course<'p> {
     /// Pods moved in this step.
     made: Vec<String>,
     /// The refusal that ended the step.
-    refusal: Option<(&'static str, String)>,
+    refusal: Option<(Reason, String)>,
     /// A cluster-wide cap that held a move back.
-    capped: Option<&'static str>,
+    capped: Option<Reason>,
     /// Whether leadership was lost during the step.
     not_leader: bool,
     /// Workloads whose moves wait for their injection or rollout.
@@ -884,7 +884,7 @@ impl<'p> Course<'p> {
                     memory.multiple_pdbs.insert(workload.to_owned(), now);
                     self.issues.push(WorkloadIssue {
                         workload: workload.to_owned(),
-                        reason: reason::MULTIPLE_PDBS.to_owned(),
+                        reason: Reason::MultiplePdbs.to_string(),
                         message: format!(
                             "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
                             planned.pod,
@@ -942,7 +942,7 @@ impl<'p> Course<'p> {
                 memory.multiple_pdbs.insert(workload.clone(), now);
                 self.issues.push(WorkloadIssue {
                     workload,
-                    reason: reason::MULTIPLE_PDBS.to_owned(),
+                    reason: Reason::MultiplePdbs.to_string(),
                     message,
                 });
             }
@@ -953,7 +953,7 @@ impl<'p> Course<'p> {
                     .min(PDB_BACKOFF_MAX);
                 memory.pdb_backoff = Some((later(now, wait), attempts));
                 // A forbidden eviction reads as blocked, like a budget's refusal.
-                self.refusal = Some((reason::PDB_BLOCKED, message));
+                self.refusal = Some((Reason::PdbBlocked, message));
                 self.requeue = self.requeue.min(wait);
                 // Never retry hot: one refusal ends this step.
                 self.stopped = true;
@@ -967,7 +967,7 @@ impl<'p> Course<'p> {
             Outcome::Capped(why) => {
                 self.capped = Some(why);
                 // A node's cap leaves moves off other nodes; the cluster's leaves none.
-                self.stopped = why == reason::CLUSTER_MOVES_CAPPED;
+                self.stopped = why == Reason::ClusterMovesCapped;
             }
         }
     }
@@ -992,18 +992,18 @@ impl<'p> Course<'p> {
             );
             Verdict::new(
                 RebalancePhase::WaitingForReplacement,
-                reason::MOVING,
+                Reason::Moving,
                 message,
             )
             .within(IN_FLIGHT_CHECK)
         } else if self.not_leader {
             let message = "this replica lost its leadership during the step; the leader moves pods"
                 .to_owned();
-            Verdict::new(RebalancePhase::Idle, reason::NOT_LEADER, message)
+            Verdict::new(RebalancePhase::Idle, Reason::NotLeader, message)
         } else if let Some((why, message)) = self.refusal {
             Verdict::new(RebalancePhase::Blocked, why, message).blocking()
         } else if let Some(why) = self.capped {
-            let message = if why == reason::CLUSTER_MOVES_CAPPED {
+            let message = if why == Reason::ClusterMovesCapped {
                 "the cluster's moves in flight reach --max-moves-in-flight; waiting for replacements"
             } else {
                 "the moves in flight off the nodes to drain reach --max-moves-in-flight-per-node; waiting for replacements"
@@ -1017,12 +1017,12 @@ impl<'p> Course<'p> {
                 "planned moves wait for the rollout of {} to finish (its injection or update is pending)",
                 held.join(", ")
             );
-            Verdict::new(RebalancePhase::Blocked, reason::ROLLOUT_PENDING, message)
+            Verdict::new(RebalancePhase::Blocked, Reason::RolloutPending, message)
                 .within(IN_FLIGHT_CHECK)
         } else if !self.budget_blocked.is_empty() {
             Verdict::new(
                 RebalancePhase::Blocked,
-                reason::PDB_BLOCKED,
+                Reason::PdbBlocked,
                 budgets_holding(&self.budget_blocked),
             )
             .blocking()
@@ -1032,11 +1032,11 @@ impl<'p> Course<'p> {
                 .issues
                 .iter()
                 .find_map(|issue| {
-                    [reason::SCHEDULER_DISAGREES, reason::MULTIPLE_PDBS]
+                    [Reason::SchedulerDisagrees, Reason::MultiplePdbs]
                         .into_iter()
-                        .find(|reported| issue.reason == *reported)
+                        .find(|reported| issue.reason == reported.as_str())
                 })
-                .unwrap_or(reason::NO_MOVABLE_POD);
+                .unwrap_or(Reason::NoMovablePod);
             let message = "every planned move is held back".to_owned();
             Verdict::new(RebalancePhase::Blocked, why, message)
                 .blocking()
@@ -1173,7 +1173,7 @@ impl<'p> DryRun<'p> {
             self.armed_by, report.would_move, report.blocked
         );
         carried.status.dry_run = Some(report);
-        carried.finish(Verdict::new(RebalancePhase::Idle, reason::DRY_RUN, message))
+        carried.finish(Verdict::new(RebalancePhase::Idle, Reason::DryRun, message))
     }
 }
 
@@ -1218,7 +1218,7 @@ fn judge_landing(
     let disagrees =
         landed_domain == from_domain || count(&landed_domain) >= count(&from_domain) + 2;
     if disagrees {
-        tracing::info!(pod = %record.pod, node = %landed, reason = reason::SCHEDULER_DISAGREES, "A replacement landed no better than where its pod left.");
+        tracing::info!(pod = %record.pod, node = %landed, reason = %Reason::SchedulerDisagrees, "A replacement landed no better than where its pod left.");
         back_off(
             memory,
             &record.workload,

@@ -16,7 +16,7 @@ use super::{
     report::{self, Findings, WriteStatus},
 };
 use crate::{
-    api::{RebalanceMode, RebalancePhase, ScaleDown, WorkloadCounts, conditions::reason},
+    api::{RebalanceMode, RebalancePhase, ScaleDown, WorkloadCounts, conditions::Reason},
     planner::{group::LeftAlone, report::GroupPlan},
 };
 
@@ -239,7 +239,7 @@ fn invalid_step<K: PolicyKind>(policy: &K) -> Step {
             .status()
             .map(|status| status.rebalance.clone())
             .unwrap_or_default(),
-        reason: reason::INVALID,
+        reason: Reason::InvalidPolicy,
         message: "the policy cannot be read; see the Ready condition".to_owned(),
         issues: Vec::new(),
         blocked: None,

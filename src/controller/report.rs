@@ -28,7 +28,7 @@ use crate::{
     api::{
         ConstraintDistribution, DomainPods, FIELD_MANAGER, RebalancePhase, SpreadPolicyStatus,
         WorkloadIssue,
-        conditions::{self, reason},
+        conditions::{self, Reason},
     },
     metrics::{ControllerMetrics, PolicyGauges},
     planner::report::{GroupPlan, Outcome},
@@ -56,7 +56,7 @@ fn condition(
     existing: &[Condition],
     type_: &str,
     holds: bool,
-    reason: &str,
+    reason: Reason,
     message: String,
     generation: i64,
     now: Timestamp,
@@ -69,7 +69,7 @@ fn condition(
     Condition {
         type_: type_.to_owned(),
         status,
-        reason: reason.to_owned(),
+        reason: reason.to_string(),
         message,
         observed_generation: Some(generation),
         last_transition_time: since,
@@ -153,7 +153,7 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
             existing,
             conditions::READY,
             false,
-            reason::INVALID,
+            Reason::InvalidPolicy,
             error.to_owned(),
             generation,
             now,
@@ -162,7 +162,7 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
             existing,
             conditions::READY,
             true,
-            reason::OBSERVED,
+            Reason::Observed,
             format!("{} workload(s) matched", findings.injection.counts.matched),
             generation,
             now,
@@ -182,7 +182,7 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
             existing,
             conditions::BALANCED,
             false,
-            reason::SKEWED,
+            Reason::Skewed,
             format!(
                 "{} has actionable skew {} on {} (maxSkew {})",
                 group.group,
@@ -197,7 +197,7 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
             existing,
             conditions::BALANCED,
             false,
-            reason::NO_ACCEPTING_DOMAIN,
+            Reason::NoAcceptingDomain,
             group.message.clone(),
             generation,
             now,
@@ -206,7 +206,7 @@ pub fn status<K: PolicyKind>(policy: &K, findings: &Findings<'_>) -> SpreadPolic
             existing,
             conditions::BALANCED,
             true,
-            reason::WITHIN_MAX_SKEW,
+            Reason::WithinMaxSkew,
             format!("{} group(s) within maxSkew", groups.len()),
             generation,
             now,
@@ -272,28 +272,23 @@ fn degraded(
 ) -> Condition {
     let problem = issues
         .iter()
-        .find(|issue| {
-            issue.reason != "Pinned"
-                && issue.reason != "Ignored"
-                && issue.reason != "ClaimedByOtherPolicy"
-        })
-        .map(|issue| {
-            (
-                issue.reason.clone(),
-                format!("{}: {}", issue.workload, issue.message),
-            )
+        .find_map(|issue| {
+            // A workload left alone (Pinned, Ignored, ClaimedByOtherPolicy) is as asked, not a
+            // problem: only an issue spelled as a condition reason degrades the policy.
+            Reason::parse(&issue.reason)
+                .map(|reason| (reason, format!("{}: {}", issue.workload, issue.message)))
         })
         .or_else(|| {
             step.blocked
-                .filter(|blocked| *blocked != reason::BUDGET_EXHAUSTED)
-                .map(|blocked| (blocked.to_owned(), step.message.clone()))
+                .filter(|blocked| *blocked != Reason::BudgetExhausted)
+                .map(|blocked| (blocked, step.message.clone()))
         });
     match problem {
         Some((why, message)) => condition(
             existing,
             conditions::DEGRADED,
             true,
-            &why,
+            why,
             message,
             generation,
             now,
@@ -302,7 +297,7 @@ fn degraded(
             existing,
             conditions::DEGRADED,
             false,
-            "AsExpected",
+            Reason::AsExpected,
             "nothing keeps the policy from doing its job".to_owned(),
             generation,
             now,
@@ -348,7 +343,7 @@ pub fn metrics(
     namespace: &str,
     name: &str,
     status: &SpreadPolicyStatus,
-    blocked: Option<&str>,
+    blocked: Option<Reason>,
 ) {
     let balanced = status
         .conditions
@@ -426,7 +421,7 @@ pub async fn unreadable<K: PolicyKind>(invalid: &InvalidObject, ctx: &Context) {
             None,
             Note {
                 severity: Severity::Warning,
-                reason: reason::INVALID,
+                reason: Reason::InvalidPolicy.as_str(),
                 action: "Read",
                 message: message.clone(),
             },
@@ -436,7 +431,7 @@ pub async fn unreadable<K: PolicyKind>(invalid: &InvalidObject, ctx: &Context) {
         &[],
         conditions::READY,
         false,
-        reason::INVALID,
+        Reason::InvalidPolicy,
         message,
         meta.generation.unwrap_or_default(),
         super::whole_seconds(ctx.clock.now()),
