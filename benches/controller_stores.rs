@@ -9,6 +9,8 @@
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/envelope.rs"]
+mod envelope;
 #[path = "support/resident.rs"]
 mod resident;
 
@@ -21,34 +23,23 @@ use std::{
 };
 
 use cap::Cap;
-use cluster::{LeanPod, node, with_status};
+use cluster::node;
+use envelope::{DEPLOYMENTS_PER_NAMESPACE, Kinds, REPLICAS, deployment};
 use kube_spread::{
     clock::Clock,
     controller::stores::Stores,
     metrics::ControllerMetrics,
     planner::model,
-    sim::{ResourceId, SimApi, Store, StoreConfig, WriteOptions},
+    sim::{SimApi, StoreConfig, WriteOptions},
 };
 use resident::{mib, resident_bytes};
-use serde_json::{Value, json};
+use serde_json::json;
 
 // The binary ships with mimalloc (see src/main.rs). `Cap` counts the bytes of every live
 // allocation as requested (its own `unsafe impl GlobalAlloc`; this crate forbids unsafe code).
 #[global_allocator]
 static ALLOCATOR: Cap<mimalloc::MiMalloc> = Cap::new(mimalloc::MiMalloc, usize::MAX);
 
-const REPLICAS: usize = 15;
-const DEPLOYMENTS_PER_NAMESPACE: usize = 10;
-const APPS: [&str; DEPLOYMENTS_PER_NAMESPACE] = [
-    "web", "api", "worker", "cart", "checkout", "search", "catalog", "auth", "notify", "billing",
-];
-/// Container requests, one per Deployment in turn.
-const REQUESTS: [(&str, &str); 4] = [
-    ("100m", "128Mi"),
-    ("250m", "256Mi"),
-    ("500m", "512Mi"),
-    ("50m", "64Mi"),
-];
 const SYNC_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long the synced watches idle before the heap is counted.
 const IDLE: Duration = Duration::from_secs(2);
@@ -58,181 +49,6 @@ fn count(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Where each kind goes in the simulated store.
-struct Kinds {
-    namespace: ResourceId,
-    node: ResourceId,
-    pod: ResourceId,
-    deployment: ResourceId,
-    replica_set: ResourceId,
-    pdb: ResourceId,
-}
-
-impl Kinds {
-    fn of(store: &Store) -> Result<Self, Box<dyn Error>> {
-        let catalog = store.catalog();
-        let find = |group: &str, version: &str, plural: &str| {
-            catalog
-                .find(group, version, plural)
-                .ok_or_else(|| format!("the simulated API has no {plural}"))
-        };
-        Ok(Self {
-            namespace: find("", "v1", "namespaces")?,
-            node: find("", "v1", "nodes")?,
-            pod: find("", "v1", "pods")?,
-            deployment: find("apps", "v1", "deployments")?,
-            replica_set: find("apps", "v1", "replicasets")?,
-            pdb: find("policy", "v1", "poddisruptionbudgets")?,
-        })
-    }
-}
-
-/// The pod-template-hash of Deployment `d`: nine hex digits, as the Deployment controller's.
-fn template_hash(d: usize) -> String {
-    format!(
-        "{:09x}",
-        (d as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 28
-    )
-}
-
-/// Creates an object, then writes its status as its controller does.
-fn create_with_status(
-    store: &Store,
-    id: ResourceId,
-    namespace: &str,
-    object: Value,
-    status: Value,
-    created_by: &WriteOptions,
-    status_by: &WriteOptions,
-) -> Result<Arc<str>, Box<dyn Error>> {
-    let created = store.create(id, namespace, object, created_by)?;
-    let name = created.header.name.to_string();
-    store.update_status(
-        id,
-        namespace,
-        &name,
-        with_status(created.value()?, status),
-        status_by,
-    )?;
-    Ok(Arc::from(&*created.header.uid))
-}
-
-/// Deployment `d` with its ReplicaSet, its PodDisruptionBudget and up to `REPLICAS` running
-/// pods (pod indexes from `d * REPLICAS` up to `pods`), spread round-robin over the nodes.
-fn deployment(
-    store: &Store,
-    kinds: &Kinds,
-    d: usize,
-    pods: usize,
-    nodes: usize,
-) -> Result<(), Box<dyn Error>> {
-    let controller = WriteOptions::manager("kube-controller-manager");
-    let kubelet = WriteOptions::manager("kubelet");
-    let namespace = format!("team-{:04}", d / DEPLOYMENTS_PER_NAMESPACE);
-    let app = APPS[d % DEPLOYMENTS_PER_NAMESPACE];
-    let hash = template_hash(d);
-    let replica_set = format!("{app}-{hash}");
-    let instance = format!("{namespace}-{app}");
-    let selector = json!({"app": app, "app.kubernetes.io/instance": instance});
-    let template_labels = json!({"app": app, "app.kubernetes.io/name": app,
-        "app.kubernetes.io/instance": instance, "app.kubernetes.io/part-of": namespace});
-    let mut pod_labels = template_labels.clone();
-    if let Some(labels) = pod_labels.as_object_mut() {
-        labels.insert("pod-template-hash".to_owned(), json!(hash));
-    }
-    let first = d * REPLICAS;
-    let replicas = REPLICAS.min(pods.saturating_sub(first));
-    let requests = REQUESTS[d % REQUESTS.len()];
-    let template_pod = LeanPod {
-        namespace: &namespace,
-        name: "",
-        app,
-        labels: &pod_labels,
-        replica_set: &replica_set,
-        replica_set_uid: "",
-        node: "",
-        requests,
-        index: first,
-    };
-    let template = |labels: &Value| {
-        let mut spec = template_pod.object()["spec"].clone();
-        if let Some(spec) = spec.as_object_mut() {
-            spec.remove("nodeName");
-        }
-        json!({"metadata": {"labels": labels}, "spec": spec})
-    };
-
-    let deployment_uid = create_with_status(
-        store,
-        kinds.deployment,
-        &namespace,
-        json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": app, "namespace": namespace, "labels": template_labels},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-                "template": template(&template_labels)}}),
-        json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
-            "readyReplicas": replicas, "availableReplicas": replicas}),
-        &controller,
-        &controller,
-    )?;
-    let mut replica_set_selector = selector.clone();
-    if let Some(labels) = replica_set_selector.as_object_mut() {
-        labels.insert("pod-template-hash".to_owned(), json!(hash));
-    }
-    let replica_set_uid = create_with_status(
-        store,
-        kinds.replica_set,
-        &namespace,
-        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": replica_set, "namespace": namespace, "labels": pod_labels,
-                "annotations": {"deployment.kubernetes.io/revision": "1", "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
-                    "deployment.kubernetes.io/max-replicas": (replicas + replicas.div_ceil(4)).to_string()},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": app, "uid": &*deployment_uid,
-                    "controller": true, "blockOwnerDeletion": true}]},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": replica_set_selector},
-                "template": template(&pod_labels)}}),
-        json!({"observedGeneration": 1, "replicas": replicas, "fullyLabeledReplicas": replicas,
-            "readyReplicas": replicas, "availableReplicas": replicas}),
-        &controller,
-        &controller,
-    )?;
-    create_with_status(
-        store,
-        kinds.pdb,
-        &namespace,
-        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": app, "namespace": namespace},
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}}}),
-        json!({"observedGeneration": 1, "disruptionsAllowed": 1, "currentHealthy": replicas,
-            "desiredHealthy": replicas.saturating_sub(1), "expectedPods": replicas}),
-        &controller,
-        &controller,
-    )?;
-    for k in 0..replicas {
-        let i = first + k;
-        let name = format!("{replica_set}-{i:05x}");
-        let node = format!("node-{:05}", i % nodes.max(1));
-        let pod = LeanPod {
-            name: &name,
-            replica_set_uid: &replica_set_uid,
-            node: &node,
-            index: i,
-            ..template_pod
-        };
-        create_with_status(
-            store,
-            kinds.pod,
-            &namespace,
-            pod.object(),
-            pod.status(),
-            &controller,
-            &kubelet,
-        )?;
-    }
-    Ok(())
 }
 
 /// Where the pod store's bytes go, from the sizes of what it holds. Strings are counted at
@@ -303,7 +119,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         store.create(kinds.node, "", node(i), &kubelet)?;
     }
     for d in 0..deployments {
-        deployment(store, &kinds, d, pods, nodes)?;
+        deployment(store, &kinds, d, pods, nodes, None)?;
     }
     let filled = started.elapsed();
 
