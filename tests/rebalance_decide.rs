@@ -160,14 +160,15 @@ fn never_asked(pod: &str) -> Outcome {
 
 fn in_flight(pod: &str, started: Timestamp) -> MoveRecord {
     MoveRecord {
-        pod: format!("media/{pod}"),
+        pod: format!("media/{pod}").parse().expect("a pod name"),
         uid: Some(format!("uid-{pod}")),
         method: Some("Evict".to_owned()),
-        workload: "Deployment/web".to_owned(),
+        workload: Some("Deployment/web".parse().expect("a workload name")),
         from: "n1".to_owned(),
         to: Some("n3".to_owned()),
+        tied_with: Vec::new(),
+        landed: None,
         started: Some(Time(started)),
-        ..MoveRecord::default()
     }
 }
 
