@@ -109,7 +109,6 @@ impl World {
     ) -> (Step, Vec<String>) {
         let groups: Vec<&GroupPlan> = self.groups.iter().collect();
         let inputs = Inputs {
-            namespace: "media",
             name: "spread",
             settings: &self.spec,
             reference: &self.reference,

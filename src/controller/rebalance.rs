@@ -83,8 +83,6 @@ pub struct Step {
 /// One policy's inputs to a step.
 #[derive(Debug)]
 pub struct Inputs<'a> {
-    /// The policy's namespace, empty for a ClusterSpreadPolicy.
-    pub namespace: &'a str,
     /// The policy's name.
     pub name: &'a str,
     /// The reconciled policy's spec (defaulted by the API server): how rebalancing may act.

@@ -97,7 +97,6 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
             .map(|status| status.rebalance.clone())
             .unwrap_or_default();
         let inputs = Inputs {
-            namespace: &namespace,
             name: &name,
             settings: &settings,
             reference: &reference,
