@@ -4,6 +4,7 @@
 
 mod support;
 
+use kube_spread::planner::{protection::Protection, report::SkipReason};
 use kube_spread::sim::{
     SimApi,
     report::{Report, groups::GroupReport},
@@ -395,7 +396,8 @@ async fn a_pod_on_a_node_bound_volume_is_skipped_with_its_reason() {
     assert!(
         skipped
             .iter()
-            .any(|s| s.pod == format!("apps/{}", db_pod.name) && s.reason == "NodeBoundVolume"),
+            .any(|s| s.pod.to_string() == format!("apps/{}", db_pod.name)
+                && s.reason == SkipReason::Protected(Protection::NodeBoundVolume)),
         "{skipped:#?}"
     );
 }

@@ -31,7 +31,7 @@ fn plan_and_explain_show_the_same_domains_and_counts_for_a_moved_pod_of_the_home
         .find(|group| !group.moves.is_empty())
         .expect("the homelab plan moves pods");
     let moved = &group.moves[0];
-    let (namespace, name) = moved.pod.split_once('/').unwrap();
+    let (namespace, name) = (&*moved.pod.namespace, moved.pod.name.as_str());
     let explained = planner::explain(&cluster, namespace, name).unwrap();
 
     let planned = &group.constraints[0];

@@ -12,7 +12,7 @@ use kube_spread::{
         budget::BudgetVerdict,
         model::{
             Cluster, MoveStrategy, PodPhase, PodVolume, UpdateStrategy, WhenUnsatisfiable::*,
-            Workload,
+            Workload, WorkloadStatus,
         },
         report::{GroupPlan, Outcome},
         restart::Method,
@@ -349,7 +349,7 @@ fn every_protection_keeps_its_pod_in_place_with_a_named_reason() {
             group
                 .skipped
                 .iter()
-                .map(|s| s.reason.as_str())
+                .map(|s| s.reason.reason())
                 .collect::<Vec<_>>(),
             [case.protection],
             "{}",
@@ -377,7 +377,7 @@ fn protected_pods_stay_while_movable_ones_rebalance() {
         .build();
     let plan = plan(&cluster);
     let group = only_group(&plan);
-    let moved: Vec<&str> = group.moves.iter().map(|m| m.pod.as_str()).collect();
+    let moved: Vec<String> = group.moves.iter().map(|m| m.pod.to_string()).collect();
     assert_eq!(moved, ["media/web-c", "media/web-d"]);
     assert_eq!(group.outcome, Outcome::Rebalanced);
 }
@@ -522,11 +522,19 @@ fn not_surging(name: &str) -> Workload {
 }
 
 /// Each move's pod, method and whether it may be made now.
-fn methods(group: &GroupPlan) -> Vec<(&str, Method, bool)> {
+/// Expected moves as `methods` lists them.
+fn owned(expected: &[(&str, Method, bool)]) -> Vec<(String, Method, bool)> {
+    expected
+        .iter()
+        .map(|&(pod, method, allows)| (pod.to_owned(), method, allows))
+        .collect()
+}
+
+fn methods(group: &GroupPlan) -> Vec<(String, Method, bool)> {
     group
         .moves
         .iter()
-        .map(|m| (m.pod.as_str(), m.method, m.pdb_allows))
+        .map(|m| (m.pod.to_string(), m.method, m.pdb_allows))
         .collect()
 }
 
@@ -546,10 +554,10 @@ fn under_auto_a_surging_single_replica_deployment_moves_by_restart_although_its_
     let group = only_group(&plan);
     assert_eq!(
         methods(group),
-        [
+        owned(&[
             ("media/a-0", Method::Restart, true),
             ("media/b-0", Method::Restart, true)
-        ],
+        ]),
         "{group:#?}"
     );
     assert!(
@@ -576,10 +584,10 @@ fn under_evict_a_surging_single_replica_deployment_stays_blocked_by_its_budget()
     let group = only_group(&plan);
     assert_eq!(
         methods(group),
-        [
+        owned(&[
             ("media/a-0", Method::Evict, false),
             ("media/b-0", Method::Evict, false)
-        ]
+        ])
     );
     assert_eq!(group.moves[0].budget.refusal(), Some("PdbBlocked"));
     assert_eq!(plan.summary.moves_allowed_now, 0);
@@ -600,10 +608,10 @@ fn under_auto_a_deployment_that_cannot_surge_stays_blocked_by_its_budget() {
     let group = only_group(&plan);
     assert_eq!(
         methods(group),
-        [
+        owned(&[
             ("media/a-0", Method::Evict, false),
             ("media/b-0", Method::Evict, false)
-        ]
+        ])
     );
 }
 
@@ -682,10 +690,10 @@ fn under_auto_restartable_pods_are_planned_before_pods_their_budgets_hold_back()
     let group = only_group(&plan);
     assert_eq!(
         methods(group),
-        [
+        owned(&[
             ("media/solo-0", Method::Restart, true),
             ("media/web-0", Method::Restart, true)
-        ],
+        ]),
         "{group:#?}"
     );
 }
@@ -732,21 +740,21 @@ fn pinned_and_ignored_workloads_are_left_alone_and_reported() {
         assert_eq!(group.outcome, Outcome::LeftAlone, "{}", group.group);
         assert!(group.moves.is_empty());
     }
-    let reasons: Vec<(&str, &str)> = plan
+    let reasons: Vec<String> = plan
         .groups
         .iter()
         .flat_map(|g| {
             g.left_alone
                 .iter()
-                .map(|w| (w.workload.as_str(), w.reason.as_str()))
+                .map(|w| format!("{} {}", w.workload, w.reason))
         })
         .collect();
     assert_eq!(
         reasons,
         [
-            ("Deployment/z2m", "Pinned"),
-            ("StatefulSet/homeassistant", "Pinned"),
-            ("Deployment/legacy", "Ignored")
+            "Deployment/z2m Pinned",
+            "StatefulSet/homeassistant Pinned",
+            "Deployment/legacy Ignored"
         ]
     );
 }
@@ -771,7 +779,7 @@ fn a_policy_scope_group_leaves_pinned_pods_out_of_its_count() {
     assert_eq!(counts, [1, 1, 0]);
     assert!(group.moves.is_empty());
     assert_eq!(group.skipped.len(), 1);
-    assert_eq!(group.skipped[0].reason, "Pinned");
+    assert_eq!(group.skipped[0].reason.reason(), "Pinned");
 }
 
 #[test]
@@ -838,7 +846,7 @@ fn pod_constraints_mode_groups_pods_by_their_own_constraints() {
     let reasons: Vec<&str> = plan
         .groups
         .iter()
-        .flat_map(|g| g.skipped.iter().map(|s| s.reason.as_str()))
+        .flat_map(|g| g.skipped.iter().map(|s| s.reason.reason()))
         .collect();
     assert!(reasons.contains(&"NoController"), "{reasons:?}");
     assert!(reasons.contains(&"DaemonSet"), "{reasons:?}");
@@ -858,4 +866,36 @@ fn stateful_sets_take_the_policy_override_of_when_unsatisfiable() {
     let group = only_group(&plan);
     assert_eq!(group.constraints[0].when_unsatisfiable, DoNotSchedule);
     assert_eq!(group.moves.len(), 1);
+}
+
+#[test]
+fn a_rollout_is_complete_only_once_every_replica_is_updated_and_available_and_none_is_left_over() {
+    let settled = WorkloadStatus {
+        observed_generation: 1,
+        replicas: 3,
+        ready_replicas: 3,
+        available_replicas: 3,
+        updated_replicas: 3,
+    };
+    type Edit = fn(&mut WorkloadStatus);
+    let with = |edit: Edit| {
+        let mut web = deployment("web").replicas(3);
+        web.status = settled.clone();
+        edit(&mut web.status);
+        web.rollout_complete()
+    };
+    assert!(with(|_| {}));
+    let unfinished: [(&str, Edit); 4] = [
+        ("the spec's generation is not observed yet", |s| {
+            s.observed_generation = 0;
+        }),
+        ("a replica runs the old template", |s| {
+            s.updated_replicas = 2
+        }),
+        ("a replica is not available", |s| s.available_replicas = 2),
+        ("an old replica is left over", |s| s.replicas = 4),
+    ];
+    for (case, edit) in unfinished {
+        assert!(!with(edit), "{case}");
+    }
 }

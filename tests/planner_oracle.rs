@@ -580,7 +580,7 @@ fn replay(oracle: &Oracle<'_>, world: &World, group: &GroupPlan) -> Result<State
     let pods = pods_by_key(world);
     let mut state = oracle.start();
     for m in &group.moves {
-        let Some(&(from, guard)) = pods.get(&m.pod) else {
+        let Some(&(from, guard)) = pods.get(&m.pod.to_string()) else {
             return Err(format!("{} is no pod of the world", m.pod));
         };
         if guard != Guard::Free {

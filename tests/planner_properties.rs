@@ -115,7 +115,7 @@ proptest! {
         }
         for m in &group.moves {
             prop_assert_ne!(&m.from_node, &m.to_node);
-            prop_assert!(!m.pod.is_empty());
+            prop_assert!(!m.pod.name.is_empty());
         }
         // No plan that reaches balance can beat the bound.
         if group.outcome == kube_spread::planner::report::Outcome::Rebalanced {

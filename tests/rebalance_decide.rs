@@ -109,7 +109,6 @@ impl World {
     ) -> (Step, Vec<String>) {
         let groups: Vec<&GroupPlan> = self.groups.iter().collect();
         let inputs = Inputs {
-            namespace: "media",
             name: "spread",
             settings: &self.spec,
             reference: &self.reference,
@@ -160,14 +159,15 @@ fn never_asked(pod: &str) -> Outcome {
 
 fn in_flight(pod: &str, started: Timestamp) -> MoveRecord {
     MoveRecord {
-        pod: format!("media/{pod}"),
+        pod: format!("media/{pod}").parse().expect("a pod name"),
         uid: Some(format!("uid-{pod}")),
         method: Some("Evict".to_owned()),
-        workload: "Deployment/web".to_owned(),
+        workload: Some("Deployment/web".parse().expect("a workload name")),
         from: "n1".to_owned(),
         to: Some("n3".to_owned()),
+        tied_with: Vec::new(),
+        landed: None,
         started: Some(Time(started)),
-        ..MoveRecord::default()
     }
 }
 

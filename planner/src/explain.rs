@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{
     eligibility::{self, Refusal},
     group::{self, Spreading},
+    identity::PodRef,
     index::{Index, NodeId, PodId},
     model::{Cluster, Pod, PodSpreadConstraint, Resources, SchedulingSpec},
     score::{Departure, Incoming, Prediction, Scene, Scores},
@@ -36,7 +37,7 @@ pub enum Explain {
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
     /// `namespace/name`.
-    pub pod: String,
+    pub pod: PodRef,
     /// Whose constraints these are: the pod's own, or the policy governing its workload.
     pub source: String,
     /// Per constraint, the domains and skew the scheduler would see.
@@ -261,7 +262,7 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
     })
     .collect();
     Ok(Explanation {
-        pod: pod.key(),
+        pod: PodRef::of(pod),
         source,
         constraints: explained,
         predicted_node: match best.as_slice() {

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::{
     eligibility::Placement,
+    identity::WorkloadRef,
     index::{Index, PodId, WorkloadId},
     labels::{EXCLUDE_LABEL, GROUP_LABEL, HOSTNAME_LABEL, NAMESPACE_NAME_LABEL, POD_TEMPLATE_HASH},
     model::{
@@ -26,9 +27,8 @@ use super::{
     topology::{self, Constraint},
 };
 
-/// Why a matched workload is left alone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "camelCase")]
+/// Why a matched workload is left alone; written as its reason's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeftAlone {
     /// Its template names a node, selects one by hostname, or admits a single node.
     Pinned,
@@ -49,6 +49,18 @@ impl LeftAlone {
             Self::Ignored => "Ignored",
             Self::ClaimedByOtherPolicy { .. } => "ClaimedByOtherPolicy",
         }
+    }
+}
+
+impl std::fmt::Display for LeftAlone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl Serialize for LeftAlone {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.reason())
     }
 }
 
@@ -100,11 +112,11 @@ impl Group {
 
     /// How the group names one of its workloads: `Kind/name`, or `namespace/Kind/name` in a
     /// group across namespaces.
-    pub fn workload_key(&self, workload: &Workload) -> String {
+    pub fn workload_ref(&self, workload: &Workload) -> WorkloadRef {
         if self.is_cluster() {
-            workload.qualified_key()
+            WorkloadRef::qualified(workload)
         } else {
-            workload.key()
+            WorkloadRef::local(workload)
         }
     }
 }

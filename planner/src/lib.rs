@@ -11,6 +11,7 @@ pub mod deletion_cost;
 pub mod eligibility;
 pub mod explain;
 pub mod group;
+pub mod identity;
 pub mod index;
 mod joint;
 pub mod labels;

@@ -486,6 +486,16 @@ impl Workload {
     pub fn qualified_key(&self) -> String {
         format!("{}/{}/{}", self.namespace, self.kind.as_str(), self.name)
     }
+
+    /// Whether its controller has carried out its latest spec: every replica updated and
+    /// available, none left over. Until then its own rollout is replacing pods.
+    pub fn rollout_complete(&self) -> bool {
+        let status = &self.status;
+        status.observed_generation >= self.generation
+            && status.updated_replicas >= self.replicas
+            && status.available_replicas >= self.replicas
+            && status.replicas <= self.replicas
+    }
 }
 
 /// A workload's reported status.

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::{
     group::{self, Group},
+    identity::PodRef,
     index::{Index, NodeId, PodId},
     joint::Joint,
     labels::DRAINING_TAINT,
@@ -16,7 +17,7 @@ use super::{
     picture::Planner,
     report::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
-        SelectorText, Skipped, Summary,
+        SelectorText, SkipReason, Skipped, Summary,
     },
     score::Scene,
     search::{ConstraintState, Members},
@@ -200,8 +201,8 @@ impl Planner<'_, '_> {
             .iter()
             .filter_map(|matched| {
                 matched.left_alone.as_ref().map(|reason| LeftAloneWorkload {
-                    workload: group.workload_key(index.workload(matched.id)),
-                    reason: reason.reason().to_owned(),
+                    workload: group.workload_ref(index.workload(matched.id)),
+                    reason: reason.clone(),
                 })
             })
             .collect();
@@ -223,7 +224,9 @@ impl Planner<'_, '_> {
         if !whole_group_left_alone && group.unplannable.is_none() {
             for &pod in &group.candidates {
                 match self.protections.of(pod, group.min_pod_age) {
-                    Some(protection) => skipped.push(self.skipped(pod, protection.reason())),
+                    Some(protection) => {
+                        skipped.push(self.skipped(pod, SkipReason::Protected(protection)));
+                    }
                     None => movable.push(pod),
                 }
             }
@@ -297,7 +300,7 @@ impl Planner<'_, '_> {
             .workloads
             .iter()
             .filter(|matched| matched.left_alone.is_none())
-            .map(|matched| group.workload_key(index.workload(matched.id)))
+            .map(|matched| group.workload_ref(index.workload(matched.id)))
             .collect();
         GroupPlan {
             namespace: group.namespace,
@@ -353,11 +356,11 @@ impl Planner<'_, '_> {
         full
     }
 
-    fn skipped(&self, pod: PodId, reason: &str) -> Skipped {
+    fn skipped(&self, pod: PodId, reason: SkipReason) -> Skipped {
         let index = self.index;
         Skipped {
-            pod: index.pod(pod).key(),
-            reason: reason.to_owned(),
+            pod: PodRef::of(index.pod(pod)),
+            reason,
             node: self.node_of(pod).map(|node| index.node(node).name.clone()),
         }
     }
@@ -372,7 +375,7 @@ impl Planner<'_, '_> {
             };
             for &pod in index.pods_of(matched.id) {
                 if !index.pod(pod).phase.is_terminal() {
-                    skipped.push(self.skipped(pod, reason.reason()));
+                    skipped.push(self.skipped(pod, SkipReason::LeftAlone(reason.clone())));
                 }
             }
         }
@@ -469,14 +472,12 @@ impl Planner<'_, '_> {
                 state.live_total, state.constraint.min_domains
             )
         } else {
-            let mut reasons: Vec<(String, usize)> = Vec::new();
+            let mut reasons: Vec<(&str, usize)> = Vec::new();
             for skipped in skipped {
-                match reasons
-                    .iter_mut()
-                    .find(|(reason, _)| *reason == skipped.reason)
-                {
+                let named = skipped.reason.reason();
+                match reasons.iter_mut().find(|(reason, _)| *reason == named) {
                     Some((_, count)) => *count += 1,
-                    None => reasons.push((skipped.reason.clone(), 1)),
+                    None => reasons.push((named, 1)),
                 }
             }
             if reasons.is_empty() {

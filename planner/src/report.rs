@@ -6,7 +6,15 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
-use super::{budget::BudgetVerdict, restart::Method, selector::LabelSelector, topology::DomainSet};
+use super::{
+    budget::BudgetVerdict,
+    group::LeftAlone,
+    identity::{PodRef, WorkloadRef},
+    protection::Protection,
+    restart::Method,
+    selector::LabelSelector,
+    topology::DomainSet,
+};
 use crate::model::WhenUnsatisfiable;
 
 /// The plan for a whole cluster.
@@ -17,6 +25,20 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// Totals.
     pub summary: Summary,
+}
+
+impl Plan {
+    /// The groups of one policy: a SpreadPolicy by namespace and name, a ClusterSpreadPolicy
+    /// by its name and the empty namespace.
+    pub fn groups_of<'p>(
+        &'p self,
+        namespace: &'p str,
+        policy: &'p str,
+    ) -> impl Iterator<Item = &'p GroupPlan> + 'p {
+        self.groups
+            .iter()
+            .filter(move |group| group.is_of(namespace, policy))
+    }
 }
 
 /// Totals over a plan.
@@ -80,8 +102,9 @@ pub struct GroupPlan {
     pub moves: Vec<Move>,
     /// The group's pods that will not be moved, with the reason.
     pub skipped: Vec<Skipped>,
-    /// The workloads (`Kind/name`) whose pods the group spreads.
-    pub workloads: Vec<String>,
+    /// The workloads (`Kind/name`; `namespace/Kind/name` across namespaces) whose pods the
+    /// group spreads.
+    pub workloads: Vec<WorkloadRef>,
     /// Matched workloads left alone, with the reason.
     pub left_alone: Vec<LeftAloneWorkload>,
     /// The fewest moves any plan needs (the largest `E*` over the constraints).
@@ -97,14 +120,31 @@ pub struct GroupPlan {
     pub message: String,
 }
 
+impl GroupPlan {
+    /// Whether the group is one of this policy's (the empty namespace for a
+    /// ClusterSpreadPolicy's).
+    pub fn is_of(&self, namespace: &str, policy: &str) -> bool {
+        *self.namespace == *namespace && self.policy.as_deref() == Some(policy)
+    }
+
+    /// Whether the group counts the pods of this workload, or leaves them alone.
+    pub fn holds(&self, workload: &WorkloadRef) -> bool {
+        self.workloads.contains(workload)
+            || self
+                .left_alone
+                .iter()
+                .any(|alone| alone.workload == *workload)
+    }
+}
+
 /// A workload a policy matched but leaves alone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeftAloneWorkload {
-    /// `Kind/name`.
-    pub workload: String,
+    /// `Kind/name` (`namespace/Kind/name` across namespaces).
+    pub workload: WorkloadRef,
     /// Pinned, Ignored or ClaimedByOtherPolicy.
-    pub reason: String,
+    pub reason: LeftAlone,
 }
 
 /// One constraint of a group.
@@ -215,11 +255,11 @@ impl Serialize for Domains {
 #[serde(rename_all = "camelCase")]
 pub struct Move {
     /// `namespace/name`.
-    pub pod: String,
+    pub pod: PodRef,
     /// The pod's uid (for the eviction's precondition).
     pub uid: String,
-    /// `Kind/name` of its workload, if any.
-    pub workload: Option<String>,
+    /// `Kind/name` of its workload (`namespace/Kind/name` across namespaces), if any.
+    pub workload: Option<WorkloadRef>,
     /// The node it runs on.
     pub from_node: String,
     /// Its domain under the group's first constraint.
@@ -246,10 +286,43 @@ pub struct Move {
 #[serde(rename_all = "camelCase")]
 pub struct Skipped {
     /// `namespace/name`.
-    pub pod: String,
-    /// The protection's name (Pinned, LocalStorage, TooYoung, ...).
-    pub reason: String,
+    pub pod: PodRef,
+    /// The protection's name (Pinned, LocalStorage, TooYoung, ...), or why its workload is
+    /// left alone.
+    pub reason: SkipReason,
     /// The node it runs on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+}
+
+/// Why a group pod is not moved: a protection of its own, or its workload being left alone.
+/// Written as the reason's name (Pinned, LocalStorage, Ignored, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The pod is protected.
+    Protected(Protection),
+    /// The policy leaves the pod's workload alone.
+    LeftAlone(LeftAlone),
+}
+
+impl SkipReason {
+    /// The reason as `plan`, the status and Events spell it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Protected(protection) => protection.reason(),
+            Self::LeftAlone(left_alone) => left_alone.reason(),
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl Serialize for SkipReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.reason())
+    }
 }

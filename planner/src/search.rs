@@ -13,6 +13,7 @@ use super::{
     bound::LiveCounts,
     eligibility::{self, Placement, Refusal},
     group::Group,
+    identity::PodRef,
     index::{NodeId, PodId},
     labels::DRAINING_TAINT,
     model::{Pod, Resources},
@@ -267,9 +268,9 @@ impl Planner<'_, '_> {
                     .unwrap_or_default()
             };
             moves.push(Move {
-                pod: index.pod(pod).key(),
+                pod: PodRef::of(index.pod(pod)),
                 uid: index.pod(pod).uid.clone(),
-                workload: index.pod_workload[pod].map(|w| group.workload_key(index.workload(w))),
+                workload: index.pod_workload[pod].map(|w| group.workload_ref(index.workload(w))),
                 from_node: from.map(|n| index.node(n).name.clone()).unwrap_or_default(),
                 from_domain: domain_name(first, from),
                 to_node: index.node(to).name.clone(),

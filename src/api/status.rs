@@ -5,6 +5,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::planner::identity::{PodRef, WorkloadRef, optional_workload};
+
 /// What the controller observed and did for a policy.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -162,11 +164,12 @@ pub struct DryRunReport {
 }
 
 /// One move of a pod.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MoveRecord {
     /// namespace/name of the moved pod.
-    pub pod: String,
+    #[schemars(with = "String")]
+    pub pod: PodRef,
     /// The moved pod's uid (a StatefulSet's replacement has the same name, not the same uid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
@@ -174,8 +177,9 @@ pub struct MoveRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// Kind/name of the pod's workload.
-    #[serde(default)]
-    pub workload: String,
+    #[serde(default, with = "optional_workload")]
+    #[schemars(with = "String", extend("default" = ""))]
+    pub workload: Option<WorkloadRef>,
     /// The node the pod left.
     pub from: String,
     /// The node the planner expected the replacement on.

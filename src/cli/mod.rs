@@ -17,7 +17,7 @@ use crate::{
         disruption::Caps,
         window::{self, State as WindowOpen, Windows},
     },
-    planner::{self, PlanOptions, Source},
+    planner::{self, PlanOptions, Source, identity::PodRef},
     snapshot::{self, Snapshot},
 };
 
@@ -351,15 +351,11 @@ fn window_states(
 
 /// `kube-spread explain`.
 pub async fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<(), CommandError> {
-    let Some((namespace, name)) = args
-        .pod
-        .split_once('/')
-        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
-    else {
+    let Ok(pod) = args.pod.parse::<PodRef>() else {
         return Err(CommandError::PodArgument(args.pod.clone()));
     };
     let snapshot = load(&args.source).await?;
-    let explanation = planner::explain(&snapshot.cluster, namespace, name)?;
+    let explanation = planner::explain(&snapshot.cluster, &pod.namespace, &pod.name)?;
     match args.output {
         Output::Table => render::explain_table(&explanation, out)?,
         Output::Json => {

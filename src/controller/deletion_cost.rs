@@ -5,6 +5,7 @@
 use super::disruption::{CostWrite, CostWritten, Disruptor};
 use crate::planner::{
     deletion_cost::{Desired, Ranking},
+    identity::WorkloadRef,
     model::{Cluster, WorkloadKind},
     report::GroupPlan,
 };
@@ -34,7 +35,7 @@ pub fn changes<'c>(cluster: &'c Cluster, groups: &[&GroupPlan]) -> Vec<Desired<'
         let deployments = cluster.workloads.iter().filter(|workload| {
             workload.kind == WorkloadKind::Deployment
                 && *workload.namespace == *group.namespace
-                && group.workloads.contains(&workload.key())
+                && group.workloads.contains(&WorkloadRef::local(workload))
         });
         for deployment in deployments {
             changes.extend(

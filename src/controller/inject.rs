@@ -28,7 +28,8 @@ use crate::{
     api::{FIELD_MANAGER, GROUP_LABEL, Rollout, WorkloadCounts, WorkloadIssue, conditions::Reason},
     metrics::{ControllerMetrics, patch_result},
     planner::{
-        group::{self, Spreading},
+        group::{self, LeftAlone, Spreading},
+        identity::WorkloadRef,
         model::{PodSpreadConstraint, Policy, Scope, Workload, WorkloadKind},
         report::LeftAloneWorkload,
         selector::{LabelSelector, Operator},
@@ -320,21 +321,21 @@ impl Injector<'_> {
         injection: &mut Injection,
     ) {
         injection.counts.matched += 1;
-        match alone.reason.as_str() {
-            "Pinned" => injection.counts.pinned += 1,
-            "Ignored" => injection.counts.ignored += 1,
-            _ => {}
+        match alone.reason {
+            LeftAlone::Pinned => injection.counts.pinned += 1,
+            LeftAlone::Ignored => injection.counts.ignored += 1,
+            LeftAlone::ClaimedByOtherPolicy { .. } => {}
         }
         injection.issues.push(WorkloadIssue {
-            workload: alone.workload.clone(),
-            reason: alone.reason.clone(),
-            message: left_alone_message(&alone.reason),
+            workload: alone.workload.to_string(),
+            reason: alone.reason.reason().to_owned(),
+            message: left_alone_message(alone.reason.reason()),
         });
         // A workload we injected before that is now pinned or ignored gets its fields
         // back. One another policy governs is that policy's to write: every policy
         // applies under the one field manager, so releasing here would remove its
         // fields, it would apply them again, and the workload would re-roll forever.
-        let ours_to_release = matches!(alone.reason.as_str(), "Pinned" | "Ignored");
+        let ours_to_release = matches!(alone.reason, LeftAlone::Pinned | LeftAlone::Ignored);
         if ours_to_release
             && let Some(workload) = find(observation, &policy.namespace, &alone.workload)
             && self
@@ -531,7 +532,7 @@ impl Injector<'_> {
                     .workloads
                     .iter()
                     .chain(group.left_alone.iter().map(|w| &w.workload))
-                    .map(|name| (group.namespace.to_string(), name.clone()))
+                    .map(|name| (group.namespace.to_string(), name.to_string()))
             })
             .collect();
         let mut busy: HashSet<String> = HashSet::new();
@@ -572,12 +573,16 @@ impl Injector<'_> {
     }
 }
 
-fn find<'o>(observation: &'o Observation, namespace: &str, key: &str) -> Option<&'o Workload> {
+fn find<'o>(
+    observation: &'o Observation,
+    namespace: &str,
+    key: &WorkloadRef,
+) -> Option<&'o Workload> {
     observation
         .cluster
         .workloads
         .iter()
-        .find(|workload| &*workload.namespace == namespace && workload.key() == key)
+        .find(|workload| key.names(workload, namespace))
 }
 
 fn left_alone_message(reason: &str) -> String {

@@ -25,7 +25,9 @@ use crate::{
     },
     planner::{
         budget::BudgetVerdict,
-        model::{Cluster, Pod, Workload, WorkloadKind},
+        identity::{PodRef, WorkloadRef},
+        index::Index,
+        model::{Cluster, WorkloadKind},
         report::{GroupPlan, Move, Outcome as PlanOutcome},
     },
 };
@@ -50,11 +52,11 @@ const HOUR: Duration = Duration::from_secs(3600);
 pub struct Memory {
     /// Per workload: replacements that landed no better in a row, and no move before when.
     /// Ordered, so the status lists its issues in the same order on every run.
-    disagreements: BTreeMap<String, (u32, Timestamp)>,
+    disagreements: BTreeMap<WorkloadRef, (u32, Timestamp)>,
     /// After a 429: no move before when, and how many 429s in a row.
     pdb_backoff: Option<(Timestamp, u32)>,
     /// Workloads whose pods several budgets select, and since when (ordered, as above).
-    multiple_pdbs: BTreeMap<String, Timestamp>,
+    multiple_pdbs: BTreeMap<WorkloadRef, Timestamp>,
     /// DryRun: planned moves already evaluated, with whether they would pass.
     dry_run: HashMap<(String, String), bool>,
     /// The state the last step ended in, in case its status write was lost.
@@ -81,8 +83,6 @@ pub struct Step {
 /// One policy's inputs to a step.
 #[derive(Debug)]
 pub struct Inputs<'a> {
-    /// The policy's namespace, empty for a ClusterSpreadPolicy.
-    pub namespace: &'a str,
     /// The policy's name.
     pub name: &'a str,
     /// The reconciled policy's spec (defaulted by the API server): how rebalancing may act.
@@ -149,63 +149,9 @@ fn rebalance_under_way(status: &RebalanceStatus) -> Option<String> {
     (moved >= since).then(|| "a rebalance begun after a recovery is not finished".to_owned())
 }
 
-/// The pods of a workload, from the cluster (through its ReplicaSets for a Deployment).
-fn pods_of<'c>(cluster: &'c Cluster, workload: &Workload) -> Vec<&'c Pod> {
-    let replica_sets: HashSet<&str> = cluster
-        .replica_sets
-        .iter()
-        .filter(|rs| {
-            rs.namespace == workload.namespace
-                && rs
-                    .owner
-                    .as_ref()
-                    .is_some_and(|owner| owner.kind == "Deployment" && owner.name == workload.name)
-        })
-        .map(|rs| rs.name.as_str())
-        .collect();
-    cluster
-        .pods
-        .iter()
-        .filter(|pod| pod.namespace == workload.namespace)
-        .filter(|pod| {
-            pod.owner.as_ref().is_some_and(|owner| match workload.kind {
-                WorkloadKind::Deployment => {
-                    owner.kind == "ReplicaSet" && replica_sets.contains(owner.name.as_str())
-                }
-                WorkloadKind::StatefulSet => {
-                    owner.kind == "StatefulSet" && owner.name == workload.name
-                }
-            })
-        })
-        .collect()
-}
-
-/// A workload by `Kind/name` in a namespace, or by `namespace/Kind/name` (how a group across
-/// namespaces names its workloads).
-fn find_workload<'c>(cluster: &'c Cluster, namespace: &str, key: &str) -> Option<&'c Workload> {
-    let (namespace, key) = match key.split_once('/') {
-        Some((qualifier, rest)) if rest.contains('/') => (qualifier, rest),
-        _ => (namespace, key),
-    };
-    let (kind, name) = key.split_once('/')?;
-    cluster.workloads.iter().find(|workload| {
-        &*workload.namespace == namespace && workload.kind.as_str() == kind && workload.name == name
-    })
-}
-
-/// The namespace of a pod named `namespace/name`, else `default`.
-fn pod_namespace<'k>(pod: &'k str, default: &'k str) -> &'k str {
-    pod.split_once('/')
-        .map_or(default, |(namespace, _)| namespace)
-}
-
-/// Whether a Deployment's rollout has settled with every replica available.
-fn settled(workload: &Workload) -> bool {
-    let status = &workload.status;
-    status.observed_generation >= workload.generation
-        && status.available_replicas >= workload.replicas
-        && status.updated_replicas >= workload.replicas
-        && status.replicas <= workload.replicas
+/// How the status names a move's workload: its text, empty for a pod without one.
+fn named(workload: Option<&WorkloadRef>) -> String {
+    workload.map(ToString::to_string).unwrap_or_default()
 }
 
 /// The pods' domain under the group's first constraint, and each domain's pods now.
@@ -237,15 +183,23 @@ enum Flight {
     TimedOut,
 }
 
-fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
+fn check_flight(inputs: &Inputs<'_>, index: &Index<'_>, record: &MoveRecord) -> Flight {
     let started = record.started.as_ref().map_or(inputs.now, |time| time.0);
     let timeout = inputs.settings.rebalance.ready_timeout.get();
-    let namespace = pod_namespace(&record.pod, inputs.namespace);
-    let Some(workload) = find_workload(inputs.cluster, namespace, &record.workload) else {
+    let found = record.workload.as_ref().and_then(|workload| {
+        let namespace = workload.namespace_or(&record.pod.namespace);
+        index.workload_id(namespace, workload.kind, &workload.name)
+    });
+    let Some(id) = found else {
         // The workload is gone: nothing to wait for.
         return Flight::Done { landed: None };
     };
-    let pods = pods_of(inputs.cluster, workload);
+    let workload = index.workload(id);
+    let pods: Vec<_> = index
+        .pods_of(id)
+        .iter()
+        .map(|&pod| index.pod(pod))
+        .collect();
     let old_pod_running = pods
         .iter()
         .any(|pod| Some(&pod.uid) == record.uid.as_ref() && !pod.terminating);
@@ -255,7 +209,7 @@ fn check_flight(inputs: &Inputs<'_>, record: &MoveRecord) -> Flight {
         .filter(|pod| pod.created.is_some_and(|created| created >= started))
         .find(|pod| pod.ready);
     let ready = match workload.kind {
-        WorkloadKind::Deployment => settled(workload),
+        WorkloadKind::Deployment => workload.rollout_complete(),
         WorkloadKind::StatefulSet => workload.status.ready_replicas >= workload.replicas,
     };
     match replacement {
@@ -290,7 +244,7 @@ pub async fn step(inputs: &Inputs<'_>, memory: &mut Memory, disruptor: &Disrupto
                     disruptor
                         .note_blocked(
                             inputs.reference,
-                            &planned.pod,
+                            &planned.pod.to_string(),
                             &planned.uid,
                             planned.budget.pdb(),
                             &why,
@@ -488,17 +442,25 @@ fn follow_flights(
     let status = &mut carried.status;
     let mut landed_records = Vec::new();
     let mut still_flying = Vec::new();
-    for record in std::mem::take(&mut status.in_flight) {
-        match check_flight(inputs, &record) {
+    let in_flight = std::mem::take(&mut status.in_flight);
+    if in_flight.is_empty() {
+        return landed_records;
+    }
+    // The planner's own lookups say which pods are a workload's.
+    let index = Index::new(inputs.cluster);
+    for record in in_flight {
+        match check_flight(inputs, &index, &record) {
             Flight::Waiting => {
                 carried.requeue = carried.requeue.min(IN_FLIGHT_CHECK);
                 still_flying.push(record);
             }
             Flight::TimedOut => {
                 tracing::warn!(pod = %record.pod, reason = %Reason::ReplacementTimeout, "A replacement did not become Ready in time.");
-                back_off(memory, &record.workload, now, cooldown);
+                if let Some(workload) = &record.workload {
+                    back_off(memory, workload, now, cooldown);
+                }
                 carried.issues.push(WorkloadIssue {
-                    workload: record.workload.clone(),
+                    workload: named(record.workload.as_ref()),
                     reason: Reason::ReplacementTimeout.to_string(),
                     message: format!(
                         "the replacement of {} was not Ready within readyTimeout",
@@ -532,7 +494,7 @@ fn standing_issues(memory: &mut Memory, now: Timestamp, issues: &mut Vec<Workloa
     for (workload, (count, _)) in &memory.disagreements {
         if *count >= DISAGREEMENTS_REPORTED {
             issues.push(WorkloadIssue {
-                workload: workload.clone(),
+                workload: workload.to_string(),
                 reason: Reason::SchedulerDisagrees.to_string(),
                 message: format!(
                     "{count} replacements in a row landed in the same or a fuller domain; backing off"
@@ -545,7 +507,7 @@ fn standing_issues(memory: &mut Memory, now: Timestamp, issues: &mut Vec<Workloa
         .retain(|_, since_when| since(now, *since_when) < MULTIPLE_PDBS_HOLD);
     for workload in memory.multiple_pdbs.keys() {
         issues.push(WorkloadIssue {
-            workload: workload.clone(),
+            workload: workload.to_string(),
             reason: Reason::MultiplePdbs.to_string(),
             message:
                 "more than one PodDisruptionBudget selects its pods; the Eviction API refuses them"
@@ -794,7 +756,7 @@ pub struct Course<'p> {
     planned: std::vec::IntoIter<&'p Move>,
     budget: Budget,
     /// Pods whose moves are in flight already.
-    flying: HashSet<String>,
+    flying: HashSet<PodRef>,
     /// The move handed out last, until its outcome is recorded.
     pending: Option<&'p Move>,
     /// Whether an outcome ended the step.
@@ -810,7 +772,7 @@ pub struct Course<'p> {
     /// Workloads whose moves wait for their injection or rollout.
     unsettled_held: Vec<String>,
     /// Moves a PodDisruptionBudget holds back now: the pod and what its budget says.
-    budget_blocked: Vec<(String, String)>,
+    budget_blocked: Vec<(PodRef, String)>,
     /// Moved pods' records and problems, folded into the status at the end.
     moved: Vec<MoveRecord>,
     issues: Vec<WorkloadIssue>,
@@ -822,7 +784,7 @@ impl<'p> Course<'p> {
         inputs: &'p Inputs<'p>,
         armed_by: String,
         budget: Budget,
-        flying: HashSet<String>,
+        flying: HashSet<PodRef>,
     ) -> Self {
         let planned: Vec<&'p Move> = inputs
             .groups
@@ -860,20 +822,22 @@ impl<'p> Course<'p> {
         let now = self.inputs.now;
         while !self.stopped && self.budget.exhausted().is_none() {
             let planned = self.planned.next()?;
-            let workload = planned.workload.as_deref().unwrap_or_default();
-            if self.inputs.unsettled.contains(workload) {
+            let workload = planned.workload.as_ref();
+            let name = named(workload);
+            if self.inputs.unsettled.contains(&name) {
                 // Its pods are about to be replaced by its own rollout: moving one now would
                 // be undone, or repeated once the constraints arrive.
-                self.unsettled_held.push(workload.to_owned());
+                self.unsettled_held.push(name);
                 continue;
             }
-            if self.flying.contains(&planned.pod)
-                || memory.multiple_pdbs.contains_key(workload)
-                || memory
-                    .disagreements
-                    .get(workload)
-                    .is_some_and(|(_, until_time)| *until_time > now)
-            {
+            let held = workload.is_some_and(|workload| {
+                memory.multiple_pdbs.contains_key(workload)
+                    || memory
+                        .disagreements
+                        .get(workload)
+                        .is_some_and(|(_, until_time)| *until_time > now)
+            });
+            if self.flying.contains(&planned.pod) || held {
                 continue;
             }
             // A surge restart never lowers availability: budgets only hold evictions back.
@@ -881,9 +845,11 @@ impl<'p> Course<'p> {
                 if let BudgetVerdict::MultiplePdbs { pdbs } = &planned.budget {
                     // The API server would answer 500: the workload is a problem to report,
                     // not a move to wait for.
-                    memory.multiple_pdbs.insert(workload.to_owned(), now);
+                    if let Some(workload) = workload {
+                        memory.multiple_pdbs.insert(workload.clone(), now);
+                    }
                     self.issues.push(WorkloadIssue {
-                        workload: workload.to_owned(),
+                        workload: name,
                         reason: Reason::MultiplePdbs.to_string(),
                         message: format!(
                             "{} is selected by {} PodDisruptionBudgets ({}); the Eviction API refuses such pods",
@@ -917,7 +883,7 @@ impl<'p> Course<'p> {
             return;
         };
         let now = self.inputs.now;
-        let workload = planned.workload.clone().unwrap_or_default();
+        let workload = planned.workload.clone();
         match outcome {
             Outcome::Moved => {
                 memory.pdb_backoff = None;
@@ -933,18 +899,20 @@ impl<'p> Course<'p> {
                     landed: None,
                     started: Some(Time(now)),
                 });
-                self.made.push(planned.pod.clone());
+                self.made.push(planned.pod.to_string());
             }
             Outcome::Refused {
                 refusal: Refusal::MultipleBudgets,
                 message,
             } => {
-                memory.multiple_pdbs.insert(workload.clone(), now);
                 self.issues.push(WorkloadIssue {
-                    workload,
+                    workload: named(workload.as_ref()),
                     reason: Reason::MultiplePdbs.to_string(),
                     message,
                 });
+                if let Some(workload) = workload {
+                    memory.multiple_pdbs.insert(workload, now);
+                }
             }
             Outcome::Refused { message, .. } => {
                 let attempts = memory.pdb_backoff.map_or(0, |(_, attempts)| attempts) + 1;
@@ -1047,7 +1015,7 @@ impl<'p> Course<'p> {
 }
 
 /// Says which budgets hold planned moves back: the first three, and how many more.
-fn budgets_holding(blocked: &[(String, String)]) -> String {
+fn budgets_holding(blocked: &[(PodRef, String)]) -> String {
     let named: Vec<String> = blocked
         .iter()
         .take(3)
@@ -1068,18 +1036,15 @@ fn budgets_holding(blocked: &[(String, String)]) -> String {
 
 /// The request that makes a planned move (or evaluates it, in a dry run).
 fn request_for<'p>(inputs: &'p Inputs<'p>, planned: &'p Move, dry_run: bool) -> Request<'p> {
-    let (namespace, pod) = planned
-        .pod
-        .split_once('/')
-        .unwrap_or((inputs.namespace, &planned.pod));
-    let workload = planned.workload.as_deref().unwrap_or_default();
-    let deployment = find_workload(inputs.cluster, namespace, workload)
-        .filter(|w| w.kind == WorkloadKind::Deployment)
-        .map(|w| w.name.as_str());
+    let deployment = planned
+        .workload
+        .as_ref()
+        .filter(|workload| workload.kind == WorkloadKind::Deployment)
+        .map(|workload| workload.name.as_str());
     Request {
         policy: inputs.reference,
-        namespace,
-        pod,
+        namespace: &planned.pod.namespace,
+        pod: &planned.pod.name,
         uid: &planned.uid,
         deployment,
         from: &planned.from_node,
@@ -1179,10 +1144,10 @@ impl<'p> DryRun<'p> {
 
 /// Backs a workload off after a replacement that landed no better or never became Ready:
 /// `cooldown × 2^n`, n the times in a row.
-fn back_off(memory: &mut Memory, workload: &str, now: Timestamp, cooldown: Duration) {
+fn back_off(memory: &mut Memory, workload: &WorkloadRef, now: Timestamp, cooldown: Duration) {
     let entry = memory
         .disagreements
-        .entry(workload.to_owned())
+        .entry(workload.clone())
         .or_insert((0, now));
     entry.0 += 1;
     let wait = cooldown
@@ -1200,11 +1165,14 @@ fn judge_landing(
     landed: Option<&str>,
     now: Timestamp,
 ) {
+    let Some(workload) = &record.workload else {
+        return;
+    };
     let group = inputs
         .groups
         .iter()
         .copied()
-        .find(|group| group.workloads.contains(&record.workload));
+        .find(|group| group.workloads.contains(workload));
     let Some(landed) = landed else { return };
     let (from_domain, counts) = domain_counts(group, inputs.cluster, &record.from);
     let (landed_domain, _) = domain_counts(group, inputs.cluster, landed);
@@ -1221,11 +1189,11 @@ fn judge_landing(
         tracing::info!(pod = %record.pod, node = %landed, reason = %Reason::SchedulerDisagrees, "A replacement landed no better than where its pod left.");
         back_off(
             memory,
-            &record.workload,
+            workload,
             now,
             inputs.settings.rebalance.cooldown.get(),
         );
     } else {
-        memory.disagreements.remove(&record.workload);
+        memory.disagreements.remove(workload);
     }
 }

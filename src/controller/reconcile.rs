@@ -80,14 +80,7 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
     let invalid = observation.invalid.get(&key).map(String::as_str);
 
     // Plan: the policy's groups in the shared plan.
-    let groups: Vec<_> = observation
-        .plan
-        .groups
-        .iter()
-        .filter(|group| {
-            *group.namespace == *namespace && group.policy.as_deref() == Some(name.as_str())
-        })
-        .collect();
+    let groups: Vec<_> = observation.plan.groups_of(&namespace, &name).collect();
 
     // Act.
     let (injection, step) = if planned {
@@ -104,7 +97,6 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
             .map(|status| status.rebalance.clone())
             .unwrap_or_default();
         let inputs = Inputs {
-            namespace: &namespace,
             name: &name,
             settings: &settings,
             reference: &reference,
@@ -188,7 +180,7 @@ fn across_namespaces(groups: &[&GroupPlan], ctx: &Context) -> Injection {
             group
                 .left_alone
                 .iter()
-                .filter(|workload| workload.reason == reason.reason())
+                .filter(|workload| workload.reason == *reason)
                 .count()
         };
         counts.matched += count(group.workloads.len() + group.left_alone.len());

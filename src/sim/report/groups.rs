@@ -249,8 +249,11 @@ impl GroupRecorder {
     fn start_groups_of(&mut self, plan: &Plan, namespace: &str, workload: &str, t: u64) {
         let qualified = format!("{namespace}/{workload}");
         let holds = |group: &GroupPlan, name: &str| {
-            group.workloads.iter().any(|w| w == name)
-                || group.left_alone.iter().any(|w| w.workload == name)
+            group.workloads.iter().any(|w| w.to_string() == name)
+                || group
+                    .left_alone
+                    .iter()
+                    .any(|w| w.workload.to_string() == name)
         };
         let namespaced = plan
             .groups
@@ -280,13 +283,11 @@ impl GroupRecorder {
             .iter()
             .chain(group.left_alone.iter().map(|w| &w.workload))
         {
-            let key = match member.split_once('/') {
-                // A cluster group names its workloads `namespace/Kind/name`.
-                Some((namespace, rest)) if group.namespace.is_empty() => {
-                    (namespace.to_owned(), rest.to_owned())
-                }
-                _ => (group.namespace.to_string(), member.clone()),
-            };
+            // A cluster group names its workloads with their namespace.
+            let key = (
+                member.namespace_or(&group.namespace).to_owned(),
+                format!("{}/{}", member.kind.as_str(), member.name),
+            );
             self.members.entry(key).or_default().push(index);
         }
         self.groups.push(GroupReport {
