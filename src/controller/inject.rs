@@ -303,7 +303,7 @@ pub struct Intent<'a> {
 #[derive(Debug)]
 pub struct Course<'a> {
     reference: &'a ObjectReference,
-    intents: VecDeque<(&'a Workload, Option<Desired>)>,
+    intents: VecDeque<(&'a Workload, Change)>,
     releases: VecDeque<&'a Workload>,
     injection: Injection,
     pace: usize,
@@ -352,7 +352,7 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Course<'a> {
             // A policy without constraints injects nothing; take back what we applied,
             // paced as injection is: taking our constraints out re-rolls the workload too.
             if ours(workload).applied {
-                intents.push_back((workload, None));
+                intents.push_back((workload, Change::Release));
             }
         } else if desired.is_met_by(workload) {
             injection.counts.injected += 1;
@@ -361,7 +361,7 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Course<'a> {
             }
         } else {
             injection.unsettled.insert(workload.key());
-            intents.push_back((workload, Some(desired)));
+            intents.push_back((workload, Change::Inject(desired)));
         }
     }
     Course {
@@ -384,20 +384,20 @@ impl<'a> Course<'a> {
                 paced: false,
             });
         }
-        while let Some((workload, desired)) = self.intents.pop_front() {
+        while let Some((workload, change)) = self.intents.pop_front() {
             if self.injection.rolling >= self.pace {
                 self.injection.pending += 1;
                 continue;
             }
-            let request = match desired {
-                Some(desired) => RollRequest {
+            let request = match change {
+                Change::Inject(desired) => RollRequest {
                     workload,
                     roll: Roll::Inject {
                         policy: self.reference,
                     },
                     configuration: desired.configuration(workload),
                 },
-                None => release(workload),
+                Change::Release => release(workload),
             };
             return Some(Intent {
                 request,
@@ -444,6 +444,15 @@ impl<'a> Course<'a> {
             .sort_by(|a, b| a.workload.cmp(&b.workload));
         self.injection
     }
+}
+
+/// A paced change to a workload the policy governs.
+#[derive(Debug)]
+enum Change {
+    /// Apply what the policy wants.
+    Inject(Desired),
+    /// Take back what we applied: the policy has no constraints.
+    Release,
 }
 
 fn release(workload: &Workload) -> RollRequest<'_> {
