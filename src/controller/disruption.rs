@@ -1,8 +1,11 @@
 //! The one chokepoint for disruption: every eviction and every rollout restart goes through
 //! [`Disruptor::disrupt`], which applies leader gating, the move budgets, dry-run, the Eviction
 //! API's answers (429: a budget says no; 500: several budgets), Events and metrics. A pod is
-//! never deleted directly. The pod-deletion-cost that orders a scale-down is written here too
-//! ([`Disruptor::rank_for_deletion`]), under the same leader gating and dry-run.
+//! never deleted directly. The server-side applies that inject or release our constraints, and
+//! so re-roll a workload, go through [`Disruptor::roll`] under the same leader gating, with
+//! their metrics and Events. The pod-deletion-cost that orders a scale-down is written here too
+//! ([`Disruptor::rank_for_deletion`]), under the same leader gating and dry-run. What to write
+//! is decided elsewhere; nothing here chooses a workload or a pod.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -10,14 +13,14 @@ use std::{
 };
 
 use k8s_openapi::api::{
-    apps::v1::Deployment,
+    apps::v1::{Deployment, StatefulSet},
     core::v1::{ObjectReference, Pod},
 };
 use kube::{
     Api, Client,
     api::{Patch, PatchParams, PostParams},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{
     events::{Note, Recorder, Severity},
@@ -28,8 +31,11 @@ use super::{
 use crate::{
     api::{FIELD_MANAGER, MoveRecord, conditions::Reason},
     clock::Clock,
-    metrics::{ControllerMetrics, cost_write_result, move_result, placement},
-    planner::deletion_cost::POD_DELETION_COST,
+    metrics::{ControllerMetrics, cost_write_result, move_result, patch_result, placement},
+    planner::{
+        deletion_cost::POD_DELETION_COST,
+        model::{Workload, WorkloadKind},
+    },
 };
 
 /// The annotation `kubectl rollout restart` sets; a new value re-rolls a Deployment.
@@ -248,6 +254,90 @@ pub enum Outcome {
     Capped(Reason),
     /// Anything else went wrong.
     Failed(MoveError),
+}
+
+/// Why a roll changes a workload's template.
+#[derive(Clone, Copy, Debug)]
+pub enum Roll<'a> {
+    /// A policy's constraints (and group label) go in; Events go on the policy.
+    Inject {
+        /// The policy injecting.
+        policy: &'a ObjectReference,
+    },
+    /// Every field we applied comes out (the configuration is empty).
+    Release,
+}
+
+/// One server-side apply to a workload's template, which re-rolls it when it changes anything.
+/// No mode of a policy asks a dry run of it: DryRun and Off still inject.
+#[derive(Clone, Debug)]
+pub struct RollRequest<'a> {
+    /// The workload, as observed.
+    pub workload: &'a Workload,
+    /// Inject or release.
+    pub roll: Roll<'a>,
+    /// The apply configuration: only our fields.
+    pub configuration: Value,
+}
+
+/// Why a roll wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RollError {
+    /// Another field manager owns a field the apply would set (409); nothing was forced.
+    #[error("{manager} owns a field this apply would set")]
+    Conflict {
+        /// The manager the server named.
+        manager: String,
+        /// The server's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// The apply failed otherwise.
+    #[error(transparent)]
+    ApplyWorkload(kube::Error),
+}
+
+impl RollError {
+    /// A fixed label per variant, for `kube_spread_patches_total`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Conflict { .. } => patch_result::CONFLICT,
+            Self::ApplyWorkload(_) => patch_result::FAILED,
+        }
+    }
+
+    fn of(error: kube::Error) -> Self {
+        match &error {
+            kube::Error::Api(status) if status.code == 409 => Self::Conflict {
+                manager: other_manager(&status.message),
+                source: error,
+            },
+            _ => Self::ApplyWorkload(error),
+        }
+    }
+}
+
+/// What became of a roll.
+#[derive(Debug)]
+pub enum Rolled {
+    /// Applied; the workload's generation after it (unchanged: the apply changed nothing).
+    Applied {
+        /// `metadata.generation` as the server answered.
+        generation: i64,
+    },
+    /// This replica is not the leader; nothing was written.
+    NotLeader,
+    /// The server did not apply it.
+    Failed(RollError),
+}
+
+/// What an injection that another field manager stands in the way of says, in the Event and
+/// the status.
+pub fn conflict_message(manager: &str, workload: &Workload) -> String {
+    format!(
+        "{manager} owns a field of {}'s topologySpreadConstraints that this policy would set; nothing was forced",
+        workload.key()
+    )
 }
 
 /// One pod-deletion-cost to write.
@@ -594,6 +684,112 @@ impl Disruptor<'_> {
     }
 }
 
+impl Disruptor<'_> {
+    /// Applies a roll under our field manager, never forced, if this replica leads; counts it
+    /// in `kube_spread_patches_total` and says on the policy what came of an injection.
+    pub async fn roll(&self, request: &RollRequest<'_>) -> Rolled {
+        if !self.leadership.is_leader() {
+            return Rolled::NotLeader;
+        }
+        let applied = self.apply(request).await.map_err(RollError::of);
+        let result = applied
+            .as_ref()
+            .map_or_else(RollError::metric_label, |_| patch_result::APPLIED);
+        self.metrics.patches.with_label_values(&[result]).inc();
+        let rolled = match applied {
+            Ok(generation) => Rolled::Applied { generation },
+            Err(error) => Rolled::Failed(error),
+        };
+        match request.roll {
+            Roll::Inject { policy } => {
+                self.explain_injection(policy, request.workload, &rolled)
+                    .await
+            }
+            Roll::Release => log_release(request.workload, &rolled),
+        }
+        rolled
+    }
+
+    async fn apply(&self, request: &RollRequest<'_>) -> Result<i64, kube::Error> {
+        let workload = request.workload;
+        let params = PatchParams::apply(FIELD_MANAGER);
+        let patch = Patch::Apply(&request.configuration);
+        let generation = match workload.kind {
+            WorkloadKind::Deployment => {
+                Api::<Deployment>::namespaced(self.client.clone(), &workload.namespace)
+                    .patch(&workload.name, &params, &patch)
+                    .await?
+                    .metadata
+                    .generation
+            }
+            WorkloadKind::StatefulSet => {
+                Api::<StatefulSet>::namespaced(self.client.clone(), &workload.namespace)
+                    .patch(&workload.name, &params, &patch)
+                    .await?
+                    .metadata
+                    .generation
+            }
+        };
+        Ok(generation.unwrap_or_default())
+    }
+
+    async fn explain_injection(
+        &self,
+        policy: &ObjectReference,
+        workload: &Workload,
+        rolled: &Rolled,
+    ) {
+        let name = policy.name.as_deref().unwrap_or_default();
+        let namespace = policy.namespace.as_deref().unwrap_or_default();
+        let note = match rolled {
+            Rolled::Applied { .. } => {
+                tracing::info!(policy = %name, namespace = %namespace, workload = %workload.key(), "Injected topology spread constraints.");
+                Note {
+                    severity: Severity::Normal,
+                    reason: "Injected",
+                    action: "Apply",
+                    message: format!("Applied topology spread constraints to {}", workload.key()),
+                }
+            }
+            Rolled::Failed(RollError::Conflict { manager, .. }) => Note {
+                severity: Severity::Warning,
+                reason: Reason::Conflict.as_str(),
+                action: "Apply",
+                message: conflict_message(manager, workload),
+            },
+            Rolled::Failed(error) => {
+                tracing::warn!(policy = %name, namespace = %namespace, workload = %workload.key(), error = %error, "Could not inject constraints.");
+                return;
+            }
+            Rolled::NotLeader => return,
+        };
+        self.recorder.record(policy, None, note).await;
+    }
+}
+
+/// Logs what came of a release: a re-roll is a state change; a failure is for a human.
+fn log_release(workload: &Workload, rolled: &Rolled) {
+    match rolled {
+        Rolled::Applied { generation } if *generation != workload.generation => {
+            tracing::info!(namespace = %workload.namespace, workload = %workload.key(), "Removed our topology spread constraints.");
+        }
+        Rolled::Failed(error) => {
+            tracing::warn!(namespace = %workload.namespace, workload = %workload.key(), error = %error, "Could not remove our topology spread constraints.");
+        }
+        Rolled::Applied { .. } | Rolled::NotLeader => {}
+    }
+}
+
+/// The manager a server-side apply conflict names (`conflict with "kubectl" using apps/v1: ...`).
+fn other_manager(message: &str) -> String {
+    message
+        .split("conflict with \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("another field manager")
+        .to_owned()
+}
+
 impl std::fmt::Debug for Disruptor<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Disruptor").finish_non_exhaustive()
@@ -632,5 +828,30 @@ fn refusal(error: kube::Error) -> Outcome {
             }),
         },
         other => Outcome::Failed(MoveError::Client(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_message_names_the_other_manager() {
+        let message = "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.template.spec.topologySpreadConstraints";
+        assert_eq!(other_manager(message), "kubectl-client-side-apply");
+        assert_eq!(other_manager("something else"), "another field manager");
+    }
+
+    #[test]
+    fn a_conflict_keeps_the_servers_answer_as_its_cause() {
+        let status = kube::core::Status::failure(
+            "Apply failed with 1 conflict: conflict with \"helm\" using apps/v1: .spec.template.spec.topologySpreadConstraints",
+            "Conflict",
+        )
+        .with_code(409);
+        let error = RollError::of(kube::Error::Api(Box::new(status)));
+        assert!(matches!(&error, RollError::Conflict { manager, .. } if manager == "helm"));
+        assert_eq!(error.metric_label(), patch_result::CONFLICT);
+        assert!(std::error::Error::source(&error).is_some());
     }
 }

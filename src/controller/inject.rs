@@ -3,35 +3,31 @@
 //! for scope Policy, the group label, into the pod templates a policy governs. Paced: at most
 //! `rollout.maxConcurrent` workloads re-rolling because of us. Workloads no policy governs any
 //! more get our fields removed by applying an empty configuration.
+//!
+//! A pure [`decide`] says what to apply or release and in what order, paced, and folds each
+//! answer back in; [`orphans`] says which workloads the sweep releases. [`Injector`] only carries
+//! those out through the chokepoint, [`Disruptor::roll`], which writes, counts and tells.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, PoisonError},
 };
 
-use k8s_openapi::api::{
-    apps::v1::{Deployment, StatefulSet},
-    core::v1::ObjectReference,
-};
-use kube::{
-    Api, Client,
-    api::{Patch, PatchParams},
-};
+use k8s_openapi::api::core::v1::ObjectReference;
 use serde_json::{Value, json};
 
 use super::{
-    events::{Note, Recorder, Severity},
+    disruption::{Disruptor, Roll, RollError, RollRequest, Rolled, conflict_message},
     observe::Observation,
     stores::{Stores, WorkloadEntry},
 };
 use crate::{
-    api::{FIELD_MANAGER, GROUP_LABEL, Rollout, WorkloadCounts, WorkloadIssue, conditions::Reason},
-    metrics::{ControllerMetrics, patch_result},
+    api::{GROUP_LABEL, Rollout, WorkloadCounts, WorkloadIssue, conditions::Reason},
     planner::{
         group::{self, LeftAlone, Spreading},
         identity::WorkloadRef,
         model::{PodSpreadConstraint, Policy, Scope, Workload, WorkloadKind},
-        report::LeftAloneWorkload,
+        report::{GroupPlan, LeftAloneWorkload},
         selector::{LabelSelector, Operator},
     },
 };
@@ -90,7 +86,7 @@ impl Rollouts {
         let caught_up =
             started.is_none_or(|generation| workload.status.observed_generation >= generation);
         let ours = entry.applied_by_us || started.is_some();
-        ours && (!caught_up || rolling(workload))
+        ours && (!caught_up || !workload.rollout_complete())
     }
 }
 
@@ -102,27 +98,15 @@ fn key(workload: &Workload) -> (String, WorkloadKind, String) {
     )
 }
 
-/// Whether a workload's rollout is incomplete.
-fn rolling(workload: &Workload) -> bool {
-    let status = &workload.status;
-    workload.generation > status.observed_generation
-        || status.updated_replicas < workload.replicas
-        || status.available_replicas < workload.replicas
-        || status.replicas > workload.replicas
-}
-
-/// What a policy's injection needs from the controller.
+/// Carries injections and releases out: what it reads of our own doing, and the chokepoint
+/// every write goes through.
 pub struct Injector<'c> {
-    /// The client writes go through.
-    pub client: &'c Client,
     /// The watches' stores.
     pub stores: &'c Stores,
-    /// Counters.
-    pub metrics: &'c ControllerMetrics,
-    /// Events.
-    pub recorder: &'c Recorder,
     /// Rollouts we started.
     pub rollouts: &'c Rollouts,
+    /// The one chokepoint: leader gating, metrics, Events.
+    pub disruptor: &'c Disruptor<'c>,
 }
 
 impl std::fmt::Debug for Injector<'_> {
@@ -189,7 +173,7 @@ impl Desired {
 }
 
 /// An empty configuration: applying it removes every field we applied before.
-fn release_configuration(workload: &Workload) -> Value {
+pub fn release_configuration(workload: &Workload) -> Value {
     json!({
         "apiVersion": "apps/v1",
         "kind": workload.kind.as_str(),
@@ -261,361 +245,376 @@ fn selector_json(selector: &LabelSelector) -> Value {
     value
 }
 
-/// The result of one apply.
-enum Applied {
-    Done(i64),
-    Conflict(String),
-    Failed(String),
+/// What the controller knows of a workload beyond the observation: its own doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ours {
+    /// `kube-spread` holds fields of it through server-side apply.
+    pub applied: bool,
+    /// A rollout we caused is still running.
+    pub rolling: bool,
+}
+
+/// A workload as the stores hold it, with what we know of our doing to it.
+#[derive(Clone, Debug)]
+pub struct Known {
+    /// The workload.
+    pub workload: Arc<Workload>,
+    /// Our doing.
+    pub ours: Ours,
+}
+
+/// What deciding a policy's injection reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Its `rollout` settings.
+    pub rollout: &'a Rollout,
+    /// The policy as Events name it.
+    pub reference: &'a ObjectReference,
+    /// The policy's groups in the plan.
+    pub groups: &'a [&'a GroupPlan],
+    /// Every workload observed.
+    pub workloads: &'a [Workload],
+    /// Our doing, by `namespace/Kind/name`; a workload not here is not ours.
+    pub ours: &'a HashMap<String, Ours>,
+}
+
+/// One roll a decision asks for.
+#[derive(Clone, Debug)]
+pub struct Intent<'a> {
+    /// What to apply.
+    pub request: RollRequest<'a>,
+    /// Whether it counts against `rollout.maxConcurrent`: a left-alone workload's release is
+    /// asked per workload and is not paced.
+    pub paced: bool,
+}
+
+/// What a policy's injection is to do, in order, paced as the answers come in: a failed or
+/// conflicting apply, or a release that changes nothing, re-rolls nothing and frees its turn.
+#[derive(Debug)]
+pub struct Course<'a> {
+    reference: &'a ObjectReference,
+    intents: VecDeque<(&'a Workload, Change)>,
+    releases: VecDeque<&'a Workload>,
+    injection: Injection,
+    pace: usize,
+}
+
+/// Decides a policy's injection: counts and reports what it matches and leaves alone, marks
+/// what is about to re-roll, and lines up the applies and releases, left-alone releases first.
+pub fn decide<'a>(inputs: &Inputs<'a>) -> Course<'a> {
+    let policy = inputs.policy;
+    let ours = |workload: &Workload| {
+        inputs
+            .ours
+            .get(&workload.qualified_key())
+            .copied()
+            .unwrap_or_default()
+    };
+    let mut injection = Injection::default();
+    let mut releases = VecDeque::new();
+    let mut active: Vec<&Workload> = Vec::new();
+    for group in inputs.groups {
+        for name in &group.workloads {
+            active.extend(find(inputs.workloads, &policy.namespace, name));
+        }
+        for alone in &group.left_alone {
+            leave_alone(alone, &mut injection);
+            // A workload we injected before that is now pinned or ignored gets its fields
+            // back. One another policy governs is that policy's to write: every policy
+            // applies under the one field manager, so releasing here would remove its
+            // fields, it would apply them again, and the workload would re-roll forever.
+            if ours_to_release(alone)
+                && let Some(workload) = find(inputs.workloads, &policy.namespace, &alone.workload)
+                && ours(workload).applied
+            {
+                releases.push_back(workload);
+            }
+        }
+    }
+    active.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    active.dedup_by(|a, b| a.kind == b.kind && a.name == b.name);
+    injection.counts.matched += count(active.len());
+    injection.rolling = active.iter().filter(|w| ours(w).rolling).count();
+    let mut intents = VecDeque::new();
+    for workload in active {
+        let desired = Desired::of(policy, workload);
+        if desired.constraints.is_empty() {
+            // A policy without constraints injects nothing; take back what we applied,
+            // paced as injection is: taking our constraints out re-rolls the workload too.
+            if ours(workload).applied {
+                intents.push_back((workload, Change::Release));
+            }
+        } else if desired.is_met_by(workload) {
+            injection.counts.injected += 1;
+            if !workload.rollout_complete() {
+                injection.unsettled.insert(workload.key());
+            }
+        } else {
+            injection.unsettled.insert(workload.key());
+            intents.push_back((workload, Change::Inject(desired)));
+        }
+    }
+    Course {
+        reference: inputs.reference,
+        intents,
+        releases,
+        injection,
+        pace: usize::try_from(inputs.rollout.max_concurrent)
+            .unwrap_or(1)
+            .max(1),
+    }
+}
+
+impl<'a> Course<'a> {
+    /// The next roll to make, if any; those the pace holds back are counted as pending.
+    pub fn next_roll(&mut self) -> Option<Intent<'a>> {
+        if let Some(workload) = self.releases.pop_front() {
+            return Some(Intent {
+                request: release(workload),
+                paced: false,
+            });
+        }
+        while let Some((workload, change)) = self.intents.pop_front() {
+            if self.injection.rolling >= self.pace {
+                self.injection.pending += 1;
+                continue;
+            }
+            let request = match change {
+                Change::Inject(desired) => RollRequest {
+                    workload,
+                    roll: Roll::Inject {
+                        policy: self.reference,
+                    },
+                    configuration: desired.configuration(workload),
+                },
+                Change::Release => release(workload),
+            };
+            return Some(Intent {
+                request,
+                paced: true,
+            });
+        }
+        None
+    }
+
+    /// Folds the answer to a roll back in.
+    pub fn record(&mut self, intent: &Intent<'_>, rolled: &Rolled) {
+        let injection = &mut self.injection;
+        let workload = intent.request.workload;
+        match (intent.request.roll, rolled) {
+            (Roll::Inject { .. }, Rolled::Applied { .. }) => {
+                injection.rolling += 1;
+                injection.counts.injected += 1;
+            }
+            (Roll::Inject { .. }, Rolled::Failed(RollError::Conflict { manager, .. })) => {
+                injection.counts.conflicted += 1;
+                injection.issues.push(WorkloadIssue {
+                    workload: workload.key(),
+                    reason: Reason::Conflict.to_string(),
+                    message: conflict_message(manager, workload),
+                });
+            }
+            (Roll::Inject { .. }, Rolled::Failed(_) | Rolled::NotLeader) => {
+                injection.pending += 1;
+            }
+            // An apply that changes nothing leaves the generation as it was: no re-roll.
+            (Roll::Release, Rolled::Applied { generation })
+                if intent.paced && *generation != workload.generation =>
+            {
+                injection.rolling += 1;
+            }
+            (Roll::Release, _) => {}
+        }
+    }
+
+    /// What the injection came to, once every roll is made.
+    pub fn finish(mut self) -> Injection {
+        self.injection
+            .issues
+            .sort_by(|a, b| a.workload.cmp(&b.workload));
+        self.injection
+    }
+}
+
+/// A paced change to a workload the policy governs.
+#[derive(Debug)]
+enum Change {
+    /// Apply what the policy wants.
+    Inject(Desired),
+    /// Take back what we applied: the policy has no constraints.
+    Release,
+}
+
+fn release(workload: &Workload) -> RollRequest<'_> {
+    RollRequest {
+        workload,
+        roll: Roll::Release,
+        configuration: release_configuration(workload),
+    }
+}
+
+/// Counts and reports a workload its group leaves alone.
+fn leave_alone(alone: &LeftAloneWorkload, injection: &mut Injection) {
+    injection.counts.matched += 1;
+    match alone.reason {
+        LeftAlone::Pinned => injection.counts.pinned += 1,
+        LeftAlone::Ignored => injection.counts.ignored += 1,
+        LeftAlone::ClaimedByOtherPolicy { .. } => {}
+    }
+    injection.issues.push(WorkloadIssue {
+        workload: alone.workload.to_string(),
+        reason: alone.reason.reason().to_owned(),
+        message: left_alone_message(&alone.reason),
+    });
+}
+
+/// Whether a left-alone workload's fields are this policy's to take back: pinning or
+/// ignoring is asked of the workload, a claim by another policy is that policy's.
+fn ours_to_release(alone: &LeftAloneWorkload) -> bool {
+    matches!(alone.reason, LeftAlone::Pinned | LeftAlone::Ignored)
+}
+
+/// The workloads the sweep releases: ours, matched by no policy, in a namespace whose
+/// policies can all be read (an unreadable one may still mean its workloads to carry our
+/// constraints); one per namespace and sweep, and none where another rollout of ours runs.
+pub fn orphans<'a>(
+    known: &'a [Known],
+    groups: &[GroupPlan],
+    invalid: &HashMap<String, String>,
+) -> Vec<&'a Workload> {
+    let governed: HashSet<(&str, WorkloadKind, &str)> = groups
+        .iter()
+        .flat_map(|group| {
+            group
+                .workloads
+                .iter()
+                .chain(group.left_alone.iter().map(|alone| &alone.workload))
+                .map(|name| {
+                    (
+                        name.namespace_or(&group.namespace),
+                        name.kind,
+                        name.name.as_str(),
+                    )
+                })
+        })
+        .collect();
+    let mut busy: HashSet<&str> = HashSet::new();
+    let mut found = Vec::new();
+    for Known { workload, ours } in known {
+        let namespace = &*workload.namespace;
+        let invalid_here = invalid
+            .keys()
+            .any(|key| key.split('/').next() == Some(namespace));
+        // Matched workloads (left alone ones included) are their policy's to handle.
+        let matched = governed.contains(&(namespace, workload.kind, workload.name.as_str()));
+        if ours.applied && !matched && !invalid_here {
+            found.push(&**workload);
+        } else if ours.rolling {
+            // Another rollout of ours runs here: wait for it (an orphan's own unfinished
+            // rollout does not hold back its release).
+            busy.insert(namespace);
+        }
+    }
+    found.sort_by(|a, b| (&*a.namespace, a.kind, &a.name).cmp(&(&*b.namespace, b.kind, &b.name)));
+    // One release per namespace and sweep, whether or not it re-rolls.
+    found.retain(|workload| busy.insert(&workload.namespace));
+    found
 }
 
 impl Injector<'_> {
-    async fn apply(&self, workload: &Workload, configuration: &Value) -> Applied {
-        let params = PatchParams::apply(FIELD_MANAGER);
-        let patch = Patch::Apply(configuration);
-        let result = match workload.kind {
-            WorkloadKind::Deployment => {
-                Api::<Deployment>::namespaced(self.client.clone(), &workload.namespace)
-                    .patch(&workload.name, &params, &patch)
-                    .await
-                    .map(|applied| applied.metadata.generation.unwrap_or_default())
-            }
-            WorkloadKind::StatefulSet => {
-                Api::<StatefulSet>::namespaced(self.client.clone(), &workload.namespace)
-                    .patch(&workload.name, &params, &patch)
-                    .await
-                    .map(|applied| applied.metadata.generation.unwrap_or_default())
-            }
-        };
-        match result {
-            Ok(generation) => {
-                self.metrics
-                    .patches
-                    .with_label_values(&[patch_result::APPLIED])
-                    .inc();
-                Applied::Done(generation)
-            }
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                self.metrics
-                    .patches
-                    .with_label_values(&[patch_result::CONFLICT])
-                    .inc();
-                Applied::Conflict(other_manager(&status.message))
-            }
-            Err(error) => {
-                self.metrics
-                    .patches
-                    .with_label_values(&[patch_result::FAILED])
-                    .inc();
-                Applied::Failed(error.to_string())
-            }
-        }
-    }
-
-    /// Counts and reports a workload its group leaves alone, and takes our fields back from
-    /// one we injected before that is now pinned or ignored.
-    async fn leave_alone(
-        &self,
-        policy: &Policy,
-        observation: &Observation,
-        alone: &LeftAloneWorkload,
-        injection: &mut Injection,
-    ) {
-        injection.counts.matched += 1;
-        match alone.reason {
-            LeftAlone::Pinned => injection.counts.pinned += 1,
-            LeftAlone::Ignored => injection.counts.ignored += 1,
-            LeftAlone::ClaimedByOtherPolicy { .. } => {}
-        }
-        injection.issues.push(WorkloadIssue {
-            workload: alone.workload.to_string(),
-            reason: alone.reason.reason().to_owned(),
-            message: left_alone_message(alone.reason.reason()),
-        });
-        // A workload we injected before that is now pinned or ignored gets its fields
-        // back. One another policy governs is that policy's to write: every policy
-        // applies under the one field manager, so releasing here would remove its
-        // fields, it would apply them again, and the workload would re-roll forever.
-        let ours_to_release = matches!(alone.reason, LeftAlone::Pinned | LeftAlone::Ignored);
-        if ours_to_release
-            && let Some(workload) = find(observation, &policy.namespace, &alone.workload)
-            && self
-                .entry(workload)
-                .is_some_and(|entry| entry.applied_by_us)
-        {
-            // Pinning or ignoring is asked per workload: its release is not paced.
-            self.release(workload).await;
-        }
-    }
-
-    /// Injects a policy's constraints into the workloads it governs, paced; and removes our
-    /// fields from the ones it matches but leaves alone.
+    /// Injects a policy's constraints into the workloads its `groups` govern, paced; and
+    /// removes our fields from the ones it matches but leaves alone.
     pub async fn inject(
         &self,
         policy: &Policy,
         rollout: &Rollout,
         reference: &ObjectReference,
-        observation: &Observation,
+        groups: &[&GroupPlan],
+        workloads: &[Workload],
     ) -> Injection {
-        let mut injection = Injection::default();
-        let groups: Vec<_> = observation
-            .plan
-            .groups
-            .iter()
-            .filter(|group| {
-                *group.namespace == *policy.namespace
-                    && group.policy.as_deref() == Some(&*policy.name)
-            })
-            .collect();
-        let mut active: Vec<Workload> = Vec::new();
-        for group in &groups {
-            for name in &group.workloads {
-                if let Some(workload) = find(observation, &policy.namespace, name) {
-                    active.push(workload.clone());
-                }
-            }
-            for alone in &group.left_alone {
-                self.leave_alone(policy, observation, alone, &mut injection)
-                    .await;
-            }
-        }
-        active.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-        active.dedup_by(|a, b| a.kind == b.kind && a.name == b.name);
-        injection.counts.matched += i32::try_from(active.len()).unwrap_or(i32::MAX);
-
-        let entries: Vec<(Workload, Option<Arc<WorkloadEntry>>)> = active
+        let ours: HashMap<String, Ours> = self
+            .known()
             .into_iter()
-            .map(|workload| {
-                let entry = self.entry(&workload);
-                (workload, entry)
-            })
+            .filter(|known| known.workload.namespace == policy.namespace)
+            .map(|known| (known.workload.qualified_key(), known.ours))
             .collect();
-        injection.rolling = entries
-            .iter()
-            .filter(|(_, entry)| {
-                entry
-                    .as_ref()
-                    .is_some_and(|entry| self.rollouts.running(entry))
-            })
-            .count();
-        let pace = usize::try_from(rollout.max_concurrent).unwrap_or(1).max(1);
-        for (workload, entry) in &entries {
-            let desired = Desired::of(policy, workload);
-            if desired.constraints.is_empty() {
-                // A policy without constraints injects nothing; take back what we applied,
-                // paced as injection is: taking our constraints out re-rolls the workload too.
-                if entry.as_ref().is_some_and(|entry| entry.applied_by_us) {
-                    if injection.rolling >= pace {
-                        injection.pending += 1;
-                    } else if self.release(workload).await {
-                        injection.rolling += 1;
-                    }
-                }
-                continue;
-            }
-            if desired.is_met_by(workload) {
-                injection.counts.injected += 1;
-                if rolling(workload) {
-                    injection.unsettled.insert(workload.key());
-                }
-                continue;
-            }
-            injection.unsettled.insert(workload.key());
-            if injection.rolling >= pace {
-                injection.pending += 1;
-                continue;
-            }
-            let applied = self.apply(workload, &desired.configuration(workload)).await;
-            self.injected(policy, reference, workload, applied, &mut injection)
-                .await;
+        let inputs = Inputs {
+            policy,
+            rollout,
+            reference,
+            groups,
+            workloads,
+            ours: &ours,
+        };
+        let mut course = decide(&inputs);
+        while let Some(intent) = course.next_roll() {
+            let rolled = self.roll(&intent.request).await;
+            course.record(&intent, &rolled);
         }
-        injection.issues.sort_by(|a, b| a.workload.cmp(&b.workload));
-        injection
+        course.finish()
     }
 
-    /// Counts, logs and tells people what came of injecting into one workload.
-    async fn injected(
-        &self,
-        policy: &Policy,
-        reference: &ObjectReference,
-        workload: &Workload,
-        applied: Applied,
-        injection: &mut Injection,
-    ) {
-        match applied {
-            Applied::Done(generation) => {
-                tracing::info!(policy = %policy.name, namespace = %policy.namespace, workload = %workload.key(), "Injected topology spread constraints.");
-                self.rollouts.note(workload, generation);
-                injection.rolling += 1;
-                injection.counts.injected += 1;
-                self.recorder
-                    .record(
-                        reference,
-                        None,
-                        Note {
-                            severity: Severity::Normal,
-                            reason: "Injected",
-                            action: "Apply",
-                            message: format!(
-                                "Applied topology spread constraints to {}",
-                                workload.key()
-                            ),
-                        },
-                    )
-                    .await;
-            }
-            Applied::Conflict(manager) => {
-                injection.counts.conflicted += 1;
-                let message = format!(
-                    "{} owns a field of {}'s topologySpreadConstraints that this policy would set; nothing was forced",
-                    manager,
-                    workload.key()
-                );
-                self.recorder
-                    .record(
-                        reference,
-                        None,
-                        Note {
-                            severity: Severity::Warning,
-                            reason: Reason::Conflict.as_str(),
-                            action: "Apply",
-                            message: message.clone(),
-                        },
-                    )
-                    .await;
-                injection.issues.push(WorkloadIssue {
-                    workload: workload.key(),
-                    reason: Reason::Conflict.to_string(),
-                    message,
-                });
-            }
-            Applied::Failed(error) => {
-                tracing::warn!(policy = %policy.name, namespace = %policy.namespace, workload = %workload.key(), error = %error, "Could not inject constraints.");
-                injection.pending += 1;
-            }
-        }
-    }
-
-    fn entry(&self, workload: &Workload) -> Option<Arc<WorkloadEntry>> {
-        self.stores
-            .workload(&workload.namespace, workload.kind, &workload.name)
-    }
-
-    /// Removes every field we applied to a workload; whether that re-rolls it (an apply that
-    /// changes nothing leaves its generation as it was).
-    pub async fn release(&self, workload: &Workload) -> bool {
-        match self.apply(workload, &release_configuration(workload)).await {
-            Applied::Done(generation) => {
-                self.rollouts.note(workload, generation);
-                let rolls = generation != workload.generation;
-                if rolls {
-                    tracing::info!(namespace = %workload.namespace, workload = %workload.key(), "Removed our topology spread constraints.");
-                }
-                rolls
-            }
-            Applied::Conflict(manager) | Applied::Failed(manager) => {
-                tracing::warn!(namespace = %workload.namespace, workload = %workload.key(), error = %manager, "Could not remove our topology spread constraints.");
-                false
-            }
-        }
-    }
-
-    /// Removes our fields from workloads no valid policy governs, one rollout per namespace at
-    /// a time. Namespaces with a policy that cannot be read are left alone: its workloads may
-    /// still be meant to carry our constraints.
+    /// Removes our fields from workloads no valid policy governs, as [`orphans`] picks them.
     pub async fn release_orphans(&self, observation: &Observation) {
-        let governed: HashSet<(String, String)> = observation
-            .plan
-            .groups
-            .iter()
-            .flat_map(|group| {
-                group
-                    .workloads
-                    .iter()
-                    .chain(group.left_alone.iter().map(|w| &w.workload))
-                    .map(|name| (group.namespace.to_string(), name.to_string()))
+        let known = self.known();
+        for workload in orphans(&known, &observation.plan.groups, &observation.invalid) {
+            self.roll(&release(workload)).await;
+        }
+    }
+
+    /// Makes one roll through the chokepoint, and remembers the generation it produced.
+    async fn roll(&self, request: &RollRequest<'_>) -> Rolled {
+        let rolled = self.disruptor.roll(request).await;
+        if let Rolled::Applied { generation } = rolled {
+            self.rollouts.note(request.workload, generation);
+        }
+        rolled
+    }
+
+    /// Every stored workload, with our doing to it.
+    fn known(&self) -> Vec<Known> {
+        self.stores
+            .workloads()
+            .into_iter()
+            .map(|entry| Known {
+                workload: Arc::clone(&entry.workload),
+                ours: Ours {
+                    applied: entry.applied_by_us,
+                    rolling: self.rollouts.running(&entry),
+                },
             })
-            .collect();
-        let mut busy: HashSet<String> = HashSet::new();
-        let mut orphans = Vec::new();
-        for entry in self.stores.workloads() {
-            let workload = &entry.workload;
-            let namespace = workload.namespace.to_string();
-            let invalid_here = observation
-                .invalid
-                .keys()
-                .any(|key| key.split('/').next() == Some(namespace.as_str()));
-            // Matched workloads (left alone ones included) are their policy's to handle.
-            let matched = governed.contains(&(namespace.clone(), workload.key()));
-            if entry.applied_by_us && !matched && !invalid_here {
-                orphans.push(Arc::clone(&entry));
-            } else if self.rollouts.running(&entry) {
-                // Another rollout of ours runs here: wait for it (an orphan's own unfinished
-                // rollout does not hold back its release).
-                busy.insert(namespace);
-            }
-        }
-        orphans.sort_by(|a, b| {
-            (&*a.workload.namespace, a.workload.kind, &a.workload.name).cmp(&(
-                &*b.workload.namespace,
-                b.workload.kind,
-                &b.workload.name,
-            ))
-        });
-        for entry in orphans {
-            let namespace = entry.workload.namespace.to_string();
-            if busy.contains(&namespace) {
-                continue;
-            }
-            busy.insert(namespace);
-            // One release per namespace and sweep, whether or not it re-rolls.
-            self.release(&entry.workload).await;
-        }
+            .collect()
     }
 }
 
-fn find<'o>(
-    observation: &'o Observation,
-    namespace: &str,
-    key: &WorkloadRef,
-) -> Option<&'o Workload> {
-    observation
-        .cluster
-        .workloads
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn find<'o>(workloads: &'o [Workload], namespace: &str, key: &WorkloadRef) -> Option<&'o Workload> {
+    workloads
         .iter()
         .find(|workload| key.names(workload, namespace))
 }
 
-fn left_alone_message(reason: &str) -> String {
+fn left_alone_message(reason: &LeftAlone) -> String {
     match reason {
-        "Pinned" => {
+        LeftAlone::Pinned => {
             "its pod template names a node, selects one by hostname, or admits a single node"
                 .to_owned()
         }
-        "Ignored" => "annotated kubespread.io/ignore: \"true\"".to_owned(),
-        _ => "an older policy of the namespace governs it".to_owned(),
+        LeftAlone::Ignored => "annotated kubespread.io/ignore: \"true\"".to_owned(),
+        LeftAlone::ClaimedByOtherPolicy { .. } => {
+            "an older policy of the namespace governs it".to_owned()
+        }
     }
-}
-
-/// The manager a server-side apply conflict names (`conflict with "kubectl" using apps/v1: ...`).
-fn other_manager(message: &str) -> String {
-    message
-        .split("conflict with \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or("another field manager")
-        .to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_conflict_message_names_the_other_manager() {
-        let message = "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.template.spec.topologySpreadConstraints";
-        assert_eq!(other_manager(message), "kubectl-client-side-apply");
-        assert_eq!(other_manager("something else"), "another field manager");
-    }
 
     #[test]
     fn selectors_are_written_back_as_match_labels_where_they_can_be() {

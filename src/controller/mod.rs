@@ -6,10 +6,13 @@
 //! - [`stores`]: the watches and the compact model they keep.
 //! - [`observe`]: one observation and one plan for all policies, reused while current.
 //! - [`reconcile`]: the four steps for one policy.
-//! - [`inject`]: server-side apply of our constraints, paced; removal when no policy governs.
+//! - [`inject`]: which workloads get our constraints, paced, and which get them taken back
+//!   (a pure `decide`); carried out through the chokepoint.
 //! - [`rebalance`]: the per-policy state machine (trigger, stabilization, flights, cooldown):
 //!   a pure `decide`, then a loop that carries the decision out through the chokepoint.
-//! - [`disruption`]: evictions and restarts: leader gating, budgets, dry-run, Events, metrics.
+//! - [`disruption`]: the one chokepoint for writes that disrupt pods (evictions, restarts, and
+//!   the applies that inject or release our constraints): leader gating, budgets, dry-run,
+//!   Events, metrics.
 //! - [`window`]: disruption windows (cron, time zones). [`deletion_cost`]: ranking Deployments'
 //!   pods for scale-down.
 //! - [`report`]: status and metrics. [`events`]: Events. [`leader`]: the Lease.
@@ -50,7 +53,7 @@ use kube::{
 };
 
 use self::{
-    disruption::{Caps, Flights},
+    disruption::{Caps, Disruptor, Flights},
     events::Recorder,
     inject::{Injector, Rollouts},
     kind::PolicyKind,
@@ -231,13 +234,26 @@ impl Context {
         }
     }
 
-    fn injector(&self) -> Injector<'_> {
+    fn injector<'a>(&'a self, disruptor: &'a Disruptor<'a>) -> Injector<'a> {
         Injector {
-            client: &self.client,
             stores: self.observer.stores(),
+            rollouts: &self.rollouts,
+            disruptor,
+        }
+    }
+
+    /// The chokepoint for the sweep's writes, made on no policy's behalf. The sweep moves no
+    /// pod, so it books no flight and steers nothing.
+    fn sweeper(&self) -> Disruptor<'_> {
+        Disruptor {
+            client: &self.client,
+            leadership: &self.leadership,
             metrics: &self.metrics,
             recorder: &self.recorder,
-            rollouts: &self.rollouts,
+            clock: &self.clock,
+            steer: None,
+            flights: &self.flights,
+            policy: "",
         }
     }
 }
@@ -326,8 +342,11 @@ async fn sweep(ctx: Arc<Context>) {
         let observation = ctx.observer.observe();
         ctx.publish_node_pods(&observation);
         ctx.forget_deleted_policies(&observation);
+        // The chokepoint writes nothing on a follower.
+        ctx.injector(&ctx.sweeper())
+            .release_orphans(&observation)
+            .await;
         if ctx.leadership.is_leader() {
-            ctx.injector().release_orphans(&observation).await;
             ctx.steer_sweep(&observation).await;
         }
     }

@@ -84,10 +84,25 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
 
     // Act.
     let (injection, step) = if planned {
+        let disruptor = Disruptor {
+            client: &ctx.client,
+            leadership: &ctx.leadership,
+            metrics: &ctx.metrics,
+            recorder: &ctx.recorder,
+            clock: &ctx.clock,
+            flights: &ctx.flights,
+            policy: &key,
+            steer: K::ACROSS_NAMESPACES.then(|| Steer {
+                steering: &ctx.steering,
+                stores: ctx.observer.stores(),
+                policy: &name,
+            }),
+        };
         let injection = match K::injecting(&observation.cluster, &namespace, &name) {
             Some(model) => {
-                ctx.injector()
-                    .inject(model, &settings.rollout, &reference, &observation)
+                let workloads = &observation.cluster.workloads;
+                ctx.injector(&disruptor)
+                    .inject(model, &settings.rollout, &reference, &groups, workloads)
                     .await
             }
             None => across_namespaces(&groups, ctx),
@@ -106,20 +121,6 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
             uncordoned: &observation.uncordoned,
             unsettled: &injection.unsettled,
             now: observation.taken,
-        };
-        let disruptor = Disruptor {
-            client: &ctx.client,
-            leadership: &ctx.leadership,
-            metrics: &ctx.metrics,
-            recorder: &ctx.recorder,
-            clock: &ctx.clock,
-            flights: &ctx.flights,
-            policy: &key,
-            steer: K::ACROSS_NAMESPACES.then(|| Steer {
-                steering: &ctx.steering,
-                stores: ctx.observer.stores(),
-                policy: &name,
-            }),
         };
         let mut memory = ctx.take_memory(&key);
         let step = rebalance::step(&inputs, &mut memory, &disruptor).await;
