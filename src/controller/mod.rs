@@ -75,6 +75,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Triggers within this window are merged into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(500);
+/// How long the changes of the watched kinds are gathered into one trigger of every policy.
+/// No shorter than [`DEBOUNCE`], so that each trigger finds the previous one run.
+const GATHER: Duration = Duration::from_millis(600);
 
 /// Where the lease lives and who competes for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,12 +287,22 @@ pub fn whole_seconds(at: jiff::Timestamp) -> jiff::Timestamp {
     jiff::Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
-/// A stream that yields once per change of a watch channel.
+/// A stream that yields once for each burst of changes of a watch channel: [`GATHER`] after
+/// the burst's first change, taking in every change until then, however many follow.
+///
+/// kube-runtime's debounce alone would not do: a request that comes while an earlier one waits
+/// pushes both back by the whole debounce, so under steady churn (a 100-node cluster's
+/// heartbeats alone come ten times a second) no policy would be reconciled until the cluster
+/// went quiet. Gathering first means the controller's scheduler sees at most one request per
+/// policy every [`GATHER`], no sooner than its debounce lets the last one run.
 fn on_change<T: Clone + Send + Sync + 'static>(
     receiver: tokio::sync::watch::Receiver<T>,
 ) -> impl futures::Stream<Item = ()> + Send + 'static {
     futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.changed().await.ok().map(|()| ((), receiver))
+        receiver.changed().await.ok()?;
+        tokio::time::sleep(GATHER).await;
+        receiver.mark_unchanged();
+        Some(((), receiver))
     })
 }
 
