@@ -10,6 +10,8 @@
 //! - [`rebalance`]: the per-policy state machine (trigger, stabilization, flights, cooldown):
 //!   a pure `decide`, then a loop that carries the decision out through the chokepoint.
 //! - [`disruption`]: evictions and restarts: leader gating, budgets, dry-run, Events, metrics.
+//! - [`flights`]: moves in flight under the cluster-wide caps, granted to policies that ask
+//!   at once in a fixed order, whatever order their reconciles ran in.
 //! - [`window`]: disruption windows (cron, time zones). [`deletion_cost`]: ranking Deployments'
 //!   pods for scale-down.
 //! - [`report`]: status and metrics. [`events`]: Events. [`leader`]: the Lease.
@@ -22,6 +24,7 @@
 pub mod deletion_cost;
 pub mod disruption;
 pub mod events;
+pub mod flights;
 pub mod inject;
 pub mod kind;
 pub mod leader;
@@ -50,8 +53,9 @@ use kube::{
 };
 
 use self::{
-    disruption::{Caps, Flights},
+    disruption::Caps,
     events::Recorder,
+    flights::Flights,
     inject::{Injector, Rollouts},
     kind::PolicyKind,
     leader::{Election, Leadership},
