@@ -7,11 +7,6 @@
 //! ([`Disruptor::rank_for_deletion`]), under the same leader gating and dry-run. What to write
 //! is decided elsewhere; nothing here chooses a workload or a pod.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::{Mutex, PoisonError},
-};
-
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     core::v1::{ObjectReference, Pod},
@@ -24,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::{
     events::{Note, Recorder, Severity},
+    flights::Flights,
     leader::Leadership,
     steer::Steering,
     stores::Stores,
@@ -98,66 +94,6 @@ impl Default for Caps {
             in_flight: 3,
             per_node: 1,
         }
-    }
-}
-
-/// Every policy's moves in flight, by the node each left, checked against the [`Caps`].
-#[derive(Debug, Default)]
-pub struct Flights {
-    caps: Caps,
-    by_policy: Mutex<BTreeMap<String, Vec<String>>>,
-}
-
-impl Flights {
-    /// No move in flight yet, under `caps`.
-    pub fn new(caps: Caps) -> Self {
-        Self {
-            caps,
-            by_policy: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<String>>> {
-        self.by_policy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records a policy's moves in flight (the nodes they left), as its last step left them.
-    pub fn set(&self, policy: &str, from: Vec<String>) {
-        let mut flights = self.lock();
-        if from.is_empty() {
-            flights.remove(policy);
-        } else {
-            flights.insert(policy.to_owned(), from);
-        }
-    }
-
-    /// Forgets the policies not in `present` (deleted ones).
-    pub fn forget_except(&self, present: &BTreeSet<String>) {
-        self.lock().retain(|policy, _| present.contains(policy));
-    }
-
-    /// Why a move off `from` may not start now, if a cap holds it back.
-    fn refuses(&self, from: &str) -> Option<Reason> {
-        let flights = self.lock();
-        let all = flights.values().map(Vec::len).sum::<usize>();
-        if all >= usize::from(self.caps.in_flight) {
-            return Some(Reason::ClusterMovesCapped);
-        }
-        let off_node = flights
-            .values()
-            .flatten()
-            .filter(|node| *node == from)
-            .count();
-        (off_node >= usize::from(self.caps.per_node)).then_some(Reason::NodeMovesCapped)
-    }
-
-    fn took_off(&self, policy: &str, from: &str) {
-        self.lock()
-            .entry(policy.to_owned())
-            .or_default()
-            .push(from.to_owned());
     }
 }
 
@@ -407,11 +343,15 @@ impl Disruptor<'_> {
         {
             return Outcome::OverBudget(reason);
         }
-        if !request.dry_run
-            && let Some(reason) = self.flights.refuses(request.from)
-        {
-            return Outcome::Capped(reason);
-        }
+        // Policies that want to move at once take turns in a fixed order (see [`Flights`]).
+        let turn = if request.dry_run {
+            None
+        } else {
+            match self.flights.take_turn(self.policy, request.from).await {
+                Ok(turn) => Some(turn),
+                Err(reason) => return Outcome::Capped(reason),
+            }
+        };
         if !request.dry_run
             && let Some(steer) = &self.steer
         {
@@ -439,9 +379,14 @@ impl Disruptor<'_> {
             _ => move_result::FAILED,
         };
         self.metrics.moves.with_label_values(&[result]).inc();
-        if matches!(outcome, Outcome::Moved) {
+        let moved = matches!(outcome, Outcome::Moved);
+        if moved {
             budget.spend();
-            self.flights.took_off(self.policy, request.from);
+        }
+        // The turn ends before the Event is written: the next claim need not wait for it.
+        match turn {
+            Some(turn) if moved => turn.took_off(),
+            unused => drop(unused),
         }
         self.explain(request, &outcome).await;
         outcome

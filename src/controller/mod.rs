@@ -13,6 +13,8 @@
 //! - [`disruption`]: the one chokepoint for writes that disrupt pods (evictions, restarts, and
 //!   the applies that inject or release our constraints): leader gating, budgets, dry-run,
 //!   Events, metrics.
+//! - [`flights`]: moves in flight under the cluster-wide caps, granted to policies that ask
+//!   at once in a fixed order, whatever order their reconciles ran in.
 //! - [`window`]: disruption windows (cron, time zones). [`deletion_cost`]: ranking Deployments'
 //!   pods for scale-down.
 //! - [`report`]: status and metrics. [`events`]: Events. [`leader`]: the Lease.
@@ -25,6 +27,7 @@
 pub mod deletion_cost;
 pub mod disruption;
 pub mod events;
+pub mod flights;
 pub mod inject;
 pub mod kind;
 pub mod leader;
@@ -53,8 +56,9 @@ use kube::{
 };
 
 use self::{
-    disruption::{Caps, Disruptor, Flights},
+    disruption::{Caps, Disruptor},
     events::Recorder,
+    flights::Flights,
     inject::{Injector, Rollouts},
     kind::PolicyKind,
     leader::{Election, Leadership},

@@ -345,17 +345,35 @@ impl Stores {
             }
         };
         futures::join!(
-            stores.watch::<Pod, _, _>(
-                &client,
+            // A status update that leaves the model as it was (a probe's timestamps, a
+            // container's restart count, an annotation no one reads) changes no count or
+            // protection: nothing is planned for it.
+            stores.watch_in::<Pod, _, _>(
+                Api::all(client.clone()),
                 metrics,
                 |s| &s.pods,
                 namespaced_key,
                 |s, pod| {
                     let mut interner = s.interner.lock().unwrap_or_else(PoisonError::into_inner);
                     convert::pod(pod, &mut interner)
-                }
+                },
+                |before, after| before != Some(after),
             ),
-            stores.watch::<Node, _, _>(&client, metrics, |s| &s.nodes, name, NodeEntry::of),
+            // Kubelets post their status every 10 s; a heartbeat that leaves readiness, taints,
+            // labels and allocatable as they were is stored (its resourceVersion is what a
+            // steering patch is conditioned on) and announced to no one.
+            stores.watch_in::<Node, _, _>(
+                Api::all(client.clone()),
+                metrics,
+                |s| &s.nodes,
+                name,
+                NodeEntry::of,
+                |before, after| {
+                    before.is_none_or(|before| {
+                        before.node != after.node || before.taints != after.taints
+                    })
+                },
+            ),
             stores.watch::<Deployment, _, _>(
                 &client,
                 metrics,

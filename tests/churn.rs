@@ -1,0 +1,113 @@
+//! Work follows what changed: kubelets post node status every 10 s and pods' statuses change
+//! all the time, and an update that leaves everything the plan reads as it was (readiness,
+//! taints, labels, allocatable; a pod's phase, readiness and node) plans nothing. Planning is
+//! counted by `kube_spread_plans_total`.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Node, Pod},
+};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::{
+    controller::{apply_policy, scrape, start_serving_metrics, wait},
+    objects::{deployment, node, running_pod, sim},
+};
+
+const NODES: [&str; 3] = ["n1", "n2", "n3"];
+
+async fn plans(address: std::net::SocketAddr) -> u64 {
+    let metrics = scrape(address).await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("kube_spread_plans_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no kube_spread_plans_total in\n{metrics}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_and_status_updates_that_change_nothing_the_plan_reads_plan_nothing() {
+    let sim = sim();
+    let nodes: Api<Node> = Api::all(sim.client());
+    for name in NODES {
+        nodes
+            .create(&PostParams::default(), &node(name))
+            .await
+            .unwrap();
+    }
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "media"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(sim.client(), "media");
+    deployments
+        .create(&PostParams::default(), &deployment("web", 3))
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "media");
+    for (i, on) in NODES.iter().enumerate() {
+        running_pod(&pods, &format!("web-{i}"), on, &[("app", "web")], true).await;
+    }
+    apply_policy(
+        &sim,
+        "media",
+        "apps",
+        json!({"constraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}]}),
+    )
+    .await;
+    let (controller, address) = start_serving_metrics(&sim).await;
+    wait(60).await;
+
+    // A minute of heartbeats from every node and of pod status noise, once a second.
+    let before = plans(address).await;
+    for beat in 0..60 {
+        let at = format!("2025-10-20T08:{:02}:{:02}Z", 1 + beat / 60, beat % 60);
+        for name in NODES {
+            let heartbeat = json!({"status": {"conditions": [{
+                "type": "Ready", "status": "True", "lastHeartbeatTime": at,
+            }]}});
+            nodes
+                .patch_status(name, &PatchParams::default(), &Patch::Strategic(&heartbeat))
+                .await
+                .unwrap();
+        }
+        for i in 0..NODES.len() {
+            let noise = json!({"metadata": {"annotations": {"example.com/probed-at": at}}});
+            pods.patch(
+                &format!("web-{i}"),
+                &PatchParams::default(),
+                &Patch::Merge(&noise),
+            )
+            .await
+            .unwrap();
+        }
+        wait(1).await;
+    }
+    let during = plans(address).await - before;
+    // The sweeper observes every 30 s whatever happens; nothing else may plan.
+    assert!(
+        during <= 3,
+        "{during} plans for 360 updates that change nothing the plan reads"
+    );
+
+    // A change the plan reads is planned at once.
+    let cordon = json!({"spec": {"unschedulable": true}});
+    nodes
+        .patch("n3", &PatchParams::default(), &Patch::Merge(&cordon))
+        .await
+        .unwrap();
+    let before = plans(address).await;
+    wait(2).await;
+    assert!(
+        plans(address).await > before,
+        "a cordon is planned within 2 s"
+    );
+    controller.stop().await;
+}
