@@ -406,50 +406,71 @@ pub async fn unreadable<K: PolicyKind>(invalid: &InvalidObject, ctx: &Context) {
     if !write {
         return;
     }
+    let said = unreadable_report::<K>(meta, &detail, super::whole_seconds(ctx.clock.now()));
+    ctx.recorder.record(&said.reference, None, said.note).await;
+    if let Err(error) = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&said.status),
+        )
+        .await
+    {
+        tracing::warn!(kind = K::KIND, policy = %name, namespace = %namespace, error = %error, "Could not report an unreadable policy in its status.");
+    }
+}
+
+/// What is said of a policy that cannot be read.
+struct Unreadable {
+    /// The policy, for the Event.
+    reference: ObjectReference,
+    /// The Event.
+    note: Note,
+    /// The status to apply: `Ready=False, InvalidPolicy`, naming the field at fault.
+    status: serde_json::Value,
+}
+
+/// The Event and the status that report an unreadable policy, from its metadata and what is
+/// wrong with it.
+fn unreadable_report<K: PolicyKind>(
+    meta: &kube::core::ObjectMeta,
+    detail: &str,
+    now: Timestamp,
+) -> Unreadable {
     let message = format!("the policy cannot be read: {detail}");
     let reference = ObjectReference {
         api_version: Some("kubespread.io/v1alpha1".to_owned()),
         kind: Some(K::KIND.to_owned()),
-        name: Some(name.clone()),
-        namespace: (!namespace.is_empty()).then(|| namespace.clone()),
+        name: meta.name.clone(),
+        namespace: meta
+            .namespace
+            .clone()
+            .filter(|namespace| !namespace.is_empty()),
         uid: meta.uid.clone(),
         ..ObjectReference::default()
     };
-    ctx.recorder
-        .record(
-            &reference,
-            None,
-            Note {
-                severity: Severity::Warning,
-                reason: Reason::InvalidPolicy.as_str(),
-                action: "Read",
-                message: message.clone(),
-            },
-        )
-        .await;
     let ready = condition(
         &[],
         conditions::READY,
         false,
         Reason::InvalidPolicy,
-        message,
+        message.clone(),
         meta.generation.unwrap_or_default(),
-        super::whole_seconds(ctx.clock.now()),
+        now,
     );
-    let body = json!({
-        "apiVersion": "kubespread.io/v1alpha1",
-        "kind": K::KIND,
-        "status": {"observedGeneration": meta.generation, "conditions": [ready]},
-    });
-    if let Err(error) = api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-    {
-        tracing::warn!(kind = K::KIND, policy = %name, namespace = %namespace, error = %error, "Could not report an unreadable policy in its status.");
+    Unreadable {
+        reference,
+        note: Note {
+            severity: Severity::Warning,
+            reason: Reason::InvalidPolicy.as_str(),
+            action: "Read",
+            message,
+        },
+        status: json!({
+            "apiVersion": "kubespread.io/v1alpha1",
+            "kind": K::KIND,
+            "status": {"observedGeneration": meta.generation, "conditions": [ready]},
+        }),
     }
 }
 

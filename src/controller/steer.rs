@@ -116,14 +116,13 @@ fn is_ours(taint: &Taint) -> bool {
     taint.key == DRAINING_TAINT && taint.effect == EFFECT
 }
 
-/// Adds or removes our taint on one node, if it is not already so.
-async fn set_taint(client: &Client, entry: &NodeEntry, want: bool) -> Result<(), WriteTaints> {
-    let has = entry.taints.iter().any(is_ours);
-    if has == want {
-        return Ok(());
+/// The taint list a node should carry so that our taint is there exactly when `want`: None when
+/// it already is so. Every other taint is kept as it is.
+pub fn taints_wanted(current: &[Taint], want: bool) -> Option<Vec<Taint>> {
+    if current.iter().any(is_ours) == want {
+        return None;
     }
-    let mut taints: Vec<Taint> = entry
-        .taints
+    let mut taints: Vec<Taint> = current
         .iter()
         .filter(|taint| !is_ours(taint))
         .cloned()
@@ -136,6 +135,24 @@ async fn set_taint(client: &Client, entry: &NodeEntry, want: bool) -> Result<(),
             time_added: None,
         });
     }
+    Some(taints)
+}
+
+/// Adds or removes our taint on one node, if it is not already so.
+async fn set_taint(client: &Client, entry: &NodeEntry, want: bool) -> Result<(), WriteTaints> {
+    match taints_wanted(&entry.taints, want) {
+        Some(taints) => write_taints(client, entry, &taints, want).await,
+        None => Ok(()),
+    }
+}
+
+/// Replaces a node's taint list under the resourceVersion it was read at.
+async fn write_taints(
+    client: &Client,
+    entry: &NodeEntry,
+    taints: &[Taint],
+    want: bool,
+) -> Result<(), WriteTaints> {
     let patch = json!({
         "metadata": {"resourceVersion": entry.resource_version},
         "spec": {"taints": taints},
@@ -155,4 +172,59 @@ async fn set_taint(client: &Client, entry: &NodeEntry, want: bool) -> Result<(),
             node: entry.node.name.clone(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taint(key: &str, effect: &str) -> Taint {
+        Taint {
+            key: key.to_owned(),
+            effect: effect.to_owned(),
+            value: None,
+            time_added: None,
+        }
+    }
+
+    #[test]
+    fn draining_a_node_adds_our_taint_and_keeps_every_other() {
+        let others = vec![taint("dedicated", "NoSchedule")];
+        let wanted = taints_wanted(&others, true);
+        assert_eq!(
+            wanted,
+            Some(vec![
+                taint("dedicated", "NoSchedule"),
+                taint(DRAINING_TAINT, EFFECT)
+            ])
+        );
+    }
+
+    #[test]
+    fn a_node_drained_no_more_loses_only_our_taint() {
+        let current = vec![
+            taint(DRAINING_TAINT, EFFECT),
+            taint("dedicated", "NoSchedule"),
+        ];
+        assert_eq!(
+            taints_wanted(&current, false),
+            Some(vec![taint("dedicated", "NoSchedule")])
+        );
+    }
+
+    #[test]
+    fn a_node_already_as_wanted_is_not_written() {
+        assert_eq!(taints_wanted(&[], false), None);
+        assert_eq!(taints_wanted(&[taint(DRAINING_TAINT, EFFECT)], true), None);
+    }
+
+    #[test]
+    fn a_taint_of_our_key_with_another_effect_is_not_ours() {
+        let current = vec![taint(DRAINING_TAINT, "NoSchedule")];
+        assert_eq!(
+            taints_wanted(&current, false),
+            None,
+            "a NoSchedule taint someone else set under our key is theirs to remove"
+        );
+    }
 }
