@@ -82,6 +82,15 @@ fn policy(namespace: &str) -> Value {
             "scaleDown": "Ignore"}})
 }
 
+/// A node with room for its share of the pods: 30 pods of up to 500m and 512Mi each would not
+/// fit the fixture's four cores, and a planner that finds no node to take a pod plans nothing.
+fn roomy(mut node: Value) -> Value {
+    let room = json!({"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "100Gi"});
+    node["status"]["capacity"] = room.clone();
+    node["status"]["allocatable"] = room;
+    node
+}
+
 /// The pods a policy's status counts in the zone domains, once it has a status.
 fn counted(store: &Store, policies: ResourceId, namespace: &str) -> Option<i64> {
     let object = store.get(policies, namespace, "spread").ok()?;
@@ -205,7 +214,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         )?;
     }
     for i in 0..nodes {
-        store.create(kinds.node, "", node(i), &kubelet)?;
+        store.create(kinds.node, "", roomy(node(i)), &kubelet)?;
     }
     for d in 0..deployments {
         deployment(store, &kinds, d, pods, nodes, Some(&injected))?;
