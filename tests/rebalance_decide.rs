@@ -416,12 +416,34 @@ fn a_policy_in_dry_run_evaluates_each_planned_eviction_once_and_reports_what_wou
 }
 
 #[test]
-fn a_replica_that_does_not_lead_moves_nothing_and_says_not_leader() {
+fn a_replica_that_loses_its_leadership_midway_moves_nothing_and_leaves_the_status_to_the_leader() {
     let world = World::new(json!({}));
     let (step, asked) = world.step(&mut Memory::default(), |_| Outcome::NotLeader);
-    assert_eq!(asked.len(), 1);
-    assert_eq!(step.reason, Reason::NotLeader);
+    assert_eq!(asked.len(), 1, "the chokepoint refused the first move");
+    assert!(step.lost_leadership, "nothing of the step is written");
+    assert!(step.status.in_flight.is_empty());
     assert_eq!(step.blocked, None);
+}
+
+#[test]
+fn a_replica_that_moved_before_losing_its_leadership_still_records_the_move() {
+    let world = World::new(json!({"maxConcurrentMoves": 2}));
+    let mut answers = 0;
+    let (step, asked) = world.step(&mut Memory::default(), |_| {
+        answers += 1;
+        if answers == 1 {
+            Outcome::Moved
+        } else {
+            Outcome::NotLeader
+        }
+    });
+    assert_eq!(asked.len(), 2);
+    assert!(
+        !step.lost_leadership,
+        "the move in flight must reach the status"
+    );
+    assert_eq!(step.reason, Reason::Moving);
+    assert_eq!(step.status.in_flight.len(), 1);
 }
 
 #[test]

@@ -96,6 +96,4 @@ reasons! {
     RebalanceOff = "RebalanceOff",
     /// Nothing keeps the policy from doing its job (the reason of `Degraded=False`).
     AsExpected = "AsExpected",
-    /// This replica is not the leader; it writes nothing.
-    NotLeader = "NotLeader",
 }

@@ -78,6 +78,9 @@ pub struct Step {
     pub blocked: Option<Reason>,
     /// When to look again.
     pub requeue: Duration,
+    /// This replica lost its leadership during the step, before it moved anything: the leader
+    /// now speaks for the policy, and nothing of this step is written.
+    pub lost_leadership: bool,
 }
 
 /// One policy's inputs to a step.
@@ -336,6 +339,7 @@ struct Verdict {
     message: String,
     blocked: Option<Reason>,
     requeue: Duration,
+    lost_leadership: bool,
 }
 
 impl Verdict {
@@ -346,6 +350,20 @@ impl Verdict {
             message,
             blocked: None,
             requeue: IDLE_REQUEUE,
+            lost_leadership: false,
+        }
+    }
+
+    /// The step of a replica that lost its leadership: nothing of it is written.
+    fn lost_leadership() -> Self {
+        Self {
+            lost_leadership: true,
+            ..Self::new(
+                RebalancePhase::Idle,
+                Reason::Idle,
+                "this replica lost its leadership during the step; the leader moves pods"
+                    .to_owned(),
+            )
         }
     }
 
@@ -380,6 +398,7 @@ impl Carried {
             issues,
             blocked: verdict.blocked,
             requeue: requeue.min(verdict.requeue),
+            lost_leadership: verdict.lost_leadership,
         }
     }
 }
@@ -965,9 +984,7 @@ impl<'p> Course<'p> {
             )
             .within(IN_FLIGHT_CHECK)
         } else if self.not_leader {
-            let message = "this replica lost its leadership during the step; the leader moves pods"
-                .to_owned();
-            Verdict::new(RebalancePhase::Idle, Reason::NotLeader, message)
+            Verdict::lost_leadership()
         } else if let Some((why, message)) = self.refusal {
             Verdict::new(RebalancePhase::Blocked, why, message).blocking()
         } else if let Some(why) = self.capped {

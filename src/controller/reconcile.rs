@@ -148,6 +148,11 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
         (Injection::default(), invalid_step(policy))
     };
 
+    if step.lost_leadership {
+        // The leader speaks for the policy now; a status written here could overwrite its.
+        return Ok(Action::requeue(FOLLOWER));
+    }
+
     // Report.
     let status = report::status(
         policy,
@@ -237,5 +242,6 @@ fn invalid_step<K: PolicyKind>(policy: &K) -> Step {
         issues: Vec::new(),
         blocked: None,
         requeue: Duration::from_secs(300),
+        lost_leadership: false,
     }
 }
