@@ -35,7 +35,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cluster::{LeanPod, node};
+use cluster::{LeanPod, count, node};
 use envelope::{DEPLOYMENTS_PER_NAMESPACE, Kinds, REPLICAS, deployment};
 use kube_spread::{
     clock::Clock,
@@ -56,13 +56,6 @@ const TICK: Duration = Duration::from_millis(100);
 const POLL: Duration = Duration::from_millis(10);
 /// Heartbeats come every 10 s per node.
 const HEARTBEAT_TICKS: usize = 100;
-
-fn count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The spread constraints a policy injects into a Deployment with `selector`, as the API spells
 /// them: a template carrying them already is left alone.

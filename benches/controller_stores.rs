@@ -23,7 +23,7 @@ use std::{
 };
 
 use cap::Cap;
-use cluster::node;
+use cluster::{count, node};
 use envelope::{DEPLOYMENTS_PER_NAMESPACE, Kinds, REPLICAS, deployment};
 use kube_spread::{
     clock::Clock,
@@ -43,13 +43,6 @@ static ALLOCATOR: Cap<mimalloc::MiMalloc> = Cap::new(mimalloc::MiMalloc, usize::
 const SYNC_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long the synced watches idle before the heap is counted.
 const IDLE: Duration = Duration::from_secs(2);
-
-fn count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Where the pod store's bytes go, from the sizes of what it holds. Strings are counted at
 /// their length (what was asked of the allocator when they were copied out of the object).

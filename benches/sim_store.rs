@@ -15,19 +15,12 @@ mod cluster;
 #[path = "support/resident.rs"]
 mod resident;
 
-use cluster::{LeanPod, node, with_status};
+use cluster::{LeanPod, count, node, with_status};
 use kube_spread::clock::Clock;
 use kube_spread::sim::{ListOptions, SimApi, StoreConfig, Subresource, WriteOptions};
 use resident::{mib, resident_bytes};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-fn count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A pod as a small Deployment's pod looks once running (about 2 KB with managedFields).
 fn lean_pod(i: usize, nodes: usize) -> (String, Value, Value) {

@@ -4,6 +4,14 @@
 
 use serde_json::{Value, json};
 
+/// The size an environment variable asks for, else `default`.
+pub fn count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A ready node in `zone-{i % 3}` with four conditions, addresses and nodeInfo.
 pub fn node(i: usize) -> Value {
     let name = format!("node-{i:05}");

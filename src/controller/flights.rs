@@ -18,7 +18,7 @@ use crate::api::conditions::Reason;
 /// every reconcile due at one instant has asked before the round closes (time only moves when
 /// every task waits); on a cluster it catches the reconciles one change woke, which are debounced
 /// together and reach their moves within milliseconds of each other.
-const GATHER: Duration = Duration::from_millis(10);
+const ROUND_OPEN: Duration = Duration::from_millis(10);
 
 /// Every policy's moves in flight, by the node each left, checked against the [`Caps`] one
 /// claim at a time.
@@ -148,7 +148,7 @@ impl Flights {
             Some((round, closes)) if now < closes => (round, closes),
             _ => {
                 state.rounds += 1;
-                let opened = (state.rounds, now.checked_add(GATHER).unwrap_or(now));
+                let opened = (state.rounds, now.checked_add(ROUND_OPEN).unwrap_or(now));
                 state.open = Some(opened);
                 opened
             }
