@@ -226,6 +226,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         std::thread::spawn(move || -> Result<(), String> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
+                .thread_name("controller")
                 .enable_all()
                 .on_thread_start(move || {
                     if let Some(tid) = thread_id() {

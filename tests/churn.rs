@@ -11,9 +11,12 @@ use k8s_openapi::api::{
     core::v1::{Namespace, Node, Pod},
 };
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube_spread::sim::SimApi;
 use serde_json::json;
 use support::{
-    controller::{apply_policy, scrape, start_serving_metrics, wait},
+    controller::{
+        CONTROLLER_USER, Running, apply_policy, policy_status, scrape, start_serving_metrics, wait,
+    },
     objects::{deployment, node, running_pod, sim},
 };
 
@@ -108,6 +111,133 @@ async fn heartbeats_and_status_updates_that_change_nothing_the_plan_reads_plan_n
     assert!(
         plans(address).await > before,
         "a cordon is planned within 2 s"
+    );
+    controller.stop().await;
+}
+
+/// Ten namespaces, each with a Deployment of three running pods (one per node) and a
+/// SpreadPolicy; returns the controller, serving metrics, once every policy has a status.
+async fn ten_namespaces(sim: &SimApi) -> (Running, std::net::SocketAddr) {
+    let nodes: Api<Node> = Api::all(sim.client());
+    for name in NODES {
+        nodes
+            .create(&PostParams::default(), &node(name))
+            .await
+            .unwrap();
+    }
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    for n in 0..10 {
+        let namespace = format!("app-{n}");
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap(),
+            )
+            .await
+            .unwrap();
+        let deployments: Api<Deployment> = Api::namespaced(sim.client(), &namespace);
+        deployments
+            .create(&PostParams::default(), &deployment("web", 3))
+            .await
+            .unwrap();
+        let pods: Api<Pod> = Api::namespaced(sim.client(), &namespace);
+        for (i, on) in NODES.iter().enumerate() {
+            running_pod(&pods, &format!("web-{i}"), on, &[("app", "web")], true).await;
+        }
+        apply_policy(
+            sim,
+            &namespace,
+            "apps",
+            json!({"constraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}]}),
+        )
+        .await;
+    }
+    let running = start_serving_metrics(sim).await;
+    wait(60).await;
+    running
+}
+
+async fn reconciles(address: std::net::SocketAddr) -> u64 {
+    let metrics = scrape(address).await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("kube_spread_reconcile_duration_seconds_count "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no reconcile count in\n{metrics}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_change_in_one_namespace_reconciles_that_namespaces_policy_and_no_other() {
+    let sim = sim();
+    let (controller, address) = ten_namespaces(&sim).await;
+
+    let before = reconciles(address).await;
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "app-3");
+    pods.delete("web-0", &Default::default()).await.unwrap();
+    wait(5).await;
+
+    let status = policy_status(&sim, "app-3", "apps").await;
+    let total: i64 = status["distribution"][0]["domains"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no distribution in {status}"))
+        .iter()
+        .map(|domain| domain["pods"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 2, "the policy counts the deleted pod gone: {status}");
+    // Its own reconcile, and the one its status write brings; the nine others are not
+    // concerned.
+    let during = reconciles(address).await - before;
+    assert!(
+        (1..=2).contains(&during),
+        "{during} reconciles for a pod deleted in one of ten namespaces"
+    );
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_first_list_the_controller_lists_nothing_and_writes_only_the_status_that_changed()
+{
+    let sim = sim();
+    let (controller, _) = ten_namespaces(&sim).await;
+    sim.audit().clear();
+
+    // Two minutes of heartbeats and status noise, and one pod deleted in the middle.
+    let nodes: Api<Node> = Api::all(sim.client());
+    for beat in 0..120 {
+        let at = format!("2025-10-20T09:{:02}:{:02}Z", beat / 60, beat % 60);
+        for name in NODES {
+            let heartbeat = json!({"status": {"conditions": [{
+                "type": "Ready", "status": "True", "lastHeartbeatTime": at,
+            }]}});
+            nodes
+                .patch_status(name, &PatchParams::default(), &Patch::Strategic(&heartbeat))
+                .await
+                .unwrap();
+        }
+        if beat == 60 {
+            let pods: Api<Pod> = Api::namespaced(sim.client(), "app-3");
+            pods.delete("web-0", &Default::default()).await.unwrap();
+        }
+        wait(1).await;
+    }
+
+    let calls = sim.audit().of(CONTROLLER_USER);
+    let lists: Vec<_> = calls.iter().filter(|call| call.verb == "list").collect();
+    assert!(
+        lists.is_empty(),
+        "the controller listed after its first sync: {lists:?}"
+    );
+    let writes: Vec<_> = calls.iter().filter(|call| call.writes()).collect();
+    assert!(
+        writes
+            .iter()
+            .all(|call| call.resource == "spreadpolicies/status" && call.namespace == "app-3"),
+        "only the status of the policy whose pods changed is written: {writes:?}"
+    );
+    assert_eq!(
+        writes.len(),
+        1,
+        "one status write for one change: {writes:?}"
     );
     controller.stop().await;
 }

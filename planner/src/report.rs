@@ -2,7 +2,7 @@
 //! and its skipped pods with reasons, and a one-line outcome; and a cluster summary. These
 //! serialize to the JSON `kube-spread plan -o json` prints.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
@@ -127,6 +127,41 @@ impl GroupPlan {
         *self.namespace == *namespace && self.policy.as_deref() == Some(policy)
     }
 
+    /// Whether two plans of a group say the same, down to every domain's count.
+    pub fn same_as(&self, other: &Self, sets: &mut SetComparisons) -> bool {
+        // Every field is named, so that a field added later cannot be forgotten here.
+        let Self {
+            namespace,
+            policy,
+            group,
+            constraints,
+            moves,
+            skipped,
+            workloads,
+            left_alone,
+            lower_bound_moves,
+            steer_away,
+            outcome,
+            message,
+        } = self;
+        *namespace == other.namespace
+            && *policy == other.policy
+            && *group == other.group
+            && *moves == other.moves
+            && *skipped == other.skipped
+            && *workloads == other.workloads
+            && *left_alone == other.left_alone
+            && *lower_bound_moves == other.lower_bound_moves
+            && *steer_away == other.steer_away
+            && *outcome == other.outcome
+            && *message == other.message
+            && constraints.len() == other.constraints.len()
+            && constraints
+                .iter()
+                .zip(&other.constraints)
+                .all(|(constraint, theirs)| constraint.same_as(theirs, sets))
+    }
+
     /// Whether the group counts the pods of this workload, or leaves them alone.
     pub fn holds(&self, workload: &WorkloadRef) -> bool {
         self.workloads.contains(workload)
@@ -176,6 +211,50 @@ pub struct ConstraintReport {
     pub lower_bound_moves: Option<u32>,
 }
 
+impl ConstraintReport {
+    fn same_as(&self, other: &Self, sets: &mut SetComparisons) -> bool {
+        let Self {
+            topology_key,
+            max_skew,
+            when_unsatisfiable,
+            min_domains,
+            selector,
+            domains,
+            global_min,
+            skew,
+            actionable_skew,
+            actionable_skew_after,
+            lower_bound_moves,
+        } = self;
+        *topology_key == other.topology_key
+            && *max_skew == other.max_skew
+            && *when_unsatisfiable == other.when_unsatisfiable
+            && *min_domains == other.min_domains
+            && *selector == other.selector
+            && *global_min == other.global_min
+            && *skew == other.skew
+            && *actionable_skew == other.actionable_skew
+            && *actionable_skew_after == other.actionable_skew_after
+            && *lower_bound_moves == other.lower_bound_moves
+            && domains.same_as(&other.domains, sets)
+    }
+}
+
+/// Domain sets of two plans already compared, by address. A plan's groups share their sets,
+/// and a set can hold thousands of domains: each pair is compared once.
+#[derive(Debug, Default)]
+pub struct SetComparisons(HashMap<(usize, usize), bool>);
+
+impl SetComparisons {
+    fn same(&mut self, set: &Arc<DomainSet>, other: &Arc<DomainSet>) -> bool {
+        Arc::ptr_eq(set, other)
+            || *self
+                .0
+                .entry((Arc::as_ptr(set).addr(), Arc::as_ptr(other).addr()))
+                .or_insert_with(|| **set == **other)
+    }
+}
+
 /// A selector, printed as kubectl prints one (`app=web,pod-template-hash=abc`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SelectorText(pub LabelSelector);
@@ -220,6 +299,19 @@ pub struct DomainReport {
 }
 
 impl Domains {
+    fn same_as(&self, other: &Self, sets: &mut SetComparisons) -> bool {
+        let Self {
+            set,
+            pods,
+            pods_after,
+            accepting,
+        } = self;
+        *pods == other.pods
+            && *pods_after == other.pods_after
+            && *accepting == other.accepting
+            && sets.same(set, &other.set)
+    }
+
     /// The domains, in name order.
     pub fn iter(&self) -> impl Iterator<Item = DomainReport> + '_ {
         let count = |counts: &[(u32, u32)], domain: u32| {

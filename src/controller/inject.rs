@@ -535,9 +535,8 @@ impl Injector<'_> {
         workloads: &[Workload],
     ) -> Injection {
         let ours: HashMap<String, Ours> = self
-            .known()
+            .known(self.stores.workloads_in(&policy.namespace))
             .into_iter()
-            .filter(|known| known.workload.namespace == policy.namespace)
             .map(|known| (known.workload.qualified_key(), known.ours))
             .collect();
         let inputs = Inputs {
@@ -558,7 +557,7 @@ impl Injector<'_> {
 
     /// Removes our fields from workloads no valid policy governs, as [`orphans`] picks them.
     pub async fn release_orphans(&self, observation: &Observation) {
-        let known = self.known();
+        let known = self.known(self.stores.workloads());
         for workload in orphans(&known, &observation.plan.groups, &observation.invalid) {
             self.roll(&release(workload)).await;
         }
@@ -573,10 +572,9 @@ impl Injector<'_> {
         rolled
     }
 
-    /// Every stored workload, with our doing to it.
-    fn known(&self) -> Vec<Known> {
-        self.stores
-            .workloads()
+    /// Stored workloads, with our doing to each.
+    fn known(&self, entries: Vec<Arc<WorkloadEntry>>) -> Vec<Known> {
+        entries
             .into_iter()
             .map(|entry| Known {
                 workload: Arc::clone(&entry.workload),

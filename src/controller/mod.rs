@@ -62,7 +62,7 @@ use self::{
     inject::{Injector, Rollouts},
     kind::PolicyKind,
     leader::{Election, Leadership},
-    observe::{Observation, Observer},
+    observe::{Affected, Observation, Observer},
     steer::Steering,
     stores::Stores,
 };
@@ -82,6 +82,8 @@ const DEBOUNCE: Duration = Duration::from_millis(500);
 /// How long the changes of the watched kinds are gathered into one trigger of every policy.
 /// No shorter than [`DEBOUNCE`], so that each trigger finds the previous one run.
 const GATHER: Duration = Duration::from_millis(600);
+/// Announcements a controller may fall behind by before it takes every policy instead.
+const ANNOUNCEMENTS_HELD: usize = 64;
 
 /// Where the lease lives and who competes for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,37 +293,82 @@ pub fn whole_seconds(at: jiff::Timestamp) -> jiff::Timestamp {
     jiff::Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
-/// A stream that yields once for each burst of changes of a watch channel: [`GATHER`] after
-/// the burst's first change, taking in every change until then, however many follow.
+/// Yields once for each burst of changes of the stores, [`GATHER`] after the burst's first
+/// change (taking in every change until then, however many follow): the burst observed once,
+/// and which policies it concerns.
 ///
 /// kube-runtime's debounce alone would not do: a request that comes while an earlier one waits
 /// pushes both back by the whole debounce, so under steady churn (a 100-node cluster's
 /// heartbeats alone come ten times a second) no policy would be reconciled until the cluster
 /// went quiet. Gathering first means the controller's scheduler sees at most one request per
 /// policy every [`GATHER`], no sooner than its debounce lets the last one run.
-fn on_change<T: Clone + Send + Sync + 'static>(
-    receiver: tokio::sync::watch::Receiver<T>,
-) -> impl futures::Stream<Item = ()> + Send + 'static {
-    futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.changed().await.ok()?;
-        tokio::time::sleep(GATHER).await;
-        receiver.mark_unchanged();
-        Some(((), receiver))
+fn bursts(ctx: Arc<Context>) -> impl futures::Stream<Item = Affected> + Send + 'static {
+    let changes = ctx.observer.stores().changes();
+    futures::stream::unfold(
+        (ctx, changes, None::<Arc<Observation>>),
+        |(ctx, mut changes, previous)| async move {
+            changes.changed().await.ok()?;
+            tokio::time::sleep(GATHER).await;
+            changes.mark_unchanged();
+            if !ctx.observer.synced() {
+                // Every reconcile waits for the first list anyway.
+                return Some((Affected::everything(), (ctx, changes, None)));
+            }
+            let (observation, affected) = ctx.observer.refresh(previous.as_deref());
+            ctx.publish_node_pods(&observation);
+            Some((affected, (ctx, changes, Some(observation))))
+        },
+    )
+}
+
+/// Hands every burst, and every change of leadership (which concerns every policy), to each
+/// subscriber: the two policy controllers.
+fn announce(
+    ctx: Arc<Context>,
+    leadership: Leadership,
+    announcements: &tokio::sync::broadcast::Sender<Arc<Affected>>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let announcements = announcements.clone();
+    let leader_changes = futures::stream::unfold(leadership, |mut leadership| async move {
+        leadership.changed().await;
+        Some((Affected::everything(), leadership))
+    });
+    futures::stream::select(bursts(ctx), leader_changes).for_each(move |affected| {
+        // No subscriber left means the controllers are stopping.
+        let _ = announcements.send(Arc::new(affected));
+        async {}
     })
 }
 
-/// On each trigger, every policy in namespace and name order. `reconcile_all_on` would take
-/// them in the order of the store's hash map, which differs from run to run, and so would the
-/// order of the moves of policies that act at once: a seeded simulation would not repeat.
-fn every_policy_in_order<K: PolicyKind>(
+/// On each announcement, every policy it concerns, in namespace and name order.
+/// `reconcile_all_on` would take them in the order of the store's hash map, which differs from
+/// run to run, and so would the order of the moves of policies that act at once: a seeded
+/// simulation would not repeat. A subscriber that fell behind takes every policy.
+fn concerned_in_order<K: PolicyKind>(
     store: kube::runtime::reflector::Store<DeserializeGuard<K>>,
-    triggers: impl futures::Stream<Item = ()> + Send + 'static,
+    announcements: tokio::sync::broadcast::Receiver<Arc<Affected>>,
 ) -> impl futures::Stream<Item = kube::runtime::reflector::ObjectRef<DeserializeGuard<K>>> + Send + 'static
 {
-    triggers.flat_map(move |()| {
+    let heard = futures::stream::unfold(announcements, |mut announcements| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        match announcements.recv().await {
+            Ok(affected) => Some((affected, announcements)),
+            Err(RecvError::Lagged(_)) => Some((Arc::new(Affected::everything()), announcements)),
+            Err(RecvError::Closed) => None,
+        }
+    });
+    heard.flat_map(move |affected| {
         let mut policies: Vec<_> = store
             .state()
             .iter()
+            .filter(|policy| {
+                let meta = policy.meta();
+                affected.concerns(
+                    K::ACROSS_NAMESPACES,
+                    meta.namespace.as_deref().unwrap_or_default(),
+                    meta.name.as_deref().unwrap_or_default(),
+                )
+            })
             .map(|policy| kube::runtime::reflector::ObjectRef::from_obj(&**policy))
             .collect();
         policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -449,15 +496,16 @@ pub async fn run(
         unreadable: Mutex::new(HashMap::new()),
     });
 
-    // Every change of the watched kinds, or of leadership, may change any policy's plan.
-    let triggers = || {
-        let leader_changes =
-            futures::stream::unfold(leadership.clone(), |mut leadership| async move {
-                leadership.changed().await;
-                Some(((), leadership))
-            });
-        futures::stream::select(on_change(stores.changes()), leader_changes)
-    };
+    // Bursts of changes of the watched kinds, and changes of leadership, announced to both
+    // controllers: each reconciles the policies an announcement concerns.
+    let (announcements, _) = tokio::sync::broadcast::channel(ANNOUNCEMENTS_HELD);
+    let namespaced_heard = announcements.subscribe();
+    let across_heard = announcements.subscribe();
+    let announcer = tokio::spawn(announce(
+        Arc::clone(&ctx),
+        leadership.clone(),
+        &announcements,
+    ));
 
     let sweeper = tokio::spawn(sweep(Arc::clone(&ctx)));
 
@@ -472,7 +520,7 @@ pub async fn run(
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     tracing::info!(identity = %settings.identity, "Starting the controller.");
-    let every_policy = every_policy_in_order(controller.store(), triggers());
+    let every_policy = concerned_in_order(controller.store(), namespaced_heard);
     let namespaced = controller
         .reconcile_on(every_policy)
         .graceful_shutdown_on(stopped(stopping.clone()))
@@ -486,7 +534,7 @@ pub async fn run(
                 tracing::debug!(error = %error, "Controller event.");
             }
         });
-    let every_cluster_policy = every_policy_in_order(cluster_controller.store(), triggers());
+    let every_cluster_policy = concerned_in_order(cluster_controller.store(), across_heard);
     let across_namespaces = cluster_controller
         .reconcile_on(every_cluster_policy)
         .graceful_shutdown_on(stopped(stopping.clone()))
@@ -515,6 +563,7 @@ pub async fn run(
     signal.abort();
 
     tracing::info!("Shutting down.");
+    announcer.abort();
     sweeper.abort();
     release_steering(&ctx).await;
     watches.abort();

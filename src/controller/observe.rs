@@ -1,10 +1,15 @@
 //! Observe: one picture of the cluster and one plan for all policies, shared by every reconcile
-//! until the stores change (or the picture ages, since pod ages decide protections). Planning
-//! all policies together lets their moves account for each other's node load.
+//! until the next burst of changes is gathered (or a policy changes, or the picture ages, since
+//! pod ages decide protections). Planning all policies together lets their moves account for
+//! each other's node load.
+//!
+//! Each burst of changes is observed once, by [`Observer::refresh`], which also tells which
+//! policies the burst concerns: those of the namespaces it touched, and those whose plan it
+//! changed. Only they are reconciled for it.
 
 use prometheus::IntCounter;
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -12,11 +17,15 @@ use std::{
 use jiff::Timestamp;
 use kube::{Resource, core::DeserializeGuard, runtime::reflector::Store};
 
-use super::stores::Stores;
+use super::stores::{Stores, Touched};
 use crate::{
     api::{ClusterSpreadPolicy, SpreadPolicy},
     clock::Clock,
-    planner::{self, PlanOptions, Source, model::Cluster, report::Plan},
+    planner::{
+        self, PlanOptions, Source,
+        model::{self, Cluster},
+        report::{GroupPlan, Plan, SetComparisons},
+    },
     snapshot::convert,
 };
 
@@ -38,7 +47,121 @@ pub struct Observation {
     /// Nodes seen uncordoned, with when (remembered across observations).
     pub uncordoned: HashMap<String, Timestamp>,
     stores_generation: u64,
-    policies_version: Vec<(String, String)>,
+    policies_version: Vec<PolicyVersion>,
+}
+
+impl Observation {
+    /// The policies (by `namespace/name`, `/name` when cluster-scoped) whose groups are
+    /// planned differently here than in `before`, or are planned in only one of the two.
+    pub fn replanned_since(&self, before: &Self) -> BTreeSet<String> {
+        fn by_policy(plan: &Plan) -> BTreeMap<(&str, &str), Vec<&GroupPlan>> {
+            let mut groups: BTreeMap<(&str, &str), Vec<&GroupPlan>> = BTreeMap::new();
+            for group in &plan.groups {
+                if let Some(policy) = &group.policy {
+                    groups
+                        .entry((&*group.namespace, policy.as_str()))
+                        .or_default()
+                        .push(group);
+                }
+            }
+            groups
+        }
+        let (now, then) = (by_policy(&self.plan), by_policy(&before.plan));
+        let mut sets = SetComparisons::default();
+        let mut same =
+            |now: Option<&Vec<&GroupPlan>>, then: Option<&Vec<&GroupPlan>>| match (now, then) {
+                (Some(now), Some(then)) => {
+                    now.len() == then.len()
+                        && now
+                            .iter()
+                            .zip(then)
+                            .all(|(group, before)| group.same_as(before, &mut sets))
+                }
+                _ => false,
+            };
+        let policies: BTreeSet<&(&str, &str)> = now.keys().chain(then.keys()).collect();
+        policies
+            .into_iter()
+            .filter(|policy| !same(now.get(*policy), then.get(*policy)))
+            .map(|(namespace, name)| format!("{namespace}/{name}"))
+            .collect()
+    }
+}
+
+/// Which policies a burst of changes concerns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Affected {
+    /// Where the changes were.
+    pub touched: Touched,
+    /// Policies whose plan changed, by `namespace/name` (`/name` when cluster-scoped): a
+    /// change in one namespace can move another's plan through the nodes they share.
+    pub replanned: BTreeSet<String>,
+}
+
+impl Affected {
+    /// A burst that concerns every policy.
+    pub fn everything() -> Self {
+        Self {
+            touched: Touched {
+                everywhere: true,
+                namespaces: BTreeSet::new(),
+            },
+            replanned: BTreeSet::new(),
+        }
+    }
+
+    /// Whether a policy is concerned. A policy across namespaces always is: the burst changed
+    /// something, and it may read any namespace.
+    pub fn concerns(&self, across_namespaces: bool, namespace: &str, name: &str) -> bool {
+        across_namespaces
+            || self.touched.everywhere
+            || self.touched.namespaces.contains(namespace)
+            || self.replanned.contains(&format!("{namespace}/{name}"))
+    }
+}
+
+/// A policy's identity and the version of its spec: a status write changes neither, so it
+/// does not make the observation out of date.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PolicyVersion {
+    key: String,
+    uid: String,
+    generation: i64,
+}
+
+impl PolicyVersion {
+    fn of(meta: &kube::core::ObjectMeta) -> Self {
+        Self {
+            key: policy_key(meta),
+            uid: meta.uid.clone().unwrap_or_default(),
+            generation: meta.generation.unwrap_or_default(),
+        }
+    }
+}
+
+/// A policy's model, or why it cannot be read, kept until the policy's spec changes: reading
+/// a policy evaluates its validation rules, which is too costly to repeat on every change of
+/// the cluster.
+#[derive(Debug, Default)]
+struct Readings {
+    namespaced: HashMap<String, (PolicyVersion, Result<model::Policy, String>)>,
+    cluster: HashMap<String, (PolicyVersion, Result<model::ClusterPolicy, String>)>,
+}
+
+/// The reading of a policy at `version`, from `cache` when it was read at that version.
+fn read_once<T: Clone>(
+    cache: &mut HashMap<String, (PolicyVersion, Result<T, String>)>,
+    version: PolicyVersion,
+    read: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    match cache.get(&version.key) {
+        Some((cached, reading)) if *cached == version => reading.clone(),
+        _ => {
+            let reading = read();
+            cache.insert(version.key.clone(), (version, reading.clone()));
+            reading
+        }
+    }
 }
 
 /// Takes observations, reusing the last one while it is current.
@@ -53,6 +176,7 @@ pub struct Observer {
     plans: IntCounter,
     /// Which nodes were cordoned at the last observation, and uncordon times seen.
     cordons: Mutex<(HashMap<String, bool>, HashMap<String, Timestamp>)>,
+    readings: Mutex<Readings>,
 }
 
 impl Observer {
@@ -72,6 +196,7 @@ impl Observer {
             plans,
             last: Mutex::new(None),
             cordons: Mutex::new((HashMap::new(), HashMap::new())),
+            readings: Mutex::new(Readings::default()),
         }
     }
 
@@ -87,32 +212,48 @@ impl Observer {
         self.stores.synced()
     }
 
-    fn policies_version(&self) -> Vec<(String, String)> {
-        let version_of = |meta: &kube::core::ObjectMeta| {
-            (
-                policy_key(meta),
-                meta.resource_version.clone().unwrap_or_default(),
-            )
-        };
-        let mut version: Vec<(String, String)> = self
+    fn policies_version(&self) -> Vec<PolicyVersion> {
+        let mut version: Vec<PolicyVersion> = self
             .policies
             .state()
             .iter()
-            .map(|policy| version_of(policy.meta()))
+            .map(|policy| PolicyVersion::of(policy.meta()))
             .chain(
                 self.cluster_policies
                     .state()
                     .iter()
-                    .map(|policy| version_of(policy.meta())),
+                    .map(|policy| PolicyVersion::of(policy.meta())),
             )
             .collect();
         version.sort();
         version
     }
 
-    /// The current observation: the last one if nothing changed since and it is recent,
-    /// otherwise a new one.
+    /// The observation for a reconcile: the last one while it is recent and no policy's spec
+    /// changed since, otherwise a new one. Changes of the cluster since the last one are not
+    /// waited for: the burst they belong to is observed by [`Observer::refresh`], which then
+    /// asks for the reconciles it concerns.
     pub fn observe(&self) -> Arc<Observation> {
+        self.observation(false)
+    }
+
+    /// Observes a burst of changes once it is gathered: a new observation if the stores
+    /// changed since the last one, and which policies the burst concerns, given the
+    /// observation the previous burst was judged on (None: every policy is concerned).
+    pub fn refresh(&self, previous: Option<&Observation>) -> (Arc<Observation>, Affected) {
+        let touched = self.stores.take_touched();
+        let observation = self.observation(true);
+        let affected = match previous {
+            Some(previous) => Affected {
+                touched,
+                replanned: observation.replanned_since(previous),
+            },
+            None => Affected::everything(),
+        };
+        (observation, affected)
+    }
+
+    fn observation(&self, current_stores: bool) -> Arc<Observation> {
         let now = super::whole_seconds(self.clock.now());
         let generation = self.stores.generation();
         let policies_version = self.policies_version();
@@ -121,7 +262,7 @@ impl Observer {
             let fresh = Duration::try_from(now.duration_since(observation.taken))
                 .is_ok_and(|age| age < MAX_AGE);
             if fresh
-                && observation.stores_generation == generation
+                && (!current_stores || observation.stores_generation == generation)
                 && observation.policies_version == policies_version
             {
                 return Arc::clone(observation);
@@ -137,7 +278,7 @@ impl Observer {
         &self,
         now: Timestamp,
         generation: u64,
-        policies_version: Vec<(String, String)>,
+        policies_version: Vec<PolicyVersion>,
     ) -> Observation {
         let mut cluster = self.stores.cluster();
         // A node whose kubelet stopped renewing its Lease still reads Ready for up to 40 s;
@@ -154,14 +295,18 @@ impl Observer {
             }
         }
         let mut invalid = HashMap::new();
+        let mut readings = self.readings.lock().unwrap_or_else(PoisonError::into_inner);
+        let readings = &mut *readings;
         // Each policy is read on its own: one that cannot be read is reported, never a reason
         // to stop planning the others.
-        for guarded in self.policies.state() {
-            let key = policy_key(guarded.meta());
-            let read = match &guarded.0 {
+        let policies = self.policies.state();
+        for guarded in &policies {
+            let version = PolicyVersion::of(guarded.meta());
+            let key = version.key.clone();
+            let read = read_once(&mut readings.namespaced, version, || match &guarded.0 {
                 Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
                 Err(unreadable) => Err(unreadable.error.clone()),
-            };
+            });
             match read {
                 Ok(model) => cluster.policies.push(model),
                 Err(error) => {
@@ -169,12 +314,14 @@ impl Observer {
                 }
             }
         }
-        for guarded in self.cluster_policies.state() {
-            let key = policy_key(guarded.meta());
-            let read = match &guarded.0 {
+        let cluster_policies = self.cluster_policies.state();
+        for guarded in &cluster_policies {
+            let version = PolicyVersion::of(guarded.meta());
+            let key = version.key.clone();
+            let read = read_once(&mut readings.cluster, version, || match &guarded.0 {
                 Ok(policy) => convert::cluster_policy(policy).map_err(|error| error.to_string()),
                 Err(unreadable) => Err(unreadable.error.clone()),
-            };
+            });
             match read {
                 Ok(model) => cluster.cluster_policies.push(model),
                 Err(error) => {
@@ -182,6 +329,12 @@ impl Observer {
                 }
             }
         }
+        // Policies that are gone are forgotten.
+        let (namespaced, across) = (keys(&policies), keys(&cluster_policies));
+        readings
+            .namespaced
+            .retain(|key, _| namespaced.contains(key));
+        readings.cluster.retain(|key, _| across.contains(key));
         cluster
             .policies
             .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
@@ -221,6 +374,14 @@ impl Observer {
         uncordoned.retain(|name, _| cluster.nodes.iter().any(|node| &node.name == name));
         uncordoned.clone()
     }
+}
+
+/// The keys of a store's policies.
+fn keys<K: Resource>(policies: &[Arc<DeserializeGuard<K>>]) -> BTreeSet<String> {
+    policies
+        .iter()
+        .map(|policy| policy_key(policy.meta()))
+        .collect()
 }
 
 /// `namespace/name` of a policy (`/name` for a ClusterSpreadPolicy).

@@ -67,7 +67,6 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
     }
     // Observe.
     let observation = ctx.observer.observe();
-    ctx.publish_node_pods(&observation);
     if !ctx.leadership.is_leader() {
         return Ok(Action::requeue(FOLLOWER));
     }

@@ -3,7 +3,7 @@
 //! changed, and the policy's metrics. The status holds no per-run timestamps, so writing it
 //! never re-triggers work by itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use k8s_openapi::{
@@ -31,7 +31,10 @@ use crate::{
         conditions::{self, Reason},
     },
     metrics::{ControllerMetrics, PolicyGauges},
-    planner::report::{GroupPlan, Outcome},
+    planner::{
+        report::{GroupPlan, Outcome},
+        topology::DomainSet,
+    },
 };
 
 /// Domains listed per topology key in the status.
@@ -77,46 +80,61 @@ fn condition(
 }
 
 /// Per topology key: pods per domain, the worst skew, the worst actionable skew and its group.
-type Tally = (BTreeMap<String, i32>, i32, i32, Option<String>);
+#[derive(Default)]
+struct Tally<'a> {
+    pods: HashMap<&'a str, i32>,
+    /// The domain sets already listed (groups often share one), by address.
+    listed: HashSet<*const DomainSet>,
+    skew: i32,
+    actionable: Option<(i32, &'a str)>,
+}
 
 /// The policy's pods per domain for each topology key, with the worst skews of its groups.
+/// Every eligible domain is listed, empty ones too; names are borrowed, not copied, since a
+/// policy's groups can span thousands of nodes.
 fn distribution(groups: &[&GroupPlan]) -> Vec<ConstraintDistribution> {
-    let mut by_key: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Tally<'_>> = BTreeMap::new();
     for group in groups {
         for constraint in &group.constraints {
-            let entry = by_key
-                .entry(constraint.topology_key.clone())
-                .or_insert_with(|| (BTreeMap::new(), 0, -1, None));
-            for domain in constraint.domains.iter() {
-                *entry.0.entry(domain.name).or_insert(0) +=
-                    i32::try_from(domain.pods).unwrap_or(i32::MAX);
+            let tally = by_key.entry(&constraint.topology_key).or_default();
+            let set = &*constraint.domains.set;
+            if tally.listed.insert(std::ptr::from_ref(set)) {
+                for domain in set.domains() {
+                    tally.pods.entry(set.name(domain)).or_insert(0);
+                }
             }
-            entry.1 = entry
-                .1
+            for &(domain, pods) in &constraint.domains.pods {
+                *tally.pods.entry(set.name(domain)).or_insert(0) +=
+                    i32::try_from(pods).unwrap_or(i32::MAX);
+            }
+            tally.skew = tally
+                .skew
                 .max(i32::try_from(constraint.skew).unwrap_or(i32::MAX));
             let actionable = i32::try_from(constraint.actionable_skew).unwrap_or(i32::MAX);
-            if actionable > entry.2 {
-                entry.2 = actionable;
-                entry.3 = Some(group.group.clone());
+            if tally.actionable.is_none_or(|(worst, _)| actionable > worst) {
+                tally.actionable = Some((actionable, &group.group));
             }
         }
     }
     by_key
         .into_iter()
-        .map(|(topology_key, (domains, skew, actionable, worst))| {
-            let mut listed: Vec<DomainPods> = domains
-                .into_iter()
-                .map(|(name, pods)| DomainPods { name, pods })
-                .collect();
-            listed.sort_by(|a, b| b.pods.cmp(&a.pods).then_with(|| a.name.cmp(&b.name)));
+        .map(|(topology_key, tally)| {
+            let mut listed: Vec<(&str, i32)> = tally.pods.into_iter().collect();
+            listed.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
             let more = listed.len().saturating_sub(DOMAINS_LISTED);
             listed.truncate(DOMAINS_LISTED);
             ConstraintDistribution {
-                topology_key,
-                skew,
-                actionable_skew: actionable.max(0),
-                worst_group: worst,
-                domains: listed,
+                topology_key: topology_key.to_owned(),
+                skew: tally.skew,
+                actionable_skew: tally.actionable.map_or(0, |(worst, _)| worst.max(0)),
+                worst_group: tally.actionable.map(|(_, group)| group.to_owned()),
+                domains: listed
+                    .into_iter()
+                    .map(|(name, pods)| DomainPods {
+                        name: name.to_owned(),
+                        pods,
+                    })
+                    .collect(),
                 more_domains: i32::try_from(more).unwrap_or(i32::MAX),
             }
         })

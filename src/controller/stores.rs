@@ -4,9 +4,8 @@
 //! counted, never allowed to stall its watch. Watches run on every replica; only reading here.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, BTreeSet, HashMap},
     fmt::Debug,
-    hash::Hash,
     sync::{
         Arc, Mutex, PoisonError, RwLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -80,17 +79,18 @@ impl NodeLease {
     }
 }
 
-/// Objects of one kind by key.
+/// Objects of one kind by key, in key order (so that the model is built in a stable order
+/// without sorting it each time).
 #[derive(Debug)]
 struct Objects<K, V> {
-    items: RwLock<HashMap<K, Arc<V>>>,
+    items: RwLock<BTreeMap<K, Arc<V>>>,
     synced: AtomicBool,
 }
 
-impl<K: Eq + Hash + Clone, V> Objects<K, V> {
+impl<K: Ord + Clone, V> Objects<K, V> {
     fn new() -> Self {
         Self {
-            items: RwLock::new(HashMap::new()),
+            items: RwLock::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
         }
     }
@@ -163,6 +163,57 @@ pub struct Stores {
     interner: Mutex<convert::Interner>,
     generation: AtomicU64,
     changed: watch::Sender<u64>,
+    touched: Mutex<Touched>,
+}
+
+/// Which policies a kind's changes may concern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Those that read the changed object's namespace (for an object of no namespace: all).
+    Namespace,
+    /// All of them, wherever the object is: a node's Lease in `kube-node-lease` is about
+    /// the node.
+    Everywhere,
+}
+
+/// What one watch lists, and which policies its changes may concern.
+struct Watched<K: Clone + DeserializeOwned + Debug> {
+    api: Api<DeserializeGuard<K>>,
+    reach: Reach,
+}
+
+/// Where the changes announced since the last look were: what decides which policies they may
+/// concern.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// An object of no namespace changed (a node, a volume, a namespace), or a kind was listed
+    /// again: any policy may be concerned.
+    pub everywhere: bool,
+    /// The namespaces whose objects changed.
+    pub namespaces: BTreeSet<String>,
+}
+
+impl Touched {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        !self.everywhere && self.namespaces.is_empty()
+    }
+
+    /// Notes a change of an object in `namespace` (None: of no namespace).
+    fn note(&mut self, namespace: Option<&str>) {
+        match namespace {
+            Some(namespace) if !self.everywhere => {
+                if !self.namespaces.contains(namespace) {
+                    self.namespaces.insert(namespace.to_owned());
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.everywhere = true;
+                self.namespaces.clear();
+            }
+        }
+    }
 }
 
 /// The key of a namespaced object.
@@ -196,6 +247,7 @@ impl Stores {
             interner: Mutex::new(convert::Interner::new()),
             generation: AtomicU64::new(0),
             changed: watch::channel(0).0,
+            touched: Mutex::new(Touched::default()),
         }
     }
 
@@ -238,7 +290,17 @@ impl Stores {
         self.changed.subscribe()
     }
 
-    fn bump(&self) {
+    /// Where the changes announced since the last call were, forgetting them.
+    pub fn take_touched(&self) -> Touched {
+        std::mem::take(&mut *self.touched.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Announces a change of an object in `namespace` (None: of no namespace).
+    fn bump(&self, namespace: Option<&str>) {
+        self.touched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .note(namespace);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.changed.send_replace(generation);
     }
@@ -280,6 +342,24 @@ impl Stores {
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
+    }
+
+    /// The workload entries of one namespace.
+    pub fn workloads_in(&self, namespace: &str) -> Vec<Arc<WorkloadEntry>> {
+        let of = |objects: &Objects<(String, WorkloadKind, String), WorkloadEntry>,
+                  kind: WorkloadKind| {
+            objects
+                .items
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .range((namespace.to_owned(), kind, String::new())..)
+                .take_while(|((held, _, _), _)| held == namespace)
+                .map(|(_, entry)| Arc::clone(entry))
+                .collect::<Vec<_>>()
+        };
+        let mut workloads = of(&self.deployments, WorkloadKind::Deployment);
+        workloads.extend(of(&self.stateful_sets, WorkloadKind::StatefulSet));
+        workloads
     }
 
     /// Every workload entry.
@@ -349,7 +429,10 @@ impl Stores {
             // container's restart count, an annotation no one reads) changes no count or
             // protection: nothing is planned for it.
             stores.watch_in::<Pod, _, _>(
-                Api::all(client.clone()),
+                Watched {
+                    api: Api::all(client.clone()),
+                    reach: Reach::Namespace,
+                },
                 metrics,
                 |s| &s.pods,
                 namespaced_key,
@@ -363,7 +446,10 @@ impl Stores {
             // labels and allocatable as they were is stored (its resourceVersion is what a
             // steering patch is conditioned on) and announced to no one.
             stores.watch_in::<Node, _, _>(
-                Api::all(client.clone()),
+                Watched {
+                    api: Api::all(client.clone()),
+                    reach: Reach::Namespace,
+                },
                 metrics,
                 |s| &s.nodes,
                 name,
@@ -435,7 +521,10 @@ impl Stores {
                 |_, volume| { convert::volume(volume) }
             ),
             stores.watch_in::<Lease, _, _>(
-                Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE),
+                Watched {
+                    api: Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE),
+                    reach: Reach::Everywhere,
+                },
                 metrics,
                 |s| &s.node_leases,
                 name,
@@ -466,11 +555,14 @@ impl Stores {
     ) where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
         K::Scope: Send,
-        Key: Eq + Hash + Clone + Debug,
+        Key: Ord + Clone + Debug,
         V: Debug,
     {
         self.watch_in(
-            Api::all(client.clone()),
+            Watched {
+                api: Api::all(client.clone()),
+                reach: Reach::Namespace,
+            },
             metrics,
             objects,
             key,
@@ -484,7 +576,7 @@ impl Stores {
     /// `announce(before, after)` holds.
     async fn watch_in<K, Key, V>(
         &self,
-        api: Api<DeserializeGuard<K>>,
+        Watched { api, reach }: Watched<K>,
         metrics: &ControllerMetrics,
         objects: impl Fn(&Self) -> &Objects<Key, V>,
         key: impl Fn(&ObjectMeta) -> Key,
@@ -492,32 +584,42 @@ impl Stores {
         announce: impl Fn(Option<&V>, &V) -> bool,
     ) where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
-        Key: Eq + Hash + Clone + Debug,
+        Key: Ord + Clone + Debug,
         V: Debug,
     {
         let kind = K::kind(&()).to_string();
         let mut stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed();
-        let mut relist: Option<HashMap<Key, Arc<V>>> = None;
+        let mut relist: Option<BTreeMap<Key, Arc<V>>> = None;
         let mut applied = 0usize;
-        let read = |guard: DeserializeGuard<K>| -> (Key, Option<V>) {
+        // An object's key, its namespace, and its value when it can be read.
+        let namespace_of = |meta: &ObjectMeta| match reach {
+            Reach::Namespace => meta.namespace.clone(),
+            Reach::Everywhere => None,
+        };
+        let read = |guard: DeserializeGuard<K>| -> (Key, Option<String>, Option<V>) {
             match guard.0 {
                 Ok(object) => {
                     let key = key(object.meta());
+                    let namespace = namespace_of(object.meta());
                     match convert(self, &object) {
-                        Ok(value) => (key, Some(value)),
+                        Ok(value) => (key, namespace, Some(value)),
                         Err(error) => {
                             metrics.invalid_objects.with_label_values(&[&kind]).inc();
                             tracing::warn!(kind = %kind, name = ?object.meta().name, error = %error, "Skipping an object that cannot be read.");
-                            (key, None)
+                            (key, namespace, None)
                         }
                     }
                 }
                 Err(invalid) => {
                     metrics.invalid_objects.with_label_values(&[&kind]).inc();
                     tracing::warn!(kind = %kind, name = ?invalid.metadata.name, error = %invalid.error, "Skipping an object that cannot be read.");
-                    (key(&invalid.metadata), None)
+                    (
+                        key(&invalid.metadata),
+                        namespace_of(&invalid.metadata),
+                        None,
+                    )
                 }
             }
         };
@@ -532,9 +634,9 @@ impl Stores {
             };
             let target = objects(self);
             match event {
-                watcher::Event::Init => relist = Some(HashMap::new()),
+                watcher::Event::Init => relist = Some(BTreeMap::new()),
                 watcher::Event::InitApply(guard) => {
-                    if let ((key, Some(value)), Some(buffer)) = (read(guard), relist.as_mut()) {
+                    if let ((key, _, Some(value)), Some(buffer)) = (read(guard), relist.as_mut()) {
                         buffer.insert(key, Arc::new(value));
                     }
                 }
@@ -544,10 +646,10 @@ impl Stores {
                     }
                     target.synced.store(true, Ordering::Release);
                     self.prune_interner();
-                    self.bump();
+                    self.bump(None);
                 }
                 watcher::Event::Apply(guard) => {
-                    let (key, value) = read(guard);
+                    let (key, namespace, value) = read(guard);
                     let announced = {
                         let mut items =
                             target.items.write().unwrap_or_else(PoisonError::into_inner);
@@ -565,20 +667,20 @@ impl Stores {
                         self.prune_interner();
                     }
                     if announced {
-                        self.bump();
+                        self.bump(namespace.as_deref());
                     }
                 }
                 watcher::Event::Delete(guard) => {
-                    let key = match &guard.0 {
-                        Ok(object) => key(object.meta()),
-                        Err(invalid) => key(&invalid.metadata),
+                    let meta = match &guard.0 {
+                        Ok(object) => object.meta(),
+                        Err(invalid) => &invalid.metadata,
                     };
                     target
                         .items
                         .write()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&key);
-                    self.bump();
+                        .remove(&key(meta));
+                    self.bump(namespace_of(meta).as_deref());
                 }
             }
         }
