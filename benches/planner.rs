@@ -97,7 +97,7 @@ fn cluster() -> Cluster {
             let pod_labels = Arc::new(pod_labels);
             let uid = format!("{namespace}-{name}");
             let rs_name = format!("{name}-{hash}");
-            cluster.workloads.push(Workload {
+            cluster.workloads.push(Arc::new(Workload {
                 kind: WorkloadKind::Deployment,
                 namespace: Arc::clone(&namespace),
                 name: name.clone(),
@@ -115,7 +115,7 @@ fn cluster() -> Cluster {
                 },
                 claim_templates: Vec::new(),
                 status: WorkloadStatus::default(),
-            });
+            }));
             cluster.replica_sets.push(ReplicaSet {
                 namespace: Arc::clone(&namespace),
                 name: rs_name.clone(),
@@ -137,7 +137,7 @@ fn cluster() -> Cluster {
                     next_node = (next_node + 1) % NODES;
                     next_node
                 };
-                cluster.pods.push(Pod {
+                cluster.pods.push(Arc::new(Pod {
                     namespace: Arc::clone(&namespace),
                     name: format!("{rs_name}-{r:05}"),
                     uid: format!("{uid}-{r}"),
@@ -158,7 +158,7 @@ fn cluster() -> Cluster {
                     opt_outs: Default::default(),
                     deletion_cost: None,
                     spec: Arc::clone(&spec),
-                });
+                }));
             }
         }
         cluster.policies.push(Policy {

@@ -5,6 +5,8 @@
 // Fixtures panic on setup failures, as tests do.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use std::sync::Arc;
+
 use k8s_openapi::api::{
     apps::v1::ReplicaSet,
     core::v1::{Namespace, Node, Pod},
@@ -111,12 +113,12 @@ fn predict_with(
         pods: case
             .pods
             .iter()
-            .map(|p| convert::pod(&typed(p.clone()), &mut interner).unwrap())
+            .map(|p| Arc::new(convert::pod(&typed(p.clone()), &mut interner).unwrap()))
             .collect(),
         workloads: case
             .deployments
             .iter()
-            .map(|d| convert::deployment(&typed(d.clone())).unwrap())
+            .map(|d| Arc::new(convert::deployment(&typed(d.clone())).unwrap()))
             .collect(),
         replica_sets: case
             .replica_sets
@@ -648,7 +650,7 @@ fn explain_shows_each_feasible_nodes_scores_by_plugin_and_the_predicted_node() {
             .collect(),
         pods: (0..3)
             .map(|i| on(pod(&format!("old-{i}"), "web"), "a"))
-            .map(|p| convert::pod(&typed(p), &mut interner).unwrap())
+            .map(|p| Arc::new(convert::pod(&typed(p), &mut interner).unwrap()))
             .collect(),
         ..Cluster::default()
     };

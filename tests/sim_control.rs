@@ -792,7 +792,7 @@ fn planner_model(cache: &kube_spread::sim::control::Cache) -> planner::model::Cl
         pods: cache
             .pods
             .iter()
-            .map(|p| convert::pod(p, &mut interner).unwrap())
+            .map(|p| std::sync::Arc::new(convert::pod(p, &mut interner).unwrap()))
             .collect(),
         ..planner::model::Cluster::default()
     }

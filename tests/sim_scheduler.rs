@@ -609,7 +609,9 @@ mod differential {
             pods: case
                 .pods
                 .iter()
-                .map(|p| convert::pod(&typed(p.clone()), &mut interner).unwrap())
+                .map(|p| {
+                    std::sync::Arc::new(convert::pod(&typed(p.clone()), &mut interner).unwrap())
+                })
                 .collect(),
             ..Cluster::default()
         };

@@ -575,7 +575,10 @@ mod tests {
                     pod("new-2", owner("ReplicaSet", "new"), Some("b1"), 5),
                     pod("new-pending", owner("ReplicaSet", "new"), None, 6),
                     pod("db-0", owner("StatefulSet", "web"), Some("a1"), 7),
-                ],
+                ]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
                 ..Cluster::default()
             };
             assert_eq!(
@@ -599,7 +602,10 @@ mod tests {
                 pods: vec![
                     carries,
                     pod("web-2", owner("ReplicaSet", "new"), Some("a1"), 2),
-                ],
+                ]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
                 ..Cluster::default()
             };
             let writes: Vec<&str> = Ranking::new(&cluster, "apps")

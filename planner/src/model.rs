@@ -797,9 +797,9 @@ pub struct Cluster {
     /// All nodes.
     pub nodes: Vec<Node>,
     /// All pods.
-    pub pods: Vec<Pod>,
+    pub pods: Vec<Arc<Pod>>,
     /// Deployments and StatefulSets.
-    pub workloads: Vec<Workload>,
+    pub workloads: Vec<Arc<Workload>>,
     /// ReplicaSets.
     pub replica_sets: Vec<ReplicaSet>,
     /// PodDisruptionBudgets.

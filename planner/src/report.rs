@@ -2,7 +2,10 @@
 //! and its skipped pods with reasons, and a one-line outcome; and a cluster summary. These
 //! serialize to the JSON `kube-spread plan -o json` prints.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
@@ -28,6 +31,44 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The policies, as `(namespace, name)` (the empty namespace for a ClusterSpreadPolicy),
+    /// whose groups this plan plans differently from `before`, or that only one of the two
+    /// plans.
+    pub fn replanned_since(&self, before: &Self) -> BTreeSet<(String, String)> {
+        let (now, then) = (self.by_policy(), before.by_policy());
+        let mut sets = SetComparisons::default();
+        let mut same = |now: &[&GroupPlan], then: &[&GroupPlan]| {
+            now.len() == then.len()
+                && now
+                    .iter()
+                    .zip(then)
+                    .all(|(group, before)| group.same_as(before, &mut sets))
+        };
+        let policies: BTreeSet<&(&str, &str)> = now.keys().chain(then.keys()).collect();
+        policies
+            .into_iter()
+            .filter(|policy| match (now.get(*policy), then.get(*policy)) {
+                (Some(now), Some(then)) => !same(now, then),
+                _ => true,
+            })
+            .map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned()))
+            .collect()
+    }
+
+    /// The groups of each policy, in plan order.
+    fn by_policy(&self) -> BTreeMap<(&str, &str), Vec<&GroupPlan>> {
+        let mut groups: BTreeMap<(&str, &str), Vec<&GroupPlan>> = BTreeMap::new();
+        for group in &self.groups {
+            if let Some(policy) = &group.policy {
+                groups
+                    .entry((&*group.namespace, policy.as_str()))
+                    .or_default()
+                    .push(group);
+            }
+        }
+        groups
+    }
+
     /// The groups of one policy: a SpreadPolicy by namespace and name, a ClusterSpreadPolicy
     /// by its name and the empty namespace.
     pub fn groups_of<'p>(

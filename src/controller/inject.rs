@@ -275,7 +275,7 @@ pub struct Inputs<'a> {
     /// The policy's groups in the plan.
     pub groups: &'a [&'a GroupPlan],
     /// Every workload observed.
-    pub workloads: &'a [Workload],
+    pub workloads: &'a [Arc<Workload>],
     /// Our doing, by `namespace/Kind/name`; a workload not here is not ours.
     pub ours: &'a HashMap<String, Ours>,
 }
@@ -532,7 +532,7 @@ impl Injector<'_> {
         rollout: &Rollout,
         reference: &ObjectReference,
         groups: &[&GroupPlan],
-        workloads: &[Workload],
+        workloads: &[Arc<Workload>],
     ) -> Injection {
         let ours: HashMap<String, Ours> = self
             .known(self.stores.workloads_in(&policy.namespace))
@@ -591,9 +591,14 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-fn find<'o>(workloads: &'o [Workload], namespace: &str, key: &WorkloadRef) -> Option<&'o Workload> {
+fn find<'o>(
+    workloads: &'o [Arc<Workload>],
+    namespace: &str,
+    key: &WorkloadRef,
+) -> Option<&'o Workload> {
     workloads
         .iter()
+        .map(|workload| &**workload)
         .find(|workload| key.names(workload, namespace))
 }
 

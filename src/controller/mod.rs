@@ -4,7 +4,8 @@
 //! every move.
 //!
 //! - [`stores`]: the watches and the compact model they keep.
-//! - [`observe`]: one observation and one plan for all policies, reused while current.
+//! - [`observe`]: one observation and one plan for all policies per burst of changes, and
+//!   which policies the burst concerns.
 //! - [`reconcile`]: the four steps for one policy.
 //! - [`inject`]: which workloads get our constraints, paced, and which get them taken back
 //!   (a pure `decide`); carried out through the chokepoint.
@@ -52,7 +53,10 @@ use futures::StreamExt;
 use kube::{
     Api, Client, Resource,
     core::DeserializeGuard,
-    runtime::{Controller, controller, controller::Action, watcher},
+    runtime::{
+        Controller, WatchStreamExt, controller, controller::Action, predicates, reflector,
+        utils::PredicateConfig, watcher,
+    },
 };
 
 use self::{
@@ -79,8 +83,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Triggers within this window are merged into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(500);
-/// How long the changes of the watched kinds are gathered into one trigger of every policy.
-/// No shorter than [`DEBOUNCE`], so that each trigger finds the previous one run.
+/// How long the changes of the watched kinds are gathered into one burst, observed once and
+/// announced to the policies it concerns. No shorter than [`DEBOUNCE`], so that each
+/// announcement finds the previous one's reconciles run.
 const GATHER: Duration = Duration::from_millis(600);
 /// Announcements a controller may fall behind by before it takes every policy instead.
 const ANNOUNCEMENTS_HELD: usize = 64;
@@ -416,6 +421,24 @@ async fn sweep(ctx: Arc<Context>) {
     }
 }
 
+/// The controller of one kind of policy. A policy is reconciled when its spec changes (its
+/// generation moves, or it is created again under the same name), not when its status does:
+/// writing a status would otherwise ask for one more reconcile each time, which the
+/// announcements and the policy's own timers make needless.
+fn policy_controller<K: PolicyKind>(client: &Client) -> Controller<DeserializeGuard<K>> {
+    let (reader, writer) = reflector::store();
+    let changed_specs = watcher(
+        Api::<DeserializeGuard<K>>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(predicates::generation, PredicateConfig::default());
+    Controller::for_stream(changed_specs, reader)
+        .with_config(controller::Config::default().debounce(DEBOUNCE))
+}
+
 /// The Lease election, when the settings name a Lease; else this replica always leads.
 fn elect(
     client: &Client,
@@ -453,12 +476,8 @@ pub async fn run(
 
     // Each policy is decoded on its own: one the API server stored but we cannot read is
     // reported by its reconcile, never a reason to stop the watch of all the others.
-    let policies: Api<DeserializeGuard<SpreadPolicy>> = Api::all(client.clone());
-    let controller = Controller::new(policies, watcher::Config::default())
-        .with_config(controller::Config::default().debounce(DEBOUNCE));
-    let cluster_policies: Api<DeserializeGuard<ClusterSpreadPolicy>> = Api::all(client.clone());
-    let cluster_controller = Controller::new(cluster_policies, watcher::Config::default())
-        .with_config(controller::Config::default().debounce(DEBOUNCE));
+    let controller = policy_controller::<SpreadPolicy>(&client);
+    let cluster_controller = policy_controller::<ClusterSpreadPolicy>(&client);
     let observer = Arc::new(Observer::new(
         Arc::clone(&stores),
         controller.store(),

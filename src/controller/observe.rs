@@ -9,7 +9,7 @@
 
 use prometheus::IntCounter;
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -24,7 +24,7 @@ use crate::{
     planner::{
         self, PlanOptions, Source,
         model::{self, Cluster},
-        report::{GroupPlan, Plan, SetComparisons},
+        report::Plan,
     },
     snapshot::convert,
 };
@@ -54,35 +54,9 @@ impl Observation {
     /// The policies (by `namespace/name`, `/name` when cluster-scoped) whose groups are
     /// planned differently here than in `before`, or are planned in only one of the two.
     pub fn replanned_since(&self, before: &Self) -> BTreeSet<String> {
-        fn by_policy(plan: &Plan) -> BTreeMap<(&str, &str), Vec<&GroupPlan>> {
-            let mut groups: BTreeMap<(&str, &str), Vec<&GroupPlan>> = BTreeMap::new();
-            for group in &plan.groups {
-                if let Some(policy) = &group.policy {
-                    groups
-                        .entry((&*group.namespace, policy.as_str()))
-                        .or_default()
-                        .push(group);
-                }
-            }
-            groups
-        }
-        let (now, then) = (by_policy(&self.plan), by_policy(&before.plan));
-        let mut sets = SetComparisons::default();
-        let mut same =
-            |now: Option<&Vec<&GroupPlan>>, then: Option<&Vec<&GroupPlan>>| match (now, then) {
-                (Some(now), Some(then)) => {
-                    now.len() == then.len()
-                        && now
-                            .iter()
-                            .zip(then)
-                            .all(|(group, before)| group.same_as(before, &mut sets))
-                }
-                _ => false,
-            };
-        let policies: BTreeSet<&(&str, &str)> = now.keys().chain(then.keys()).collect();
-        policies
+        self.plan
+            .replanned_since(&before.plan)
             .into_iter()
-            .filter(|policy| !same(now.get(*policy), then.get(*policy)))
             .map(|(namespace, name)| format!("{namespace}/{name}"))
             .collect()
     }

@@ -378,11 +378,12 @@ impl Stores {
                 .into_iter()
                 .map(|entry| entry.node.clone())
                 .collect(),
-            pods: unwrap(self.pods.values()),
+            // Pods are shared with the stores, not copied: they are most of the model.
+            pods: self.pods.values(),
             workloads: self
                 .workloads()
                 .into_iter()
-                .map(|entry| (*entry.workload).clone())
+                .map(|entry| Arc::clone(&entry.workload))
                 .collect(),
             replica_sets: unwrap(self.replica_sets.values()),
             pdbs: unwrap(self.pdbs.values()),

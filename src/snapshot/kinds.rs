@@ -1,7 +1,7 @@
 //! Dispatches one Kubernetes object by kind: deserializes it into its k8s-openapi type (so a
 //! type error carries its field path) and converts it into the model. Knows no text formats.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use k8s_openapi::{
     Resource,
@@ -100,18 +100,18 @@ impl Collector {
             ),
             "Pod" => {
                 let pod = typed::<core::Pod>(value).map_err(malformed)?;
-                cluster
-                    .pods
-                    .push(convert::pod(&pod, &mut self.interner).map_err(malformed)?);
+                cluster.pods.push(Arc::new(
+                    convert::pod(&pod, &mut self.interner).map_err(malformed)?,
+                ));
             }
-            "Deployment" => cluster.workloads.push(
+            "Deployment" => cluster.workloads.push(Arc::new(
                 convert::deployment(&typed::<apps::Deployment>(value).map_err(malformed)?)
                     .map_err(malformed)?,
-            ),
-            "StatefulSet" => cluster.workloads.push(
+            )),
+            "StatefulSet" => cluster.workloads.push(Arc::new(
                 convert::stateful_set(&typed::<apps::StatefulSet>(value).map_err(malformed)?)
                     .map_err(malformed)?,
-            ),
+            )),
             "ReplicaSet" => cluster.replica_sets.push(
                 convert::replica_set(&typed::<apps::ReplicaSet>(value).map_err(malformed)?)
                     .map_err(malformed)?,

@@ -501,7 +501,7 @@ impl ClusterBuilder {
         self
     }
     pub fn pod(mut self, pod: Pod) -> Self {
-        self.cluster.pods.push(pod);
+        self.cluster.pods.push(Arc::new(pod));
         self
     }
     /// The workload (and, for a Deployment, its ReplicaSet) with `count` pods on each node.
@@ -510,7 +510,9 @@ impl ClusterBuilder {
         for (node, count) in placement {
             for _ in 0..*count {
                 let name = format!("{}-{ordinal}", workload.name);
-                self.cluster.pods.push(pod(&name).of(workload).on(node));
+                self.cluster
+                    .pods
+                    .push(Arc::new(pod(&name).of(workload).on(node)));
                 ordinal += 1;
             }
         }
@@ -522,7 +524,7 @@ impl ClusterBuilder {
         if workload.kind == WorkloadKind::Deployment {
             self.cluster.replica_sets.push(replica_set_of(&workload));
         }
-        self.cluster.workloads.push(workload);
+        self.cluster.workloads.push(Arc::new(workload));
         self
     }
     pub fn pdb(mut self, pdb: Pdb) -> Self {

@@ -660,7 +660,10 @@ mod tests {
     fn a_prefer_no_schedule_taint_the_plan_adds_steers_the_prediction_away() {
         let cluster = Cluster {
             nodes: vec![node("a"), node("b")],
-            pods: vec![pod("p", "a", spec(0, 0))],
+            pods: vec![pod("p", "a", spec(0, 0))]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
             ..Cluster::default()
         };
         let index = Index::new(&cluster);
@@ -692,7 +695,7 @@ mod tests {
         let cluster = Cluster {
             nodes: vec![node("a"), node("b")],
             pods: (0..4)
-                .map(|i| pod(&format!("old-{i}"), "a", spec(0, 0)))
+                .map(|i| Arc::new(pod(&format!("old-{i}"), "a", spec(0, 0))))
                 .collect(),
             ..Cluster::default()
         };
@@ -714,7 +717,10 @@ mod tests {
             pods: vec![
                 pod("evicted", "a", Arc::clone(&big)),
                 pod("other", "b", spec(1000, GI)),
-            ],
+            ]
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
             ..Cluster::default()
         };
         let index = Index::new(&cluster);
@@ -738,7 +744,10 @@ mod tests {
     fn a_relocated_pod_counts_on_its_new_node() {
         let cluster = Cluster {
             nodes: vec![node("a"), node("b")],
-            pods: vec![pod("p", "a", spec(2000, 0))],
+            pods: vec![pod("p", "a", spec(2000, 0))]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
             ..Cluster::default()
         };
         let index = Index::new(&cluster);
