@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use kube_spread::sim::{
     Fault, FaultRule, SimApi,
@@ -149,6 +149,48 @@ async fn homelab_recovery_with_the_readme_policy_ends_balanced_with_the_fewest_m
         refusals(&api).is_empty(),
         "the chart's RBAC lets the controller do all it does: {:?}",
         refusals(&api)
+    );
+}
+
+/// The writes the controller makes while it moves pods, apart from Events (one per move, for
+/// people) and its Lease's renewals: each move is one eviction, one deletion-cost annotation on
+/// the replacement (so that a scale-down keeps the spread), and the policy's status as the move
+/// goes through its phases (made and waiting for the replacement, replacement Ready, cooled
+/// down), nothing else.
+#[tokio::test(start_paused = true)]
+async fn each_move_of_the_homelab_recovery_costs_one_eviction_one_annotation_and_at_most_three_status_writes()
+ {
+    let (report, api) = run(homelab(), None, Vec::new()).await;
+    let moves = usize::try_from(assert_converged(&report)).unwrap();
+    let calls = api.audit().of(CONTROLLER_USER);
+    let evictions: Vec<usize> = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, call)| call.resource == "pods/eviction" && call.writes() && call.code < 300)
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(evictions.len(), moves, "one eviction per move");
+    let (first, last) = (evictions[0], evictions[evictions.len() - 1]);
+    let mut writes: BTreeMap<&str, usize> = BTreeMap::new();
+    for call in &calls[first..=last] {
+        if call.writes() && call.resource != "events" && call.resource != "leases" {
+            *writes.entry(call.resource.as_str()).or_default() += 1;
+        }
+    }
+    let statuses = writes.remove("spreadpolicies/status").unwrap_or_default();
+    let annotations = writes.remove("pods").unwrap_or_default();
+    writes.remove("pods/eviction");
+    assert!(
+        statuses <= 3 * moves,
+        "{statuses} status writes for {moves} moves"
+    );
+    assert!(
+        annotations <= moves,
+        "{annotations} pod patches for {moves} moves"
+    );
+    assert!(
+        writes.is_empty(),
+        "no other writes while moving: {writes:?}"
     );
 }
 
