@@ -22,13 +22,18 @@ use support::{
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 
-async fn plans(address: std::net::SocketAddr) -> u64 {
+/// The value of a counter `/metrics` at `address` serves.
+async fn counter(address: std::net::SocketAddr, name: &str) -> u64 {
     let metrics = scrape(address).await;
     metrics
         .lines()
-        .find_map(|line| line.strip_prefix("kube_spread_plans_total "))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no kube_spread_plans_total in\n{metrics}"))
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+}
+
+async fn plans(address: std::net::SocketAddr) -> u64 {
+    counter(address, "kube_spread_plans_total").await
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,12 +163,7 @@ async fn ten_namespaces(sim: &SimApi) -> (Running, std::net::SocketAddr) {
 }
 
 async fn reconciles(address: std::net::SocketAddr) -> u64 {
-    let metrics = scrape(address).await;
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("kube_spread_reconcile_duration_seconds_count "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no reconcile count in\n{metrics}"))
+    counter(address, "kube_spread_reconcile_duration_seconds_count").await
 }
 
 #[tokio::test(start_paused = true)]

@@ -169,7 +169,7 @@ impl GroupPlan {
     }
 
     /// Whether two plans of a group say the same, down to every domain's count.
-    pub fn same_as(&self, other: &Self, sets: &mut SetComparisons) -> bool {
+    fn same_as(&self, other: &Self, sets: &mut SetComparisons) -> bool {
         // Every field is named, so that a field added later cannot be forgotten here.
         let Self {
             namespace,
@@ -284,7 +284,7 @@ impl ConstraintReport {
 /// Domain sets of two plans already compared, by address. A plan's groups share their sets,
 /// and a set can hold thousands of domains: each pair is compared once.
 #[derive(Debug, Default)]
-pub struct SetComparisons(HashMap<(usize, usize), bool>);
+struct SetComparisons(HashMap<(usize, usize), bool>);
 
 impl SetComparisons {
     fn same(&mut self, set: &Arc<DomainSet>, other: &Arc<DomainSet>) -> bool {

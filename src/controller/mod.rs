@@ -81,8 +81,12 @@ use crate::{
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// How long reconciles in progress may take to finish once shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// Triggers within this window are merged into one reconcile.
-const DEBOUNCE: Duration = Duration::from_millis(500);
+/// Requests for one policy within this window are merged into one reconcile. Bursts are
+/// gathered before they ask, so this only merges what comes together from elsewhere (a spec
+/// change, a timer); longer, it only delays. At 500 ms the seeded simulation of sixteen
+/// policies stopped repeating itself (5 runs of 9 differed; cause not found), at 100 ms it
+/// repeats (27 of 27).
+const DEBOUNCE: Duration = Duration::from_millis(100);
 /// How long the changes of the watched kinds are gathered into one burst, observed once and
 /// announced to the policies it concerns. No shorter than [`DEBOUNCE`], so that each
 /// announcement finds the previous one's reconciles run.
