@@ -22,6 +22,18 @@ use support::{
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 
+/// Creates the three Ready nodes every test here runs on.
+async fn create_nodes(sim: &SimApi) -> Api<Node> {
+    let nodes: Api<Node> = Api::all(sim.client());
+    for name in NODES {
+        nodes
+            .create(&PostParams::default(), &node(name))
+            .await
+            .unwrap();
+    }
+    nodes
+}
+
 /// The value of a counter `/metrics` at `address` serves.
 async fn counter(address: std::net::SocketAddr, name: &str) -> u64 {
     let metrics = scrape(address).await;
@@ -39,13 +51,7 @@ async fn plans(address: std::net::SocketAddr) -> u64 {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_and_status_updates_that_change_nothing_the_plan_reads_plan_nothing() {
     let sim = sim();
-    let nodes: Api<Node> = Api::all(sim.client());
-    for name in NODES {
-        nodes
-            .create(&PostParams::default(), &node(name))
-            .await
-            .unwrap();
-    }
+    let nodes = create_nodes(&sim).await;
     let namespaces: Api<Namespace> = Api::all(sim.client());
     namespaces
         .create(
@@ -123,13 +129,7 @@ async fn heartbeats_and_status_updates_that_change_nothing_the_plan_reads_plan_n
 /// Ten namespaces, each with a Deployment of three running pods (one per node) and a
 /// SpreadPolicy; returns the controller, serving metrics, once every policy has a status.
 async fn ten_namespaces(sim: &SimApi) -> (Running, std::net::SocketAddr) {
-    let nodes: Api<Node> = Api::all(sim.client());
-    for name in NODES {
-        nodes
-            .create(&PostParams::default(), &node(name))
-            .await
-            .unwrap();
-    }
+    create_nodes(sim).await;
     let namespaces: Api<Namespace> = Api::all(sim.client());
     for n in 0..10 {
         let namespace = format!("app-{n}");

@@ -194,11 +194,6 @@ pub struct Touched {
 }
 
 impl Touched {
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        !self.everywhere && self.namespaces.is_empty()
-    }
-
     /// Notes a change of an object in `namespace` (None: of no namespace).
     fn note(&mut self, namespace: Option<&str>) {
         match namespace {
