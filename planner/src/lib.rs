@@ -21,11 +21,13 @@ mod plan;
 pub mod protection;
 pub mod report;
 pub mod restart;
+mod reuse;
 pub mod score;
 mod search;
 pub mod selector;
 pub mod topology;
 
 pub use explain::{Explanation, explain};
-pub use plan::{PlanOptions, Source, plan};
+pub use plan::{PlanOptions, Source, plan, plan_after};
 pub use report::Plan;
+pub use reuse::Previous;

@@ -15,10 +15,12 @@ use super::{
     labels::DRAINING_TAINT,
     model::{Cluster, ClusterPolicy, Policy, Resources},
     picture::Planner,
+    protection,
     report::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
         SelectorText, SkipReason, Skipped, Summary,
     },
+    reuse::{self, Previous, Reusable},
     score::Scene,
     search::{ConstraintState, Members},
     topology::{self, Counts, DomainSet},
@@ -52,7 +54,28 @@ pub struct PlanOptions {
 
 /// Plans a cluster.
 pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
+    plan_after(cluster, options, None)
+}
+
+/// Plans a cluster, taking over from `previous` the groups of the namespaces whose plans it
+/// shows cannot have changed (see [`crate::reuse`]): the same plan [`plan`] makes, at a cost
+/// that follows what changed. Only a plan of every SpreadPolicy (no filter) reuses, or can be
+/// reused.
+pub fn plan_after(
+    cluster: &Cluster,
+    options: &PlanOptions,
+    previous: Option<Previous<'_>>,
+) -> Plan {
     let index = Index::new(cluster);
+    let every_policy = options.source == Source::Policies
+        && options.namespace.is_none()
+        && options.policy.is_none();
+    let kept = previous
+        .filter(|_| every_policy)
+        .and_then(|previous| {
+            reuse::kept_namespaces(previous, cluster, options.now, &index.node_requested)
+        })
+        .unwrap_or_default();
     let mut chosen: Vec<&Policy>;
     let groups: Box<dyn Iterator<Item = Group> + '_> = match &options.source {
         Source::Policies => {
@@ -71,6 +94,7 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
                         .as_deref()
                         .is_none_or(|name| name == policy.name)
                 })
+                .filter(|policy| !kept.contains_key(&*policy.namespace))
                 .collect();
             chosen.sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
             Box::new(group::policy_groups(&index, &chosen))
@@ -105,7 +129,10 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
         }
         planner.scene = Some(scene);
     }
-    let mut groups: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
+    // Kept groups make no move, so the groups planned around them see the cluster as a plan
+    // from scratch would.
+    let planned: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
+    let mut groups = reuse::interleave(planned, kept);
     for policy in cluster_policies {
         groups.push(planner.plan_group(group::cluster_group(&index, policy)));
     }
@@ -126,6 +153,10 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
             schedulable: node.ready && !node.unschedulable,
         })
         .collect();
+    let reusable = (every_policy && cluster.cluster_policies.is_empty()).then(|| Reusable {
+        now: options.now,
+        requested: index.node_requested.clone(),
+    });
     Plan {
         groups,
         summary: Summary {
@@ -133,6 +164,7 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
             moves_allowed_now,
             nodes,
         },
+        reusable,
     }
 }
 
@@ -220,17 +252,11 @@ impl Planner<'_, '_> {
                 .workloads
                 .iter()
                 .all(|matched| matched.left_alone.is_some());
-        let mut movable = Vec::new();
-        if !whole_group_left_alone && group.unplannable.is_none() {
-            for &pod in &group.candidates {
-                match self.protections.of(pod, group.min_pod_age) {
-                    Some(protection) => {
-                        skipped.push(self.skipped(pod, SkipReason::Protected(protection)));
-                    }
-                    None => movable.push(pod),
-                }
-            }
-        }
+        let (movable, holds_until) = if whole_group_left_alone || group.unplannable.is_some() {
+            (Vec::new(), None)
+        } else {
+            self.movable(&group, &mut skipped)
+        };
 
         let full = if group.is_cluster() {
             self.steer_away(&states)
@@ -315,7 +341,33 @@ impl Planner<'_, '_> {
             steer_away,
             outcome,
             message,
+            requests: group.requests,
+            holds_until,
         }
+    }
+
+    /// The group's candidates no protection holds back; the others join `skipped` with theirs.
+    /// With them, the first moment one of those protections ends with time, if one will.
+    fn movable(
+        &mut self,
+        group: &Group,
+        skipped: &mut Vec<Skipped>,
+    ) -> (Vec<PodId>, Option<Timestamp>) {
+        let mut movable = Vec::new();
+        let mut holds_until: Option<Timestamp> = None;
+        for &pod in &group.candidates {
+            match self.protections.of(pod, group.min_pod_age) {
+                Some(protection) => {
+                    let ends = protection::ends(self.index.pod(pod), protection, group.min_pod_age);
+                    if let Some(end) = ends {
+                        holds_until = Some(holds_until.map_or(end, |until| until.min(end)));
+                    }
+                    skipped.push(self.skipped(pod, SkipReason::Protected(protection)));
+                }
+                None => movable.push(pod),
+            }
+        }
+        (movable, holds_until)
     }
 
     /// The live nodes of a group across namespaces that are already as full as it allows: in a

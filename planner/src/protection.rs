@@ -214,14 +214,7 @@ impl<'i, 'a> Protections<'i, 'a> {
     /// Whether an opt-out holds now. A duration counts from the pod's start, as Karpenter
     /// counts its own (creation when it has not started); a pod with neither time is kept.
     fn holds(&self, pod: &Pod, opt_out: OptOut) -> bool {
-        match opt_out {
-            OptOut::Always | OptOut::Invalid => true,
-            OptOut::ForSeconds(seconds) => pod.age_origin().is_none_or(|origin| {
-                let until = origin.checked_add(jiff::SignedDuration::from_secs(i64::from(seconds)));
-                // Past the last representable instant is for good.
-                until.map_or(true, |until| self.now < until)
-            }),
-        }
+        opt_out_end(pod, opt_out).is_none_or(|end| self.now < end)
     }
 
     fn is_pinned(&mut self, pod_id: PodId, node: usize) -> bool {
@@ -292,6 +285,40 @@ impl<'i, 'a> Protections<'i, 'a> {
             }
         }
         None
+    }
+}
+
+/// When a protection of `pod` stops holding as time passes: minPodAge after the pod started
+/// for TooYoung, the end of an opt-out for a while for DoNotMove and DoNotDisrupt. None for a
+/// protection that time does not end (nor a pod with no start or creation time).
+pub fn ends(pod: &Pod, protection: Protection, min_pod_age: Duration) -> Option<Timestamp> {
+    match protection {
+        Protection::TooYoung => {
+            let age = jiff::SignedDuration::try_from(min_pod_age).ok()?;
+            pod.age_origin()?.checked_add(age).ok()
+        }
+        Protection::DoNotMove => pod
+            .opt_outs
+            .do_not_move
+            .and_then(|opt_out| opt_out_end(pod, opt_out)),
+        Protection::DoNotDisrupt => pod
+            .opt_outs
+            .do_not_disrupt
+            .and_then(|opt_out| opt_out_end(pod, opt_out)),
+        _ => None,
+    }
+}
+
+/// When an opt-out for a while ends: that many seconds after the pod started (or was
+/// created). None for one that holds for good, on a pod with neither time, or past the last
+/// representable instant.
+fn opt_out_end(pod: &Pod, opt_out: OptOut) -> Option<Timestamp> {
+    match opt_out {
+        OptOut::Always | OptOut::Invalid => None,
+        OptOut::ForSeconds(seconds) => pod
+            .age_origin()?
+            .checked_add(jiff::SignedDuration::from_secs(i64::from(seconds)))
+            .ok(),
     }
 }
 

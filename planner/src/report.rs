@@ -7,6 +7,7 @@ use std::{
     sync::Arc,
 };
 
+use jiff::Timestamp;
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
 use super::{
@@ -15,10 +16,11 @@ use super::{
     identity::{PodRef, WorkloadRef},
     protection::Protection,
     restart::Method,
+    reuse::Reusable,
     selector::LabelSelector,
     topology::DomainSet,
 };
-use crate::model::WhenUnsatisfiable;
+use crate::model::{Resources, WhenUnsatisfiable};
 
 /// The plan for a whole cluster.
 #[derive(Clone, Debug, Serialize)]
@@ -28,6 +30,9 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// Totals.
     pub summary: Summary,
+    /// What the next plan needs to reuse this one's groups, on a plan of every SpreadPolicy.
+    #[serde(skip)]
+    pub(crate) reusable: Option<Reusable>,
 }
 
 impl Plan {
@@ -159,6 +164,13 @@ pub struct GroupPlan {
     pub outcome: Outcome,
     /// One line for people: why it moves, or why nothing moves.
     pub message: String,
+    /// What a new pod of the group requests (the smallest, for a mixed group).
+    #[serde(skip)]
+    pub(crate) requests: Resources,
+    /// The first moment a protection of a skipped pod ends with time (minPodAge reached, an
+    /// opt-out for a while over), when one will.
+    #[serde(skip)]
+    pub(crate) holds_until: Option<Timestamp>,
 }
 
 impl GroupPlan {
@@ -184,6 +196,8 @@ impl GroupPlan {
             steer_away,
             outcome,
             message,
+            requests,
+            holds_until,
         } = self;
         *namespace == other.namespace
             && *policy == other.policy
@@ -196,6 +210,8 @@ impl GroupPlan {
             && *steer_away == other.steer_away
             && *outcome == other.outcome
             && *message == other.message
+            && *requests == other.requests
+            && *holds_until == other.holds_until
             && constraints.len() == other.constraints.len()
             && constraints
                 .iter()

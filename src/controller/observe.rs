@@ -6,6 +6,10 @@
 //! Each burst of changes is observed once, by [`Observer::refresh`], which also tells which
 //! policies the burst concerns: those of the namespaces it touched, and those whose plan it
 //! changed. Only they are reconciled for it.
+//!
+//! Each observation plans again only the namespaces whose objects changed since the one
+//! before (`planner::plan_after`); the others keep their groups' plans when the planner can
+//! show those still hold.
 
 use prometheus::IntCounter;
 use std::{
@@ -22,7 +26,7 @@ use crate::{
     api::{ClusterSpreadPolicy, SpreadPolicy},
     clock::Clock,
     planner::{
-        self, PlanOptions, Source,
+        self, PlanOptions, Previous, Source,
         model::{self, Cluster},
         report::Plan,
     },
@@ -146,7 +150,8 @@ pub struct Observer {
     cluster_policies: Store<DeserializeGuard<ClusterSpreadPolicy>>,
     clock: Clock,
     last: Mutex<Option<Arc<Observation>>>,
-    /// Counts the observations taken (each one plans the whole cluster).
+    /// Counts the observations taken (each one plans the namespaces that changed since the
+    /// last, or the whole cluster when what changed is read everywhere).
     plans: IntCounter,
     /// Which nodes were cordoned at the last observation, and uncordon times seen.
     cordons: Mutex<(HashMap<String, bool>, HashMap<String, Timestamp>)>,
@@ -242,17 +247,20 @@ impl Observer {
                 return Arc::clone(observation);
             }
         }
-        let observation = Arc::new(self.take(now, generation, policies_version));
+        let observation = Arc::new(self.take(now, generation, policies_version, last.as_deref()));
         self.plans.inc();
         *last = Some(Arc::clone(&observation));
         observation
     }
 
+    /// A new observation; the groups of the namespaces where nothing changed since `previous`
+    /// keep its plans (the planner decides which can).
     fn take(
         &self,
         now: Timestamp,
         generation: u64,
         policies_version: Vec<PolicyVersion>,
+        previous: Option<&Observation>,
     ) -> Observation {
         let mut cluster = self.stores.cluster();
         // A node whose kubelet stopped renewing its Lease still reads Ready for up to 40 s;
@@ -314,7 +322,7 @@ impl Observer {
             .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
         cluster.cluster_policies.sort_by(|a, b| a.name.cmp(&b.name));
         let uncordoned = self.note_cordons(&cluster, now);
-        let plan = planner::plan(
+        let plan = planner::plan_after(
             &cluster,
             &PlanOptions {
                 now,
@@ -322,6 +330,10 @@ impl Observer {
                 policy: None,
                 source: Source::Policies,
             },
+            previous.map(|previous| Previous {
+                cluster: &previous.cluster,
+                plan: &previous.plan,
+            }),
         );
         Observation {
             taken: now,

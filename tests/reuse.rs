@@ -1,0 +1,333 @@
+//! A plan that takes over the groups of the plan before it where nothing they read changed
+//! (`planner::plan_after`) says exactly what a plan from scratch says. Random streams of
+//! changes are replayed on a small cluster whose nodes fill up (so one namespace's pods change
+//! where another's fit) and whose pods age past minPodAge and out of timed opt-outs; after
+//! every change the plan made from the one before is compared with a plan from scratch, as
+//! `kube-spread plan -o json` prints them.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+use kube_spread::{
+    api::{HOSTNAME_LABEL, ZONE_LABEL},
+    planner::{
+        self, Plan, PlanOptions, Previous, Source,
+        model::{Cluster, OptOut, Pod, WhenUnsatisfiable::ScheduleAnyway, Workload},
+    },
+};
+use proptest::prelude::*;
+use support::model::*;
+
+const NODES: usize = 4;
+const NAMESPACES: usize = 3;
+/// Few enough that nodes fill up and free up as pods come and go.
+const POD_SLOTS: i64 = 6;
+const MIN_POD_AGE: Duration = Duration::from_secs(60);
+
+/// One change of the cluster, or of the time it is planned at.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// A new pod of a namespace's Deployment on a node.
+    AddPod { namespace: usize, node: usize },
+    /// A namespace's `nth` pod (modulo their number) deleted.
+    RemovePod { namespace: usize, nth: usize },
+    /// A pod turning unready, or ready again.
+    FlipReady { namespace: usize, nth: usize },
+    /// A pod opting out of moves for a while from its start.
+    OptOut {
+        namespace: usize,
+        nth: usize,
+        seconds: u32,
+    },
+    /// A pod of a namespace no policy governs, taking a slot on a node.
+    AddBystander { node: usize },
+    /// A bystander deleted.
+    RemoveBystander { nth: usize },
+    /// A node cordoned, or uncordoned.
+    FlipCordon { node: usize },
+    /// Time passing.
+    Wait { seconds: u32 },
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        3 => (0..NAMESPACES, 0..NODES)
+            .prop_map(|(namespace, node)| Change::AddPod { namespace, node }),
+        3 => (0..NAMESPACES, 0..8usize)
+            .prop_map(|(namespace, nth)| Change::RemovePod { namespace, nth }),
+        1 => (0..NAMESPACES, 0..8usize)
+            .prop_map(|(namespace, nth)| Change::FlipReady { namespace, nth }),
+        1 => (0..NAMESPACES, 0..8usize, 1..200u32)
+            .prop_map(|(namespace, nth, seconds)| Change::OptOut { namespace, nth, seconds }),
+        2 => (0..NODES).prop_map(|node| Change::AddBystander { node }),
+        2 => (0..8usize).prop_map(|nth| Change::RemoveBystander { nth }),
+        1 => (0..NODES).prop_map(|node| Change::FlipCordon { node }),
+        3 => (0..90u32).prop_map(|seconds| Change::Wait { seconds }),
+    ]
+}
+
+fn namespace_name(namespace: usize) -> String {
+    format!("ns{namespace}")
+}
+
+fn node_name(node: usize) -> String {
+    format!("n{node}")
+}
+
+/// The cluster under change and the time it is planned at.
+struct World {
+    cluster: Cluster,
+    now: Timestamp,
+    workloads: Vec<Workload>,
+    created: usize,
+}
+
+impl World {
+    /// Three namespaces, each with a Deployment of `pods[namespace][node]` pods started an hour
+    /// ago and a SpreadPolicy on hostname and zone (minPodAge 60 s); four nodes of six pod
+    /// slots in two zones.
+    fn new(pods: &[Vec<usize>]) -> Self {
+        let mut builder = ClusterBuilder::new().nodes((0..NODES).map(|node| {
+            support::model::node(&node_name(node))
+                .zone(&format!("z{}", node % 2))
+                .pod_slots(POD_SLOTS)
+        }));
+        let mut workloads = Vec::new();
+        for (index, per_node) in pods.iter().enumerate() {
+            let namespace = namespace_name(index);
+            let web = deployment("web").namespace(&namespace);
+            let names: Vec<String> = (0..NODES).map(node_name).collect();
+            let placement: Vec<(&str, usize)> = names
+                .iter()
+                .map(String::as_str)
+                .zip(per_node.iter().copied())
+                .collect();
+            let mut policy = policy(
+                "apps",
+                vec![
+                    spread(HOSTNAME_LABEL, 1, ScheduleAnyway),
+                    spread(ZONE_LABEL, 1, ScheduleAnyway),
+                ],
+            );
+            policy.namespace = Arc::from(namespace.as_str());
+            policy.spec.min_pod_age = MIN_POD_AGE;
+            builder = builder.workload_on(&web, &placement).policy(policy);
+            workloads.push(web);
+        }
+        Self {
+            cluster: builder.build(),
+            now: now(),
+            workloads,
+            created: 0,
+        }
+    }
+
+    /// The positions of the pods of a namespace (`None`: the bystanders').
+    fn pods_of(&self, namespace: Option<usize>) -> Vec<usize> {
+        let name = namespace.map_or_else(|| "bystanders".to_owned(), namespace_name);
+        (0..self.cluster.pods.len())
+            .filter(|&position| *self.cluster.pods[position].namespace == *name)
+            .collect()
+    }
+
+    fn nth_pod(&self, namespace: Option<usize>, nth: usize) -> Option<usize> {
+        let pods = self.pods_of(namespace);
+        (!pods.is_empty()).then(|| pods[nth % pods.len()])
+    }
+
+    /// Replaces a pod with an edited copy, as the stores replace a pod that changed.
+    fn edit_pod(&mut self, position: usize, edit: impl FnOnce(&mut Pod)) {
+        let mut pod = (*self.cluster.pods[position]).clone();
+        edit(&mut pod);
+        self.cluster.pods[position] = Arc::new(pod);
+    }
+
+    fn new_pod_name(&mut self) -> String {
+        self.created += 1;
+        format!("new-{}", self.created)
+    }
+
+    /// Inserts a pod where the stores would list it: in namespace, then name, order.
+    fn insert(&mut self, pod: Pod) {
+        let key = |pod: &Pod| (pod.namespace.to_string(), pod.name.clone());
+        let position = self
+            .cluster
+            .pods
+            .partition_point(|other| key(other) < key(&pod));
+        self.cluster.pods.insert(position, Arc::new(pod));
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::AddPod { namespace, node } => {
+                let name = self.new_pod_name();
+                let pod = pod(&name)
+                    .of(&self.workloads[namespace])
+                    .on(&node_name(node))
+                    .started(self.now);
+                self.insert(pod);
+            }
+            Change::RemovePod { namespace, nth } => {
+                if let Some(position) = self.nth_pod(Some(namespace), nth) {
+                    self.cluster.pods.remove(position);
+                }
+            }
+            Change::FlipReady { namespace, nth } => {
+                if let Some(position) = self.nth_pod(Some(namespace), nth) {
+                    self.edit_pod(position, |pod| pod.ready = !pod.ready);
+                }
+            }
+            Change::OptOut {
+                namespace,
+                nth,
+                seconds,
+            } => {
+                if let Some(position) = self.nth_pod(Some(namespace), nth) {
+                    self.edit_pod(position, |pod| {
+                        pod.opt_outs.do_not_move = Some(OptOut::ForSeconds(seconds));
+                    });
+                }
+            }
+            Change::AddBystander { node } => {
+                let name = self.new_pod_name();
+                let pod = pod(&name)
+                    .namespace("bystanders")
+                    .owned_by("ReplicaSet", "other")
+                    .on(&node_name(node));
+                self.insert(pod);
+            }
+            Change::RemoveBystander { nth } => {
+                if let Some(position) = self.nth_pod(None, nth) {
+                    self.cluster.pods.remove(position);
+                }
+            }
+            Change::FlipCordon { node } => {
+                let node = &mut self.cluster.nodes[node];
+                node.unschedulable = !node.unschedulable;
+            }
+            Change::Wait { seconds } => {
+                self.now = self
+                    .now
+                    .checked_add(SignedDuration::from_secs(i64::from(seconds)))
+                    .unwrap();
+            }
+        }
+    }
+
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            now: self.now,
+            namespace: None,
+            policy: None,
+            source: Source::Policies,
+        }
+    }
+}
+
+fn printed(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_plan_made_from_the_one_before_says_what_a_plan_from_scratch_says_after_every_change(
+        pods in prop::collection::vec(prop::collection::vec(0usize..3, NODES), NAMESPACES),
+        changes in prop::collection::vec(change(), 1..40),
+    ) {
+        let mut world = World::new(&pods);
+        let mut before = (world.cluster.clone(), planner::plan(&world.cluster, &world.options()));
+        for (step, change) in changes.into_iter().enumerate() {
+            world.apply(change);
+            let options = world.options();
+            let reused = planner::plan_after(
+                &world.cluster,
+                &options,
+                Some(Previous { cluster: &before.0, plan: &before.1 }),
+            );
+            let scratch = planner::plan(&world.cluster, &options);
+            prop_assert_eq!(
+                printed(&reused),
+                printed(&scratch),
+                "after change {} ({:?})",
+                step,
+                change
+            );
+            before = (world.cluster.clone(), reused);
+        }
+    }
+}
+
+/// Whether two plans share the first group of a namespace's policy, down to its domain set
+/// (which only a group taken over keeps).
+fn shares_group(after: &Plan, before: &Plan, namespace: &str) -> bool {
+    let group = |plan: &Plan| {
+        plan.groups
+            .iter()
+            .find(|group| group.is_of(namespace, "apps"))
+            .map(|group| Arc::clone(&group.constraints[0].domains.set))
+            .expect("the namespace's policy has a group")
+    };
+    Arc::ptr_eq(&group(after), &group(before))
+}
+
+#[test]
+fn a_pod_added_in_one_namespace_takes_the_balanced_plans_of_the_others_over() {
+    let mut world = World::new(&[vec![1, 1, 1, 1], vec![1, 1, 1, 1], vec![2, 1, 1, 1]]);
+    let before = (
+        world.cluster.clone(),
+        planner::plan(&world.cluster, &world.options()),
+    );
+    world.apply(Change::AddPod {
+        namespace: 0,
+        node: 0,
+    });
+    let after = planner::plan_after(
+        &world.cluster,
+        &world.options(),
+        Some(Previous {
+            cluster: &before.0,
+            plan: &before.1,
+        }),
+    );
+    assert!(
+        shares_group(&after, &before.1, "ns1"),
+        "ns1 was planned again"
+    );
+    assert!(
+        !shares_group(&after, &before.1, "ns0"),
+        "ns0 changed and was not planned again"
+    );
+    assert_eq!(
+        printed(&after),
+        printed(&planner::plan(&world.cluster, &world.options()))
+    );
+}
+
+#[test]
+fn a_node_cordoned_plans_every_namespace_again() {
+    let mut world = World::new(&[vec![1, 1, 1, 1], vec![1, 1, 1, 1], vec![1, 1, 1, 1]]);
+    let before = (
+        world.cluster.clone(),
+        planner::plan(&world.cluster, &world.options()),
+    );
+    world.apply(Change::FlipCordon { node: 3 });
+    let after = planner::plan_after(
+        &world.cluster,
+        &world.options(),
+        Some(Previous {
+            cluster: &before.0,
+            plan: &before.1,
+        }),
+    );
+    for namespace in ["ns0", "ns1", "ns2"] {
+        assert!(
+            !shares_group(&after, &before.1, namespace),
+            "{namespace} was taken over"
+        );
+    }
+}
