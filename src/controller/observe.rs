@@ -142,6 +142,15 @@ fn read_once<T: Clone>(
     }
 }
 
+/// Which last observation may be reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Freshness {
+    /// One younger than [`MAX_AGE`] taken since the last change of a policy's spec.
+    Recent,
+    /// Such a one, taken of the stores as they are now.
+    OfTheStores,
+}
+
 /// Takes observations, reusing the last one while it is current.
 #[derive(Debug)]
 pub struct Observer {
@@ -213,7 +222,7 @@ impl Observer {
     /// waited for: the burst they belong to is observed by [`Observer::refresh`], which then
     /// asks for the reconciles it concerns.
     pub fn observe(&self) -> Arc<Observation> {
-        self.observation(false)
+        self.observation(Freshness::Recent)
     }
 
     /// Observes a burst of changes once it is gathered: a new observation if the stores
@@ -221,7 +230,7 @@ impl Observer {
     /// observation the previous burst was judged on (None: every policy is concerned).
     pub fn refresh(&self, previous: Option<&Observation>) -> (Arc<Observation>, Affected) {
         let touched = self.stores.take_touched();
-        let observation = self.observation(true);
+        let observation = self.observation(Freshness::OfTheStores);
         let affected = match previous {
             Some(previous) => Affected {
                 touched,
@@ -232,7 +241,7 @@ impl Observer {
         (observation, affected)
     }
 
-    fn observation(&self, current_stores: bool) -> Arc<Observation> {
+    fn observation(&self, freshness: Freshness) -> Arc<Observation> {
         let now = super::whole_seconds(self.clock.now());
         let generation = self.stores.generation();
         let policies_version = self.policies_version();
@@ -241,7 +250,7 @@ impl Observer {
             let fresh = Duration::try_from(now.duration_since(observation.taken))
                 .is_ok_and(|age| age < MAX_AGE);
             if fresh
-                && (!current_stores || observation.stores_generation == generation)
+                && (freshness == Freshness::Recent || observation.stores_generation == generation)
                 && observation.policies_version == policies_version
             {
                 return Arc::clone(observation);
