@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use kube_spread::{
     api::{HOSTNAME_LABEL, SpreadPolicySpec, ZONE_LABEL},
     planner::{
-        self, PlanOptions, Source,
+        self, PlanOptions, Previous, Source,
         model::{
             Cluster, Labels, Node, Owner, Pod, PodPhase, Policy, ReplicaSet, Resources,
             SchedulingSpec, UpdateStrategy, Workload, WorkloadKind, WorkloadStatus,
@@ -183,17 +183,27 @@ fn bare_pass(cluster: &Cluster) -> usize {
     per_node.len()
 }
 
+fn options() -> PlanOptions {
+    PlanOptions {
+        now: at("2025-10-20T12:00:00Z"),
+        namespace: None,
+        policy: None,
+        source: Source::Policies,
+    }
+}
+
 fn full_plan(cluster: &Cluster) -> usize {
-    let plan = planner::plan(
-        cluster,
-        &PlanOptions {
-            now: at("2025-10-20T12:00:00Z"),
-            namespace: None,
-            policy: None,
-            source: Source::Policies,
-        },
-    );
-    plan.summary.moves
+    planner::plan(cluster, &options()).summary.moves
+}
+
+/// The cluster with one pod gone, as the controller's next observation would see it after a
+/// deletion: every other pod shared with `cluster`.
+fn one_pod_deleted(cluster: &Cluster) -> Cluster {
+    let mut changed = cluster.clone();
+    changed
+        .pods
+        .remove(REPLICAS * DEPLOYMENTS_PER_NAMESPACE * NAMESPACES / 2);
+    changed
 }
 
 /// Resident memory in bytes, from /proc/self/statm (0 where unavailable).
@@ -229,6 +239,27 @@ fn main() {
     });
     group.bench_function("full_plan", |b| {
         b.iter(|| black_box(full_plan(black_box(&cluster))))
+    });
+    // What the controller does after a burst that changed one namespace: plan again from the
+    // plan before, which keeps the groups of every namespace that did not change.
+    let options = options();
+    let previous = planner::plan(&cluster, &options);
+    let changed = one_pod_deleted(&cluster);
+    let from_previous = |changed: &Cluster| {
+        let previous = Previous {
+            cluster: &cluster,
+            plan: &previous,
+        };
+        planner::plan_after(changed, &options, Some(previous))
+    };
+    let json = |plan: &planner::Plan| serde_json::to_string(plan).expect("a plan serializes");
+    assert_eq!(
+        json(&from_previous(&changed)),
+        json(&planner::plan(&changed, &options)),
+        "the plan made from the one before differs from a plan from scratch"
+    );
+    group.bench_function("plan_after_one_pod_deleted", |b| {
+        b.iter(|| black_box(from_previous(black_box(&changed)).summary.moves))
     });
     group.finish();
     criterion.final_summary();
