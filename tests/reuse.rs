@@ -225,6 +225,25 @@ impl World {
             source: Source::Policies,
         }
     }
+
+    /// A plan from scratch.
+    fn plan(&self) -> Plan {
+        planner::plan(&self.cluster, &self.options())
+    }
+
+    /// The cluster as it is and its plan from scratch, for a later plan to start from.
+    fn planned(&self) -> (Cluster, Plan) {
+        (self.cluster.clone(), self.plan())
+    }
+
+    /// A plan made from `before`, the cluster and plan of an earlier moment.
+    fn plan_after(&self, before: &(Cluster, Plan)) -> Plan {
+        let previous = Previous {
+            cluster: &before.0,
+            plan: &before.1,
+        };
+        planner::plan_after(&self.cluster, &self.options(), Some(previous))
+    }
 }
 
 fn printed(plan: &Plan) -> String {
@@ -240,19 +259,13 @@ proptest! {
         changes in prop::collection::vec(change(), 1..40),
     ) {
         let mut world = World::new(&pods);
-        let mut before = (world.cluster.clone(), planner::plan(&world.cluster, &world.options()));
+        let mut before = world.planned();
         for (step, change) in changes.into_iter().enumerate() {
             world.apply(change);
-            let options = world.options();
-            let reused = planner::plan_after(
-                &world.cluster,
-                &options,
-                Some(Previous { cluster: &before.0, plan: &before.1 }),
-            );
-            let scratch = planner::plan(&world.cluster, &options);
+            let reused = world.plan_after(&before);
             prop_assert_eq!(
                 printed(&reused),
-                printed(&scratch),
+                printed(&world.plan()),
                 "after change {} ({:?})",
                 step,
                 change
@@ -278,22 +291,12 @@ fn shares_group(after: &Plan, before: &Plan, namespace: &str) -> bool {
 #[test]
 fn a_pod_added_in_one_namespace_takes_the_balanced_plans_of_the_others_over() {
     let mut world = World::new(&[vec![1, 1, 1, 1], vec![1, 1, 1, 1], vec![2, 1, 1, 1]]);
-    let before = (
-        world.cluster.clone(),
-        planner::plan(&world.cluster, &world.options()),
-    );
+    let before = world.planned();
     world.apply(Change::AddPod {
         namespace: 0,
         node: 0,
     });
-    let after = planner::plan_after(
-        &world.cluster,
-        &world.options(),
-        Some(Previous {
-            cluster: &before.0,
-            plan: &before.1,
-        }),
-    );
+    let after = world.plan_after(&before);
     assert!(
         shares_group(&after, &before.1, "ns1"),
         "ns1 was planned again"
@@ -302,28 +305,15 @@ fn a_pod_added_in_one_namespace_takes_the_balanced_plans_of_the_others_over() {
         !shares_group(&after, &before.1, "ns0"),
         "ns0 changed and was not planned again"
     );
-    assert_eq!(
-        printed(&after),
-        printed(&planner::plan(&world.cluster, &world.options()))
-    );
+    assert_eq!(printed(&after), printed(&world.plan()));
 }
 
 #[test]
 fn a_node_cordoned_plans_every_namespace_again() {
     let mut world = World::new(&[vec![1, 1, 1, 1], vec![1, 1, 1, 1], vec![1, 1, 1, 1]]);
-    let before = (
-        world.cluster.clone(),
-        planner::plan(&world.cluster, &world.options()),
-    );
+    let before = world.planned();
     world.apply(Change::FlipCordon { node: 3 });
-    let after = planner::plan_after(
-        &world.cluster,
-        &world.options(),
-        Some(Previous {
-            cluster: &before.0,
-            plan: &before.1,
-        }),
-    );
+    let after = world.plan_after(&before);
     for namespace in ["ns0", "ns1", "ns2"] {
         assert!(
             !shares_group(&after, &before.1, namespace),
