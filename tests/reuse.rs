@@ -23,15 +23,22 @@ use support::model::*;
 
 const NODES: usize = 4;
 const NAMESPACES: usize = 3;
+/// Deployments per namespace, so that a namespace can hold a group with moves beside a balanced
+/// one.
+const WORKLOADS: [&str; 2] = ["web", "api"];
 /// Few enough that nodes fill up and free up as pods come and go.
-const POD_SLOTS: i64 = 6;
+const POD_SLOTS: i64 = 8;
 const MIN_POD_AGE: Duration = Duration::from_secs(60);
 
 /// One change of the cluster, or of the time it is planned at.
 #[derive(Clone, Copy, Debug)]
 enum Change {
-    /// A new pod of a namespace's Deployment on a node.
-    AddPod { namespace: usize, node: usize },
+    /// A new pod of one of a namespace's Deployments on a node.
+    AddPod {
+        namespace: usize,
+        workload: usize,
+        node: usize,
+    },
     /// A namespace's `nth` pod (modulo their number) deleted.
     RemovePod { namespace: usize, nth: usize },
     /// A pod turning unready, or ready again.
@@ -54,8 +61,8 @@ enum Change {
 
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
-        3 => (0..NAMESPACES, 0..NODES)
-            .prop_map(|(namespace, node)| Change::AddPod { namespace, node }),
+        3 => (0..NAMESPACES, 0..WORKLOADS.len(), 0..NODES)
+            .prop_map(|(namespace, workload, node)| Change::AddPod { namespace, workload, node }),
         3 => (0..NAMESPACES, 0..8usize)
             .prop_map(|(namespace, nth)| Change::RemovePod { namespace, nth }),
         1 => (0..NAMESPACES, 0..8usize)
@@ -81,30 +88,35 @@ fn node_name(node: usize) -> String {
 struct World {
     cluster: Cluster,
     now: Timestamp,
-    workloads: Vec<Workload>,
+    workloads: Vec<Vec<Workload>>,
     created: usize,
 }
 
 impl World {
-    /// Three namespaces, each with a Deployment of `pods[namespace][node]` pods started an hour
-    /// ago and a SpreadPolicy on hostname and zone (minPodAge 60 s); four nodes of six pod
-    /// slots in two zones.
-    fn new(pods: &[Vec<usize>]) -> Self {
+    /// Three namespaces, each with two Deployments of `pods[namespace][workload][node]` pods
+    /// started an hour ago and a SpreadPolicy on hostname and zone (minPodAge 60 s); four nodes
+    /// of eight pod slots in two zones.
+    fn new(pods: &[Vec<Vec<usize>>]) -> Self {
         let mut builder = ClusterBuilder::new().nodes((0..NODES).map(|node| {
             support::model::node(&node_name(node))
                 .zone(&format!("z{}", node % 2))
                 .pod_slots(POD_SLOTS)
         }));
         let mut workloads = Vec::new();
-        for (index, per_node) in pods.iter().enumerate() {
+        let names: Vec<String> = (0..NODES).map(node_name).collect();
+        for (index, per_workload) in pods.iter().enumerate() {
             let namespace = namespace_name(index);
-            let web = deployment("web").namespace(&namespace);
-            let names: Vec<String> = (0..NODES).map(node_name).collect();
-            let placement: Vec<(&str, usize)> = names
-                .iter()
-                .map(String::as_str)
-                .zip(per_node.iter().copied())
-                .collect();
+            let mut deployments = Vec::new();
+            for (name, per_node) in WORKLOADS.iter().zip(per_workload) {
+                let deployment = deployment(name).namespace(&namespace);
+                let placement: Vec<(&str, usize)> = names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(per_node.iter().copied())
+                    .collect();
+                builder = builder.workload_on(&deployment, &placement);
+                deployments.push(deployment);
+            }
             let mut policy = policy(
                 "apps",
                 vec![
@@ -114,8 +126,8 @@ impl World {
             );
             policy.namespace = Arc::from(namespace.as_str());
             policy.spec.min_pod_age = MIN_POD_AGE;
-            builder = builder.workload_on(&web, &placement).policy(policy);
-            workloads.push(web);
+            builder = builder.policy(policy);
+            workloads.push(deployments);
         }
         Self {
             cluster: builder.build(),
@@ -162,10 +174,14 @@ impl World {
 
     fn apply(&mut self, change: Change) {
         match change {
-            Change::AddPod { namespace, node } => {
+            Change::AddPod {
+                namespace,
+                workload,
+                node,
+            } => {
                 let name = self.new_pod_name();
                 let pod = pod(&name)
-                    .of(&self.workloads[namespace])
+                    .of(&self.workloads[namespace][workload])
                     .on(&node_name(node))
                     .started(self.now);
                 self.insert(pod);
@@ -255,7 +271,10 @@ proptest! {
 
     #[test]
     fn a_plan_made_from_the_one_before_says_what_a_plan_from_scratch_says_after_every_change(
-        pods in prop::collection::vec(prop::collection::vec(0usize..3, NODES), NAMESPACES),
+        pods in prop::collection::vec(
+            prop::collection::vec(prop::collection::vec(0usize..3, NODES), WORKLOADS.len()),
+            NAMESPACES,
+        ),
         changes in prop::collection::vec(change(), 1..40),
     ) {
         let mut world = World::new(&pods);
@@ -275,48 +294,87 @@ proptest! {
     }
 }
 
-/// Whether two plans share the first group of a namespace's policy, down to its domain set
-/// (which only a group taken over keeps).
-fn shares_group(after: &Plan, before: &Plan, namespace: &str) -> bool {
-    let group = |plan: &Plan| {
+/// Whether two plans share a namespace's group (`Kind/name`) down to its domain set, which
+/// only a group taken over keeps.
+fn shares_group(after: &Plan, before: &Plan, namespace: &str, group: &str) -> bool {
+    let set = |plan: &Plan| {
         plan.groups
             .iter()
-            .find(|group| group.is_of(namespace, "apps"))
-            .map(|group| Arc::clone(&group.constraints[0].domains.set))
-            .expect("the namespace's policy has a group")
+            .find(|found| found.is_of(namespace, "apps") && found.group == group)
+            .map(|found| Arc::clone(&found.constraints[0].domains.set))
+            .expect("the namespace's policy has the group")
     };
-    Arc::ptr_eq(&group(after), &group(before))
+    Arc::ptr_eq(&set(after), &set(before))
+}
+
+/// Every Deployment with one pod per node.
+const EVEN: [[usize; NODES]; 2] = [[1, 1, 1, 1], [1, 1, 1, 1]];
+
+fn world(pods: [[[usize; NODES]; 2]; NAMESPACES]) -> World {
+    let pods: Vec<Vec<Vec<usize>>> = pods
+        .iter()
+        .map(|per_workload| {
+            per_workload
+                .iter()
+                .map(|per_node| per_node.to_vec())
+                .collect()
+        })
+        .collect();
+    World::new(&pods)
 }
 
 #[test]
 fn a_pod_added_in_one_namespace_takes_the_balanced_plans_of_the_others_over() {
-    let mut world = World::new(&[vec![1, 1, 1, 1], vec![1, 1, 1, 1], vec![2, 1, 1, 1]]);
+    let mut world = world([EVEN, EVEN, [[2, 1, 1, 1], [1, 1, 1, 1]]]);
     let before = world.planned();
+    // n1 holds 6 pods of 8 slots: one more leaves room for the other namespaces' pods.
     world.apply(Change::AddPod {
         namespace: 0,
-        node: 0,
+        workload: 0,
+        node: 1,
     });
     let after = world.plan_after(&before);
     assert!(
-        shares_group(&after, &before.1, "ns1"),
+        shares_group(&after, &before.1, "ns1", "Deployment/web"),
         "ns1 was planned again"
     );
     assert!(
-        !shares_group(&after, &before.1, "ns0"),
+        !shares_group(&after, &before.1, "ns0", "Deployment/api"),
         "ns0 changed and was not planned again"
     );
     assert_eq!(printed(&after), printed(&world.plan()));
 }
 
 #[test]
+fn beside_a_group_with_moves_a_balanced_group_of_the_same_policy_is_taken_over() {
+    let mut world = world([EVEN, EVEN, [[1, 1, 1, 1], [4, 0, 0, 0]]]);
+    let before = world.planned();
+    assert!(
+        !before.1.groups.iter().all(|group| group.moves.is_empty()),
+        "the piled Deployment has moves to make"
+    );
+    world.apply(Change::AddBystander { node: 1 });
+    let after = world.plan_after(&before);
+    assert!(
+        shares_group(&after, &before.1, "ns2", "Deployment/web"),
+        "the balanced Deployment was planned again"
+    );
+    assert!(
+        !shares_group(&after, &before.1, "ns2", "Deployment/api"),
+        "the Deployment with moves was taken over"
+    );
+    assert_eq!(printed(&after), printed(&world.plan()));
+}
+
+#[test]
 fn a_node_cordoned_plans_every_namespace_again() {
-    let mut world = World::new(&[vec![1, 1, 1, 1], vec![1, 1, 1, 1], vec![1, 1, 1, 1]]);
+    let mut world = world([EVEN, EVEN, EVEN]);
     let before = world.planned();
     world.apply(Change::FlipCordon { node: 3 });
     let after = world.plan_after(&before);
     for namespace in ["ns0", "ns1", "ns2"] {
         assert!(
-            !shares_group(&after, &before.1, namespace),
+            !shares_group(&after, &before.1, namespace, "Deployment/web"),
             "{namespace} was taken over"
         );
     }

@@ -258,6 +258,16 @@ pub fn policy_groups<'i, 'a>(
     index: &'i Index<'a>,
     policies: &'i [&'a Policy],
 ) -> impl Iterator<Item = Group> + 'i {
+    policy_groups_where(index, policies, |_, _| true)
+}
+
+/// The groups of the given policies that `wanted` asks for, by policy and group name (a
+/// policy of scope Policy makes its one group whatever `wanted` says).
+pub fn policy_groups_where<'i, 'a>(
+    index: &'i Index<'a>,
+    policies: &'i [&'a Policy],
+    wanted: impl Fn(&Policy, &str) -> bool + Copy + 'i,
+) -> impl Iterator<Item = Group> + 'i {
     let mut ordered: Vec<&Policy> = index.cluster.policies.iter().collect();
     ordered.sort_by(|a, b| {
         (&*a.namespace, a.created, &a.name).cmp(&(&*b.namespace, b.created, &b.name))
@@ -306,6 +316,7 @@ pub fn policy_groups<'i, 'a>(
         whole.into_iter().chain(
             each.into_iter()
                 .flatten()
+                .filter(move |matched| wanted(policy, &index.workload(matched.id).key()))
                 .map(move |workload| workload_group(index, policy, workload)),
         )
     })

@@ -20,7 +20,7 @@ use super::{
         ConstraintReport, Domains, GroupPlan, LeftAloneWorkload, Move, NodePods, Outcome, Plan,
         SelectorText, SkipReason, Skipped, Summary,
     },
-    reuse::{self, Previous, Reusable},
+    reuse::{Kept, Previous, Reusable},
     score::Scene,
     search::{ConstraintState, Members},
     topology::{self, Counts, DomainSet},
@@ -57,9 +57,9 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
     plan_after(cluster, options, None)
 }
 
-/// Plans a cluster, taking over from `previous` the groups of the namespaces whose plans it
-/// shows cannot have changed (see [`crate::reuse`]): the same plan [`plan`] makes, at a cost
-/// that follows what changed. Only a plan of every SpreadPolicy (no filter) reuses, or can be
+/// Plans a cluster, taking over from `previous` the groups whose plans it shows cannot have
+/// changed (see [`crate::reuse`]): the same plan [`plan`] makes, at a cost that follows what
+/// changed. Only a plan of every SpreadPolicy (no filter) reuses, or can be
 /// reused.
 pub fn plan_after(
     cluster: &Cluster,
@@ -72,11 +72,10 @@ pub fn plan_after(
         && options.policy.is_none();
     let kept = previous
         .filter(|_| every_policy)
-        .and_then(|previous| {
-            reuse::kept_namespaces(previous, cluster, options.now, &index.node_requested)
-        })
+        .map(|previous| Kept::from(previous, cluster, options.now, &index.node_requested))
         .unwrap_or_default();
-    let mut chosen: Vec<&Policy>;
+    let mut chosen: Vec<&Policy> = Vec::new();
+    let planning: Vec<&Policy>;
     let groups: Box<dyn Iterator<Item = Group> + '_> = match &options.source {
         Source::Policies => {
             chosen = cluster
@@ -94,10 +93,19 @@ pub fn plan_after(
                         .as_deref()
                         .is_none_or(|name| name == policy.name)
                 })
-                .filter(|policy| !kept.contains_key(&*policy.namespace))
                 .collect();
             chosen.sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-            Box::new(group::policy_groups(&index, &chosen))
+            planning = chosen
+                .iter()
+                .copied()
+                .filter(|policy| kept.plans(policy))
+                .collect();
+            let kept = &kept;
+            Box::new(group::policy_groups_where(
+                &index,
+                &planning,
+                move |policy, name| kept.plans_group(policy, name),
+            ))
         }
         Source::PodConstraints { min_pod_age } => Box::new(
             group::pod_constraint_groups(&index, options.namespace.as_deref(), *min_pod_age)
@@ -132,7 +140,7 @@ pub fn plan_after(
     // Kept groups make no move, so the groups planned around them see the cluster as a plan
     // from scratch would.
     let planned: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
-    let mut groups = reuse::interleave(planned, kept);
+    let mut groups = kept.merge(&chosen, planned);
     for policy in cluster_policies {
         groups.push(planner.plan_group(group::cluster_group(&index, policy)));
     }

@@ -1,7 +1,7 @@
 //! Which groups of the plan taken before can stand unchanged in the next one. A plan of the
 //! whole cluster costs time that grows with the cluster; a change of one pod concerns one
-//! namespace. So a namespace whose own objects are as they were keeps its groups' plans, as
-//! long as nothing else they read moved:
+//! namespace. So in a namespace whose own objects are as they were, a group keeps its plan as
+//! long as nothing else it read moved:
 //!
 //! - Nodes, PersistentVolumes and Namespaces are read by every group: any change of them plans
 //!   everything again. So does a ClusterSpreadPolicy, whose group reads every namespace and is
@@ -9,7 +9,9 @@
 //! - Only a balanced group is kept. It makes no move, so no later group sees a move of it; and
 //!   it searches none, so it never read what other groups' moves or other namespaces' pods left
 //!   free on the nodes, only which domains can take its pods (`accepting`). That changes only
-//!   where a node's requested resources changed and its fit for the group's pods flipped.
+//!   where a node's requested resources changed and its fit for the group's pods flipped. The
+//!   groups planned again around it (those with moves) see the cluster as a plan from scratch
+//!   would, since the kept ones moved nothing.
 //! - Time moves protections one way: a pod that is too young, or under an opt-out for a while,
 //!   becomes movable. A group is planned again once the first such protection of its skipped
 //!   pods has ended.
@@ -28,7 +30,7 @@ use jiff::Timestamp;
 use super::{
     eligibility,
     index::NodeId,
-    model::{Cluster, Node, Resources},
+    model::{Cluster, Node, Policy, Resources},
     report::{GroupPlan, Outcome, Plan},
 };
 
@@ -51,63 +53,143 @@ pub(super) struct Reusable {
     pub(super) requested: Vec<Resources>,
 }
 
-/// The namespaces whose groups the next plan takes over from `previous`, with them; None when
-/// nothing can be taken over.
-pub(super) fn kept_namespaces<'p>(
-    previous: Previous<'p>,
-    cluster: &Cluster,
-    now: Timestamp,
-    requested: &[Resources],
-) -> Option<BTreeMap<&'p str, Vec<&'p GroupPlan>>> {
-    let reusable = previous.plan.reusable.as_ref()?;
-    let before = previous.cluster;
-    let everything_changed = now < reusable.now
-        || !before.cluster_policies.is_empty()
-        || !cluster.cluster_policies.is_empty()
-        || before.nodes != cluster.nodes
-        || before.volumes != cluster.volumes
-        || before.namespaces != cluster.namespaces
-        || reusable.requested.len() != requested.len();
-    if everything_changed {
-        return None;
-    }
-    let changed = changed_namespaces(before, cluster);
-    let refit: Vec<Refit<'_>> = cluster
-        .nodes
-        .iter()
-        .zip(&reusable.requested)
-        .zip(requested)
-        .enumerate()
-        .filter(|(_, ((_, before), now))| before != now)
-        .map(|(id, ((node, before), now))| Refit {
-            id,
-            node,
-            before: *before,
-            now: *now,
-        })
-        .collect();
-    let mut kept: BTreeMap<&str, Vec<&GroupPlan>> = BTreeMap::new();
-    let mut spoiled: BTreeSet<&str> = BTreeSet::new();
-    for group in &previous.plan.groups {
-        let namespace = &*group.namespace;
-        if changed.contains(namespace) || spoiled.contains(namespace) {
-            continue;
+/// What the next plan takes over from the plan before: in each namespace whose objects are as
+/// they were, every group of its policies, kept or to be planned again.
+#[derive(Debug, Default)]
+pub(super) struct Kept<'p> {
+    /// The namespaces whose objects are as they were.
+    unchanged: BTreeSet<&'p str>,
+    /// Per namespace of those and policy name: the policy's groups in plan order.
+    groups: BTreeMap<&'p str, BTreeMap<&'p str, Vec<Slot<'p>>>>,
+}
+
+/// A group of the plan before, in a namespace whose objects are as they were.
+#[derive(Debug)]
+enum Slot<'p> {
+    /// Its plan stands.
+    Kept(&'p GroupPlan),
+    /// Planned again, by its name.
+    Again(&'p str),
+}
+
+impl<'p> Kept<'p> {
+    /// What the next plan can take over from `previous`: nothing when what changed is read
+    /// everywhere.
+    pub(super) fn from(
+        previous: Previous<'p>,
+        cluster: &Cluster,
+        now: Timestamp,
+        requested: &[Resources],
+    ) -> Self {
+        let Some(reusable) = previous.plan.reusable.as_ref() else {
+            return Self::default();
+        };
+        let before = previous.cluster;
+        let everything_changed = now < reusable.now
+            || !before.cluster_policies.is_empty()
+            || !cluster.cluster_policies.is_empty()
+            || before.nodes != cluster.nodes
+            || before.volumes != cluster.volumes
+            || before.namespaces != cluster.namespaces
+            || reusable.requested.len() != requested.len();
+        if everything_changed {
+            return Self::default();
         }
-        if stands(group, now, &refit) {
-            kept.entry(namespace).or_default().push(group);
-        } else {
-            kept.remove(namespace);
-            spoiled.insert(namespace);
+        let changed = changed_namespaces(before, cluster);
+        let refit: Vec<Refit<'_>> = cluster
+            .nodes
+            .iter()
+            .zip(&reusable.requested)
+            .zip(requested)
+            .enumerate()
+            .filter(|(_, ((_, before), now))| before != now)
+            .map(|(id, ((node, before), now))| Refit {
+                id,
+                node,
+                before: *before,
+                now: *now,
+            })
+            .collect();
+        let unchanged: BTreeSet<&str> = before
+            .policies
+            .iter()
+            .map(|policy| &*policy.namespace)
+            .filter(|namespace| !changed.contains(*namespace))
+            .collect();
+        let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<Slot<'_>>>> = BTreeMap::new();
+        for group in &previous.plan.groups {
+            let (namespace, Some(policy)) = (&*group.namespace, group.policy.as_deref()) else {
+                continue;
+            };
+            if !unchanged.contains(namespace) {
+                continue;
+            }
+            let slot = if stands(group, now, &refit) {
+                Slot::Kept(group)
+            } else {
+                Slot::Again(&group.group)
+            };
+            groups
+                .entry(namespace)
+                .or_default()
+                .entry(policy)
+                .or_default()
+                .push(slot);
         }
+        Self { unchanged, groups }
     }
-    // A namespace with policies but no group (they match nothing) keeps that, too.
-    for policy in &before.policies {
-        let namespace = &*policy.namespace;
-        if !changed.contains(namespace) && !spoiled.contains(namespace) {
-            kept.entry(namespace).or_default();
+
+    /// Whether any group of `policy` is planned (again).
+    pub(super) fn plans(&self, policy: &Policy) -> bool {
+        !self.unchanged.contains(&*policy.namespace)
+            || self
+                .slots(policy)
+                .iter()
+                .any(|slot| matches!(slot, Slot::Again(_)))
+    }
+
+    /// Whether `policy`'s group `name` is planned (again).
+    pub(super) fn plans_group(&self, policy: &Policy, name: &str) -> bool {
+        !self.unchanged.contains(&*policy.namespace)
+            || self
+                .slots(policy)
+                .iter()
+                .any(|slot| matches!(slot, Slot::Again(again) if *again == name))
+    }
+
+    fn slots(&self, policy: &Policy) -> &[Slot<'p>] {
+        self.groups
+            .get(&*policy.namespace)
+            .and_then(|policies| policies.get(policy.name.as_str()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The groups of `policies` (in plan order) as a plan from scratch orders them: the kept
+    /// ones, and in their places those planned now (`planned`, in the same order).
+    pub(super) fn merge(&self, policies: &[&Policy], planned: Vec<GroupPlan>) -> Vec<GroupPlan> {
+        if self.unchanged.is_empty() {
+            return planned;
         }
+        let mut planned = planned.into_iter().peekable();
+        let mut groups = Vec::with_capacity(planned.len());
+        for policy in policies {
+            let mut next = || planned.next_if(|group| group.is_of(&policy.namespace, &policy.name));
+            if self.unchanged.contains(&*policy.namespace) {
+                for slot in self.slots(policy) {
+                    match slot {
+                        Slot::Kept(group) => groups.push((*group).clone()),
+                        Slot::Again(_) => groups.extend(next()),
+                    }
+                }
+            } else {
+                while let Some(group) = next() {
+                    groups.push(group);
+                }
+            }
+        }
+        groups.extend(planned);
+        groups
     }
-    Some(kept)
 }
 
 /// A node whose pods' summed requests changed since the plan before.
@@ -245,23 +327,4 @@ fn runs<'i, T>(
         start += length;
     }
     runs
-}
-
-/// The groups planned now and the groups kept, in plan order: namespace by namespace (no
-/// namespace has both), each namespace's groups as they were planned.
-pub(super) fn interleave(
-    planned: Vec<GroupPlan>,
-    kept: BTreeMap<&str, Vec<&GroupPlan>>,
-) -> Vec<GroupPlan> {
-    let mut groups = Vec::with_capacity(planned.len() + kept.values().map(Vec::len).sum::<usize>());
-    let mut kept = kept.into_iter().peekable();
-    for group in planned {
-        while let Some((_, earlier)) = kept.next_if(|(namespace, _)| **namespace < *group.namespace)
-        {
-            groups.extend(earlier.into_iter().cloned());
-        }
-        groups.push(group);
-    }
-    groups.extend(kept.flat_map(|(_, rest)| rest).cloned());
-    groups
 }
