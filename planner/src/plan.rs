@@ -59,8 +59,7 @@ pub fn plan(cluster: &Cluster, options: &PlanOptions) -> Plan {
 
 /// Plans a cluster, taking over from `previous` the groups whose plans it shows cannot have
 /// changed (see [`crate::reuse`]): the same plan [`plan`] makes, at a cost that follows what
-/// changed. Only a plan of every SpreadPolicy (no filter) reuses, or can be
-/// reused.
+/// changed. Only a plan of every SpreadPolicy (no filter) reuses, or can be reused.
 pub fn plan_after(
     cluster: &Cluster,
     options: &PlanOptions,
