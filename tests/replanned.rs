@@ -6,15 +6,9 @@
 
 mod support;
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::collections::{BTreeMap, BTreeSet};
 
-use kube_spread::{
-    api::{HOSTNAME_LABEL, ZONE_LABEL},
-    planner::{model::WhenUnsatisfiable::ScheduleAnyway, report::Plan},
-};
+use kube_spread::planner::report::Plan;
 use proptest::prelude::*;
 use support::model::*;
 
@@ -64,15 +58,9 @@ fn cluster(
             .map(String::as_str)
             .zip(per_node.iter().copied())
             .collect();
-        let mut policy = policy(
-            "apps",
-            vec![
-                spread(HOSTNAME_LABEL, 1, ScheduleAnyway),
-                spread(ZONE_LABEL, 1, ScheduleAnyway),
-            ],
-        );
-        policy.namespace = Arc::from(namespace.as_str());
-        builder = builder.workload_on(&web, &placement).policy(policy);
+        builder = builder
+            .workload_on(&web, &placement)
+            .policy(hostname_and_zone_policy(&namespace));
     }
     builder.build()
 }

@@ -11,12 +11,9 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
-use kube_spread::{
-    api::{HOSTNAME_LABEL, ZONE_LABEL},
-    planner::{
-        self, Plan, PlanOptions, Previous, Source,
-        model::{Cluster, OptOut, Pod, WhenUnsatisfiable::ScheduleAnyway, Workload},
-    },
+use kube_spread::planner::{
+    self, Plan, PlanOptions, Previous, Source,
+    model::{Cluster, OptOut, Pod, Workload},
 };
 use proptest::prelude::*;
 use support::model::*;
@@ -117,14 +114,7 @@ impl World {
                 builder = builder.workload_on(&deployment, &placement);
                 deployments.push(deployment);
             }
-            let mut policy = policy(
-                "apps",
-                vec![
-                    spread(HOSTNAME_LABEL, 1, ScheduleAnyway),
-                    spread(ZONE_LABEL, 1, ScheduleAnyway),
-                ],
-            );
-            policy.namespace = Arc::from(namespace.as_str());
+            let mut policy = hostname_and_zone_policy(&namespace);
             policy.spec.min_pod_age = MIN_POD_AGE;
             builder = builder.policy(policy);
             workloads.push(deployments);

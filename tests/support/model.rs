@@ -378,6 +378,20 @@ pub fn policy(name: &str, constraints: Vec<SpreadConstraint>) -> Policy {
     }
 }
 
+/// A SpreadPolicy `apps` of `namespace` spreading every workload on hostname and zone
+/// (`maxSkew: 1`, ScheduleAnyway), with every other default.
+pub fn hostname_and_zone_policy(namespace: &str) -> Policy {
+    let mut policy = policy(
+        "apps",
+        vec![
+            spread(HOSTNAME_LABEL, 1, WhenUnsatisfiable::ScheduleAnyway),
+            spread(ZONE_LABEL, 1, WhenUnsatisfiable::ScheduleAnyway),
+        ],
+    );
+    policy.namespace = Arc::from(namespace);
+    policy
+}
+
 /// A ClusterSpreadPolicy over the namespaces `namespace_selector` selects, with every default.
 pub fn cluster_policy(
     name: &str,
