@@ -82,7 +82,7 @@ fn cluster() -> Cluster {
     let policy_spec = convert::policy_spec(&policy_spec);
 
     let mut cluster = Cluster {
-        nodes,
+        nodes: nodes.into(),
         ..Cluster::default()
     };
     let mut next_node = 0usize;

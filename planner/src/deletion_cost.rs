@@ -565,8 +565,8 @@ mod tests {
             let mut terminating = pod("old-gone", owner("ReplicaSet", "old"), Some("a1"), 1);
             terminating.terminating = true;
             let cluster = Cluster {
-                nodes: vec![node("a1", "a"), node("b1", "b")],
-                replica_sets: vec![replica_set("old"), replica_set("new")],
+                nodes: vec![node("a1", "a"), node("b1", "b")].into(),
+                replica_sets: vec![replica_set("old"), replica_set("new")].into(),
                 pods: vec![
                     terminating,
                     pod("old-1", owner("ReplicaSet", "old"), Some("a1"), 2),
@@ -597,8 +597,8 @@ mod tests {
             let mut carries = pod("web-1", owner("ReplicaSet", "new"), Some("a1"), 1);
             carries.deletion_cost = Some(-1);
             let cluster = Cluster {
-                nodes: vec![node("a1", "a")],
-                replica_sets: vec![replica_set("new")],
+                nodes: vec![node("a1", "a")].into(),
+                replica_sets: vec![replica_set("new")].into(),
                 pods: vec![
                     carries,
                     pod("web-2", owner("ReplicaSet", "new"), Some("a1"), 2),

@@ -2,10 +2,14 @@
 //! the fields that decide where pods may run. Plain data; pods of one template share their
 //! scheduling spec through an `Arc`, so a pod costs a few hundred bytes.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    sync::Arc,
+    time::Duration,
+};
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 pub use super::labels::Labels;
 use super::selector::{LabelSelector, NodeSelector, NodeSelectorTerm};
@@ -790,28 +794,110 @@ pub struct ClusterPolicy {
     pub spec: PolicySpec,
 }
 
+/// A list of the model that successive pictures of the cluster share while it does not change:
+/// a clone copies a pointer, and two clones of one list compare equal without reading it. It
+/// reads as a `Vec`; writing through it first copies the list when another picture holds it
+/// (copy on write), so no holder ever sees another's change.
+#[derive(Debug)]
+pub struct Shared<T>(Arc<Vec<T>>);
+
+impl<T> Shared<T> {
+    /// Whether both are the same list (not only equal ones).
+    pub fn is(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Self(Arc::new(Vec::new()))
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = Vec<T>;
+
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T: Clone> DerefMut for Shared<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.is(other) || self.0 == other.0
+    }
+}
+
+impl<T> From<Vec<T>> for Shared<T> {
+    fn from(items: Vec<T>) -> Self {
+        Self(Arc::new(items))
+    }
+}
+
+impl<T> FromIterator<T> for Shared<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        Self(Arc::new(items.into_iter().collect()))
+    }
+}
+
+impl<'s, T> IntoIterator for &'s Shared<T> {
+    type Item = &'s T;
+    type IntoIter = std::slice::Iter<'s, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'s, T: Clone> IntoIterator for &'s mut Shared<T> {
+    type Item = &'s mut T;
+    type IntoIter = std::slice::IterMut<'s, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Arc::make_mut(&mut self.0).iter_mut()
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// Everything the planner reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cluster {
     /// All nodes.
-    pub nodes: Vec<Node>,
+    pub nodes: Shared<Node>,
     /// All pods.
     pub pods: Vec<Arc<Pod>>,
     /// Deployments and StatefulSets.
-    pub workloads: Vec<Arc<Workload>>,
+    pub workloads: Shared<Arc<Workload>>,
     /// ReplicaSets.
-    pub replica_sets: Vec<ReplicaSet>,
+    pub replica_sets: Shared<ReplicaSet>,
     /// PodDisruptionBudgets.
-    pub pdbs: Vec<Pdb>,
+    pub pdbs: Shared<Pdb>,
     /// PersistentVolumeClaims.
-    pub claims: Vec<Claim>,
+    pub claims: Shared<Claim>,
     /// PersistentVolumes.
-    pub volumes: Vec<Volume>,
+    pub volumes: Shared<Volume>,
     /// SpreadPolicies.
     pub policies: Vec<Policy>,
     /// Namespaces (a snapshot without them selects by the namespaces' names alone).
-    pub namespaces: Vec<Namespace>,
+    pub namespaces: Shared<Namespace>,
     /// ClusterSpreadPolicies.
     pub cluster_policies: Vec<ClusterPolicy>,
 }

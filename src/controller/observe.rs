@@ -274,13 +274,15 @@ impl Observer {
         let mut cluster = self.stores.cluster();
         // A node whose kubelet stopped renewing its Lease still reads Ready for up to 40 s;
         // it is no destination meanwhile.
-        let leases = self.stores.node_leases();
-        for node in &mut cluster.nodes {
-            if node.ready
-                && leases
-                    .get(&node.name)
-                    .is_some_and(|lease| lease.is_stale(now))
-            {
+        // (The nodes are shared with the last picture until one of them changes: only a stale
+        // Lease makes this one copy them.)
+        let stale = self.stores.stale_leases(now);
+        let silent: Vec<usize> = (cluster.nodes.iter().enumerate())
+            .filter(|(_, node)| node.ready && stale.contains(&node.name))
+            .map(|(at, _)| at)
+            .collect();
+        for at in silent {
+            if let Some(node) = cluster.nodes.get_mut(at) {
                 tracing::debug!(node = %node.name, "The node's Lease is stale; it takes no pods.");
                 node.ready = false;
             }
@@ -361,7 +363,10 @@ impl Observer {
         let mut cordons = self.cordons.lock().unwrap_or_else(PoisonError::into_inner);
         let (cordoned, uncordoned) = &mut *cordons;
         for node in &cluster.nodes {
-            let was = cordoned.insert(node.name.clone(), node.unschedulable);
+            let was = match cordoned.get_mut(&node.name) {
+                Some(was) => Some(std::mem::replace(was, node.unschedulable)),
+                None => cordoned.insert(node.name.clone(), node.unschedulable),
+            };
             if was == Some(true) && !node.unschedulable {
                 uncordoned.insert(node.name.clone(), now);
             }

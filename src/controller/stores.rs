@@ -4,7 +4,7 @@
 //! counted, never allowed to stall its watch. Watches run on every replica; only reading here.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     fmt::Debug,
     sync::{
         Arc, Mutex, PoisonError, RwLock,
@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use crate::{
     api::FIELD_MANAGER,
     metrics::ControllerMetrics,
-    planner::model::{self, Cluster, WorkloadKind},
+    planner::model::{self, Cluster, Shared, WorkloadKind},
     snapshot::{FieldError, convert},
 };
 
@@ -85,6 +85,9 @@ impl NodeLease {
 struct Objects<K, V> {
     items: RwLock<BTreeMap<K, Arc<V>>>,
     synced: AtomicBool,
+    /// Bumped under the write lock by every change the reconciles are told of, so that what
+    /// the model derives from these objects is rebuilt only when they changed.
+    revision: AtomicU64,
 }
 
 impl<K: Ord + Clone, V> Objects<K, V> {
@@ -92,7 +95,18 @@ impl<K: Ord + Clone, V> Objects<K, V> {
         Self {
             items: RwLock::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
+            revision: AtomicU64::new(0),
         }
+    }
+
+    fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
+    }
+
+    /// The values and the revision they are at, read together.
+    fn snapshot(&self) -> (u64, Vec<Arc<V>>) {
+        let items = self.items.read().unwrap_or_else(PoisonError::into_inner);
+        (self.revision(), items.values().cloned().collect())
     }
 
     fn values(&self) -> Vec<Arc<V>> {
@@ -110,6 +124,74 @@ impl<K: Ord + Clone, V> Objects<K, V> {
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
+}
+
+/// A list of the model derived from one or two kinds' objects, kept with the revisions it was
+/// built at: each picture of the cluster shares it until those objects change, instead of
+/// copying every node, ReplicaSet and budget again for each burst of pod changes.
+#[derive(Debug)]
+struct Derived<T>(Mutex<Option<(Revisions, Shared<T>)>>);
+
+/// The revisions of the one or two kinds a [`Derived`] list is built from (0 for none).
+type Revisions = (u64, u64);
+
+impl<T> Derived<T> {
+    fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// The list as of `current`; `build` reads the objects and says the revisions it read.
+    fn at(&self, current: Revisions, build: impl FnOnce() -> (Revisions, Shared<T>)) -> Shared<T> {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((revision, list)) = kept.as_ref()
+            && *revision == current
+        {
+            return list.clone();
+        }
+        let (revision, list) = build();
+        *kept = Some((revision, list.clone()));
+        list
+    }
+}
+
+/// The lists of the model that change seldom, derived once per change of their kinds.
+#[derive(Debug)]
+struct Models {
+    nodes: Derived<model::Node>,
+    workloads: Derived<Arc<model::Workload>>,
+    replica_sets: Derived<model::ReplicaSet>,
+    pdbs: Derived<model::Pdb>,
+    claims: Derived<model::Claim>,
+    volumes: Derived<model::Volume>,
+    namespaces: Derived<model::Namespace>,
+}
+
+impl Models {
+    fn new() -> Self {
+        Self {
+            nodes: Derived::new(),
+            workloads: Derived::new(),
+            replica_sets: Derived::new(),
+            pdbs: Derived::new(),
+            claims: Derived::new(),
+            volumes: Derived::new(),
+            namespaces: Derived::new(),
+        }
+    }
+}
+
+/// One kind's model list, sorted by `order`, shared until the kind changes.
+fn derived<K: Ord + Clone, T: Clone>(
+    list: &Derived<T>,
+    objects: &Objects<K, T>,
+    order: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) -> Shared<T> {
+    list.at((objects.revision(), 0), || {
+        let (revision, values) = objects.snapshot();
+        let mut items = unwrap(values);
+        items.sort_by(order);
+        ((revision, 0), items.into())
+    })
 }
 
 /// A node as the planner reads it, with what a write of its taints must start from (they are
@@ -161,6 +243,7 @@ pub struct Stores {
     node_leases: Objects<String, NodeLease>,
     namespaces: Objects<String, model::Namespace>,
     interner: Mutex<convert::Interner>,
+    models: Models,
     generation: AtomicU64,
     changed: watch::Sender<u64>,
     touched: Mutex<Touched>,
@@ -240,6 +323,7 @@ impl Stores {
             node_leases: Objects::new(),
             namespaces: Objects::new(),
             interner: Mutex::new(convert::Interner::new()),
+            models: Models::new(),
             generation: AtomicU64::new(0),
             changed: watch::channel(0).0,
             touched: Mutex::new(Touched::default()),
@@ -259,14 +343,16 @@ impl Stores {
             && self.namespaces.synced.load(Ordering::Acquire)
     }
 
-    /// When each node's kubelet last renewed its Lease, and for how long a renewal holds.
-    pub fn node_leases(&self) -> HashMap<String, NodeLease> {
+    /// The nodes whose kubelets have missed their Lease renewals at `now`
+    /// ([`NodeLease::is_stale`]).
+    pub fn stale_leases(&self, now: jiff::Timestamp) -> BTreeSet<String> {
         self.node_leases
             .items
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(node, lease)| (node.clone(), (**lease).clone()))
+            .filter(|(_, lease)| lease.is_stale(now))
+            .map(|(node, _)| node.clone())
             .collect()
     }
 
@@ -366,46 +452,55 @@ impl Stores {
 
     /// The cluster as observed now (policies come from elsewhere), in a stable order.
     pub fn cluster(&self) -> Cluster {
+        let by_name = |a: &model::Namespace, b: &model::Namespace| a.name.cmp(&b.name);
+        let in_namespace =
+            |a: &str, a_name: &str, b: &str, b_name: &str| (a, a_name).cmp(&(b, b_name));
+        let models = &self.models;
+        let nodes = models.nodes.at((self.nodes.revision(), 0), || {
+            let (revision, entries) = self.nodes.snapshot();
+            let mut nodes: Vec<model::Node> =
+                entries.iter().map(|entry| entry.node.clone()).collect();
+            nodes.sort_by(|a, b| a.name.cmp(&b.name));
+            ((revision, 0), nodes.into())
+        });
+        let workloads = models.workloads.at(
+            (self.deployments.revision(), self.stateful_sets.revision()),
+            || {
+                let (deployments, mut workloads) = self.deployments.snapshot();
+                let (stateful_sets, more) = self.stateful_sets.snapshot();
+                workloads.extend(more);
+                let mut workloads: Vec<Arc<model::Workload>> = workloads
+                    .iter()
+                    .map(|entry| Arc::clone(&entry.workload))
+                    .collect();
+                workloads.sort_by(|a, b| {
+                    (&*a.namespace, a.kind, &a.name).cmp(&(&*b.namespace, b.kind, &b.name))
+                });
+                ((deployments, stateful_sets), workloads.into())
+            },
+        );
         let mut cluster = Cluster {
-            nodes: self
-                .nodes
-                .values()
-                .into_iter()
-                .map(|entry| entry.node.clone())
-                .collect(),
+            nodes,
             // Pods are shared with the stores, not copied: they are most of the model.
             pods: self.pods.values(),
-            workloads: self
-                .workloads()
-                .into_iter()
-                .map(|entry| Arc::clone(&entry.workload))
-                .collect(),
-            replica_sets: unwrap(self.replica_sets.values()),
-            pdbs: unwrap(self.pdbs.values()),
-            claims: unwrap(self.claims.values()),
-            volumes: unwrap(self.volumes.values()),
+            workloads,
+            replica_sets: derived(&models.replica_sets, &self.replica_sets, |a, b| {
+                in_namespace(&a.namespace, &a.name, &b.namespace, &b.name)
+            }),
+            pdbs: derived(&models.pdbs, &self.pdbs, |a, b| {
+                in_namespace(&a.namespace, &a.name, &b.namespace, &b.name)
+            }),
+            claims: derived(&models.claims, &self.claims, |a, b| {
+                in_namespace(&a.namespace, &a.name, &b.namespace, &b.name)
+            }),
+            volumes: derived(&models.volumes, &self.volumes, |a, b| a.name.cmp(&b.name)),
             policies: Vec::new(),
-            namespaces: unwrap(self.namespaces.values()),
+            namespaces: derived(&models.namespaces, &self.namespaces, by_name),
             cluster_policies: Vec::new(),
         };
-        cluster.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
-        cluster.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         cluster
             .pods
-            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-        cluster.workloads.sort_by(|a, b| {
-            (&*a.namespace, a.kind, &a.name).cmp(&(&*b.namespace, b.kind, &b.name))
-        });
-        cluster
-            .replica_sets
-            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-        cluster
-            .pdbs
-            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-        cluster
-            .claims
-            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-        cluster.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+            .sort_by(|a, b| in_namespace(&a.namespace, &a.name, &b.namespace, &b.name));
         cluster
     }
 
@@ -638,7 +733,10 @@ impl Stores {
                 }
                 watcher::Event::InitDone => {
                     if let Some(buffer) = relist.take() {
-                        *target.items.write().unwrap_or_else(PoisonError::into_inner) = buffer;
+                        let mut items =
+                            target.items.write().unwrap_or_else(PoisonError::into_inner);
+                        *items = buffer;
+                        target.revision.fetch_add(1, Ordering::AcqRel);
                     }
                     target.synced.store(true, Ordering::Release);
                     self.prune_interner();
@@ -649,14 +747,18 @@ impl Stores {
                     let announced = {
                         let mut items =
                             target.items.write().unwrap_or_else(PoisonError::into_inner);
-                        match value {
+                        let announced = match value {
                             Some(value) => {
                                 let value = Arc::new(value);
                                 let before = items.insert(key, Arc::clone(&value));
                                 announce(before.as_deref(), &value)
                             }
                             None => items.remove(&key).is_some(),
+                        };
+                        if announced {
+                            target.revision.fetch_add(1, Ordering::AcqRel);
                         }
+                        announced
                     };
                     applied += 1;
                     if applied.is_multiple_of(4096) {
@@ -671,11 +773,12 @@ impl Stores {
                         Ok(object) => object.meta(),
                         Err(invalid) => &invalid.metadata,
                     };
-                    target
-                        .items
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&key(meta));
+                    {
+                        let mut items =
+                            target.items.write().unwrap_or_else(PoisonError::into_inner);
+                        items.remove(&key(meta));
+                        target.revision.fetch_add(1, Ordering::AcqRel);
+                    }
                     self.bump(namespace_of(meta).as_deref());
                 }
             }

@@ -600,7 +600,7 @@ mod tests {
             size_bytes: 250 * MB,
         }];
         let cluster = Cluster {
-            nodes: vec![a, b],
+            nodes: vec![a, b].into(),
             ..Cluster::default()
         };
         let wanted = SchedulingSpec {
@@ -637,7 +637,7 @@ mod tests {
             effect: TaintEffect::PreferNoSchedule,
         }];
         let cluster = Cluster {
-            nodes: vec![node("a"), node("b"), tainted],
+            nodes: vec![node("a"), node("b"), tainted].into(),
             ..Cluster::default()
         };
         let prediction = predict(&cluster, &spec(0, 0));
@@ -659,7 +659,7 @@ mod tests {
     #[test]
     fn a_prefer_no_schedule_taint_the_plan_adds_steers_the_prediction_away() {
         let cluster = Cluster {
-            nodes: vec![node("a"), node("b")],
+            nodes: vec![node("a"), node("b")].into(),
             pods: vec![pod("p", "a", spec(0, 0))]
                 .into_iter()
                 .map(Arc::new)
@@ -693,7 +693,7 @@ mod tests {
     #[test]
     fn a_best_effort_pod_lands_on_the_node_with_fewest_pods_by_its_non_zero_requests() {
         let cluster = Cluster {
-            nodes: vec![node("a"), node("b")],
+            nodes: vec![node("a"), node("b")].into(),
             pods: (0..4)
                 .map(|i| Arc::new(pod(&format!("old-{i}"), "a", spec(0, 0))))
                 .collect(),
@@ -713,7 +713,7 @@ mod tests {
     fn an_evicted_pod_holds_its_resources_while_terminating_and_frees_them_when_gone() {
         let big = spec(3000, GI);
         let cluster = Cluster {
-            nodes: vec![node("a"), node("b")],
+            nodes: vec![node("a"), node("b")].into(),
             pods: vec![
                 pod("evicted", "a", Arc::clone(&big)),
                 pod("other", "b", spec(1000, GI)),
@@ -743,7 +743,7 @@ mod tests {
     #[test]
     fn a_relocated_pod_counts_on_its_new_node() {
         let cluster = Cluster {
-            nodes: vec![node("a"), node("b")],
+            nodes: vec![node("a"), node("b")].into(),
             pods: vec![pod("p", "a", spec(2000, 0))]
                 .into_iter()
                 .map(Arc::new)
