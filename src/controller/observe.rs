@@ -99,20 +99,62 @@ impl Affected {
 }
 
 /// A policy's identity and the version of its spec: a status write changes neither, so it
-/// does not make the observation out of date.
+/// does not make the observation out of date. (The namespace is empty for a
+/// ClusterSpreadPolicy.)
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct PolicyVersion {
-    key: String,
+    namespace: String,
+    name: String,
     uid: String,
     generation: i64,
 }
 
 impl PolicyVersion {
     fn of(meta: &kube::core::ObjectMeta) -> Self {
+        VersionOf::of(meta).owned()
+    }
+
+    fn borrowed(&self) -> VersionOf<'_> {
+        VersionOf {
+            namespace: &self.namespace,
+            name: &self.name,
+            uid: &self.uid,
+            generation: self.generation,
+        }
+    }
+
+    /// `namespace/name` (`/name` when cluster-scoped).
+    fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A [`PolicyVersion`] read in place, so that every reconcile can check that no policy's spec
+/// changed without copying a thousand names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct VersionOf<'m> {
+    namespace: &'m str,
+    name: &'m str,
+    uid: &'m str,
+    generation: i64,
+}
+
+impl<'m> VersionOf<'m> {
+    fn of(meta: &'m kube::core::ObjectMeta) -> Self {
         Self {
-            key: policy_key(meta),
-            uid: meta.uid.clone().unwrap_or_default(),
+            namespace: meta.namespace.as_deref().unwrap_or_default(),
+            name: meta.name.as_deref().unwrap_or_default(),
+            uid: meta.uid.as_deref().unwrap_or_default(),
             generation: meta.generation.unwrap_or_default(),
+        }
+    }
+
+    fn owned(self) -> PolicyVersion {
+        PolicyVersion {
+            namespace: self.namespace.to_owned(),
+            name: self.name.to_owned(),
+            uid: self.uid.to_owned(),
+            generation: self.generation,
         }
     }
 }
@@ -132,11 +174,12 @@ fn read_once<T: Clone>(
     version: PolicyVersion,
     read: impl FnOnce() -> Result<T, String>,
 ) -> Result<T, String> {
-    match cache.get(&version.key) {
+    let key = version.key();
+    match cache.get(&key) {
         Some((cached, reading)) if *cached == version => reading.clone(),
         _ => {
             let reading = read();
-            cache.insert(version.key.clone(), (version, reading.clone()));
+            cache.insert(key, (version, reading.clone()));
             reading
         }
     }
@@ -200,23 +243,6 @@ impl Observer {
         self.stores.synced()
     }
 
-    fn policies_version(&self) -> Vec<PolicyVersion> {
-        let mut version: Vec<PolicyVersion> = self
-            .policies
-            .state()
-            .iter()
-            .map(|policy| PolicyVersion::of(policy.meta()))
-            .chain(
-                self.cluster_policies
-                    .state()
-                    .iter()
-                    .map(|policy| PolicyVersion::of(policy.meta())),
-            )
-            .collect();
-        version.sort();
-        version
-    }
-
     /// The observation for a reconcile: the last one while it is recent and no policy's spec
     /// changed since, otherwise a new one. Changes of the cluster since the last one are not
     /// waited for: the burst they belong to is observed by [`Observer::refresh`], which then
@@ -244,18 +270,27 @@ impl Observer {
     fn observation(&self, freshness: Freshness) -> Arc<Observation> {
         let now = super::whole_seconds(self.clock.now());
         let generation = self.stores.generation();
-        let policies_version = self.policies_version();
+        let (policies, cluster_policies) = (self.policies.state(), self.cluster_policies.state());
+        let mut versions: Vec<VersionOf<'_>> = (policies.iter().map(|policy| policy.meta()))
+            .chain(cluster_policies.iter().map(|policy| policy.meta()))
+            .map(VersionOf::of)
+            .collect();
+        versions.sort_unstable();
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(observation) = last.as_ref() {
             let fresh = Duration::try_from(now.duration_since(observation.taken))
                 .is_ok_and(|age| age < MAX_AGE);
+            let same_specs = (observation.policies_version.iter())
+                .map(PolicyVersion::borrowed)
+                .eq(versions.iter().copied());
             if fresh
                 && (freshness == Freshness::Recent || observation.stores_generation == generation)
-                && observation.policies_version == policies_version
+                && same_specs
             {
                 return Arc::clone(observation);
             }
         }
+        let policies_version = versions.into_iter().map(VersionOf::owned).collect();
         let observation = Arc::new(self.take(now, generation, policies_version, last.as_deref()));
         self.plans.inc();
         *last = Some(Arc::clone(&observation));
@@ -295,7 +330,7 @@ impl Observer {
         let policies = self.policies.state();
         for guarded in &policies {
             let version = PolicyVersion::of(guarded.meta());
-            let key = version.key.clone();
+            let key = version.key();
             let read = read_once(&mut readings.namespaced, version, || match &guarded.0 {
                 Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
                 Err(unreadable) => Err(unreadable.error.clone()),
@@ -310,7 +345,7 @@ impl Observer {
         let cluster_policies = self.cluster_policies.state();
         for guarded in &cluster_policies {
             let version = PolicyVersion::of(guarded.meta());
-            let key = version.key.clone();
+            let key = version.key();
             let read = read_once(&mut readings.cluster, version, || match &guarded.0 {
                 Ok(policy) => convert::cluster_policy(policy).map_err(|error| error.to_string()),
                 Err(unreadable) => Err(unreadable.error.clone()),
