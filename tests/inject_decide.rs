@@ -81,7 +81,7 @@ fn inject(
     mut answer: impl FnMut(&Workload) -> Rolled,
 ) -> (Injection, Vec<String>) {
     let plan = plan(cluster);
-    let groups: Vec<&GroupPlan> = plan.groups.iter().collect();
+    let groups: Vec<&GroupPlan> = plan.groups.iter().map(AsRef::as_ref).collect();
     let rollout = Rollout { max_concurrent };
     let reference = ObjectReference::default();
     let inputs = Inputs {

@@ -942,7 +942,7 @@ fn zone(max_skew: u32) -> ConstraintSpec {
 fn only_group_plan(world: &World) -> GroupPlan {
     let plan = plan(&cluster_of(world));
     assert_eq!(plan.groups.len(), 1, "{:#?}", plan.groups);
-    plan.groups[0].clone()
+    GroupPlan::clone(&plan.groups[0])
 }
 
 fn verdict_within(world: &World, rules: Rules) -> Verdict {

@@ -7,7 +7,10 @@
 
 mod support;
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::{api::core::v1::ObjectReference, apimachinery::pkg::apis::meta::v1::Time};
@@ -69,7 +72,7 @@ fn minutes_ago(minutes: i64) -> Timestamp {
 struct World {
     spec: SpreadPolicySpec,
     cluster: Cluster,
-    groups: Vec<GroupPlan>,
+    groups: Vec<Arc<GroupPlan>>,
     status: RebalanceStatus,
     unsettled: BTreeSet<String>,
     reference: ObjectReference,
@@ -107,7 +110,7 @@ impl World {
         memory: &mut Memory,
         mut answer: impl FnMut(&str) -> Outcome,
     ) -> (Step, Vec<String>) {
-        let groups: Vec<&GroupPlan> = self.groups.iter().collect();
+        let groups: Vec<&GroupPlan> = self.groups.iter().map(AsRef::as_ref).collect();
         let inputs = Inputs {
             name: "spread",
             settings: &self.spec,

@@ -141,7 +141,9 @@ pub fn plan_after(
     let planned: Vec<GroupPlan> = groups.map(|group| planner.plan_group(group)).collect();
     let mut groups = kept.merge(&chosen, planned);
     for policy in cluster_policies {
-        groups.push(planner.plan_group(group::cluster_group(&index, policy)));
+        groups.push(Arc::new(
+            planner.plan_group(group::cluster_group(&index, policy)),
+        ));
     }
     let moves = groups.iter().map(|group| group.moves.len()).sum();
     let moves_allowed_now = groups

@@ -27,7 +27,7 @@ use crate::model::{Resources, WhenUnsatisfiable};
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Every group of every policy (or pod constraint), in namespace and name order.
-    pub groups: Vec<GroupPlan>,
+    pub groups: Vec<Arc<GroupPlan>>,
     /// Totals.
     pub summary: Summary,
     /// What the next plan needs to reuse this one's groups, on a plan of every SpreadPolicy.
@@ -84,6 +84,7 @@ impl Plan {
         self.groups
             .iter()
             .filter(move |group| group.is_of(namespace, policy))
+            .map(Arc::as_ref)
     }
 }
 
@@ -182,6 +183,10 @@ impl GroupPlan {
 
     /// Whether two plans of a group say the same, down to every domain's count.
     fn same_as(&self, other: &Self, sets: &mut SetComparisons) -> bool {
+        // A group kept from the plan before is that plan's own: nothing to read.
+        if std::ptr::eq(self, other) {
+            return true;
+        }
         // Every field is named, so that a field added later cannot be forgotten here.
         let Self {
             namespace,

@@ -67,7 +67,7 @@ pub(super) struct Kept<'p> {
 #[derive(Debug)]
 enum Slot<'p> {
     /// Its plan stands.
-    Kept(&'p GroupPlan),
+    Kept(&'p Arc<GroupPlan>),
     /// Planned again, by its name.
     Again(&'p str),
 }
@@ -166,18 +166,22 @@ impl<'p> Kept<'p> {
 
     /// The groups of `policies` (in plan order) as a plan from scratch orders them: the kept
     /// ones, and in their places those planned now (`planned`, in the same order).
-    pub(super) fn merge(&self, policies: &[&Policy], planned: Vec<GroupPlan>) -> Vec<GroupPlan> {
+    pub(super) fn merge(
+        &self,
+        policies: &[&Policy],
+        planned: Vec<GroupPlan>,
+    ) -> Vec<Arc<GroupPlan>> {
+        let mut planned = planned.into_iter().map(Arc::new).peekable();
         if self.unchanged.is_empty() {
-            return planned;
+            return planned.collect();
         }
-        let mut planned = planned.into_iter().peekable();
         let mut groups = Vec::with_capacity(planned.len());
         for policy in policies {
             let mut next = || planned.next_if(|group| group.is_of(&policy.namespace, &policy.name));
             if self.unchanged.contains(&*policy.namespace) {
                 for slot in self.slots(policy) {
                     match slot {
-                        Slot::Kept(group) => groups.push((*group).clone()),
+                        Slot::Kept(group) => groups.push(Arc::clone(group)),
                         Slot::Again(_) => groups.extend(next()),
                     }
                 }
@@ -284,6 +288,10 @@ fn differ<T>(
     same: impl Fn(&T, &T) -> bool,
     changed: &mut BTreeSet<String>,
 ) {
+    // A list both pictures share (the stores rebuild a kind's list only when it changed).
+    if std::ptr::eq(before, now) {
+        return;
+    }
     let (before_runs, now_runs) = (runs(before, namespace), runs(now, namespace));
     let namespaces: BTreeSet<&str> = before_runs.keys().chain(now_runs.keys()).copied().collect();
     for name in namespaces {

@@ -481,7 +481,7 @@ fn ours_to_release(alone: &LeftAloneWorkload) -> bool {
 /// constraints); one per namespace and sweep, and none where another rollout of ours runs.
 pub fn orphans<'a>(
     known: &'a [Known],
-    groups: &[GroupPlan],
+    groups: &[Arc<GroupPlan>],
     invalid: &HashMap<String, String>,
 ) -> Vec<&'a Workload> {
     let governed: HashSet<(&str, WorkloadKind, &str)> = groups
