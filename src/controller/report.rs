@@ -3,7 +3,7 @@
 //! changed, and the policy's metrics. The status holds no per-run timestamps, so writing it
 //! never re-triggers work by itself.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use k8s_openapi::{
@@ -82,15 +82,55 @@ fn condition(
 /// Per topology key: pods per domain, the worst skew, the worst actionable skew and its group.
 #[derive(Default)]
 struct Tally<'a> {
+    /// Pods per domain, for the domains some group counts pods in.
     pods: HashMap<&'a str, i32>,
-    /// The domain sets already listed (groups often share one), by address.
-    listed: HashSet<*const DomainSet>,
+    /// The distinct domain sets of the key's constraints (groups often share one).
+    sets: Vec<&'a DomainSet>,
     skew: i32,
     actionable: Option<(i32, &'a str)>,
 }
 
+impl<'a> Tally<'a> {
+    /// The eligible domains, most pods first (by name among equals), up to
+    /// [`DOMAINS_LISTED`], and how many more there are. Only the domains with pods are sorted:
+    /// the empty ones follow in name order, which is each set's own order, so a key whose
+    /// groups share one set (the usual case) costs its pods, not its thousands of nodes.
+    fn listed(&self) -> (Vec<(&'a str, i32)>, usize) {
+        let mut listed: Vec<(&str, i32)> = (self.pods.iter())
+            .filter(|(_, pods)| **pods != 0)
+            .map(|(name, pods)| (*name, *pods))
+            .collect();
+        listed.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        listed.truncate(DOMAINS_LISTED);
+        let room = DOMAINS_LISTED - listed.len();
+        let empty = |name: &&str| self.pods.get(name).is_none_or(|pods| *pods == 0);
+        let all = match self.sets.as_slice() {
+            [set] => {
+                let names = set.domains().map(|domain| set.name(domain));
+                listed.extend(names.filter(empty).take(room).map(|name| (name, 0)));
+                set.len()
+            }
+            sets => {
+                let names: BTreeSet<&str> = (sets.iter())
+                    .flat_map(|set| set.domains().map(|domain| set.name(domain)))
+                    .collect();
+                let all = names.len();
+                listed.extend(
+                    names
+                        .into_iter()
+                        .filter(empty)
+                        .take(room)
+                        .map(|name| (name, 0)),
+                );
+                all
+            }
+        };
+        (listed, all.saturating_sub(DOMAINS_LISTED))
+    }
+}
+
 /// The policy's pods per domain for each topology key, with the worst skews of its groups.
-/// Every eligible domain is listed, empty ones too; names are borrowed, not copied, since a
+/// Every eligible domain counts, empty ones too; names are borrowed, not copied, since a
 /// policy's groups can span thousands of nodes.
 fn distribution(groups: &[&GroupPlan]) -> Vec<ConstraintDistribution> {
     let mut by_key: BTreeMap<&str, Tally<'_>> = BTreeMap::new();
@@ -98,10 +138,8 @@ fn distribution(groups: &[&GroupPlan]) -> Vec<ConstraintDistribution> {
         for constraint in &group.constraints {
             let tally = by_key.entry(&constraint.topology_key).or_default();
             let set = &*constraint.domains.set;
-            if tally.listed.insert(std::ptr::from_ref(set)) {
-                for domain in set.domains() {
-                    tally.pods.entry(set.name(domain)).or_insert(0);
-                }
+            if !tally.sets.iter().any(|known| std::ptr::eq(*known, set)) {
+                tally.sets.push(set);
             }
             for &(domain, pods) in &constraint.domains.pods {
                 *tally.pods.entry(set.name(domain)).or_insert(0) +=
@@ -119,10 +157,7 @@ fn distribution(groups: &[&GroupPlan]) -> Vec<ConstraintDistribution> {
     by_key
         .into_iter()
         .map(|(topology_key, tally)| {
-            let mut listed: Vec<(&str, i32)> = tally.pods.into_iter().collect();
-            listed.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            let more = listed.len().saturating_sub(DOMAINS_LISTED);
-            listed.truncate(DOMAINS_LISTED);
+            let (listed, more) = tally.listed();
             ConstraintDistribution {
                 topology_key: topology_key.to_owned(),
                 skew: tally.skew,
