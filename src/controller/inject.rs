@@ -591,15 +591,28 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The workload `key` names, read in `namespace` when it names none. The model lists
+/// workloads by namespace, kind and name, so it is looked up by bisection; a list in another
+/// order (one built by hand) is read through.
 fn find<'o>(
     workloads: &'o [Arc<Workload>],
     namespace: &str,
     key: &WorkloadRef,
 ) -> Option<&'o Workload> {
-    workloads
-        .iter()
+    let wanted = (key.namespace_or(namespace), key.kind, key.name.as_str());
+    let bisected = workloads
+        .binary_search_by(|workload| {
+            (&*workload.namespace, workload.kind, workload.name.as_str()).cmp(&wanted)
+        })
+        .ok()
+        .and_then(|at| workloads.get(at));
+    bisected
+        .or_else(|| {
+            workloads
+                .iter()
+                .find(|workload| key.names(workload, namespace))
+        })
         .map(|workload| &**workload)
-        .find(|workload| key.names(workload, namespace))
 }
 
 fn left_alone_message(reason: &LeftAlone) -> String {
