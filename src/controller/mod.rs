@@ -3,7 +3,8 @@
 //! observe, plan, act, report — by the leader only; the one chokepoint in [`disruption`] makes
 //! every move.
 //!
-//! - [`stores`]: the watches and the compact model they keep.
+//! - [`stores`]: the watches and the compact model they keep; [`guard`]: decoding their
+//!   objects so that one odd object is skipped, never fatal to its watch.
 //! - [`observe`]: one observation and one plan for all policies per burst of changes, and
 //!   which policies the burst concerns.
 //! - [`reconcile`]: the four steps for one policy.
@@ -29,6 +30,7 @@ pub mod deletion_cost;
 pub mod disruption;
 pub mod events;
 pub mod flights;
+pub mod guard;
 pub mod inject;
 pub mod kind;
 pub mod leader;

@@ -21,12 +21,13 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, Resource,
-    core::{DeserializeGuard, ObjectMeta},
+    core::ObjectMeta,
     runtime::{WatchStreamExt, watcher},
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use super::guard::Guarded;
 use crate::{
     api::FIELD_MANAGER,
     metrics::ControllerMetrics,
@@ -261,7 +262,7 @@ enum Reach {
 
 /// What one watch lists, and which policies its changes may concern.
 struct Watched<K: Clone + DeserializeOwned + Debug> {
-    api: Api<DeserializeGuard<K>>,
+    api: Api<Guarded<K>>,
     reach: Reach,
 }
 
@@ -689,7 +690,7 @@ impl Stores {
             Reach::Namespace => meta.namespace.clone(),
             Reach::Everywhere => None,
         };
-        let read = |guard: DeserializeGuard<K>| -> (Key, Option<String>, Option<V>) {
+        let read = |guard: Guarded<K>| -> (Key, Option<String>, Option<V>) {
             match guard.0 {
                 Ok(object) => {
                     let key = key(object.meta());
