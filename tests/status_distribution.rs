@@ -1,6 +1,7 @@
 //! The distribution a SpreadPolicy's status shows: per topology key, the policy's pods per
 //! eligible domain, fullest first, empty domains after them by name, at most 50, and how many
 //! more there are. Checked against counts taken straight from the cluster's pods.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
 
@@ -67,10 +68,12 @@ fn hostname_distribution(cluster: &Cluster) -> ConstraintDistribution {
     found.unwrap_or_else(|| panic!("no hostname distribution in {status:#?}"))
 }
 
-/// What the status should list, from the pods themselves: every node of `nodes` with its pod
-/// count, fullest first and by name among equals, cut at 50; and how many were cut.
-fn expected(cluster: &Cluster, nodes: &[&str]) -> (Vec<(String, i32)>, i32) {
-    let mut pods: BTreeMap<&str, i32> = nodes.iter().map(|node| (*node, 0)).collect();
+/// What the status should list, from the pods themselves: every node with its pod count,
+/// fullest first and by name among equals, cut at 50; and how many were cut.
+fn expected(cluster: &Cluster) -> (Vec<(String, i32)>, i32) {
+    let mut pods: BTreeMap<&str, i32> = (cluster.nodes.iter())
+        .map(|node| (node.name.as_str(), 0))
+        .collect();
     for pod in &cluster.pods {
         if let Some(count) = pod.node_name.as_deref().and_then(|node| pods.get_mut(node)) {
             *count += 1;
@@ -84,6 +87,21 @@ fn expected(cluster: &Cluster, nodes: &[&str]) -> (Vec<(String, i32)>, i32) {
     let more = i32::try_from(listed.len().saturating_sub(50)).unwrap();
     listed.truncate(50);
     (listed, more)
+}
+
+/// Checks the status's hostname distribution against [`expected`]; returns how many domains
+/// it left out.
+fn assert_listed_as_counted(cluster: &Cluster) -> i32 {
+    let distribution = hostname_distribution(cluster);
+    let (want, more) = expected(cluster);
+    assert_eq!(listed(&distribution), want);
+    assert_eq!(distribution.more_domains, more);
+    more
+}
+
+/// The policy every test plans: hostname, `maxSkew: 1`, ScheduleAnyway.
+fn spread_by_hostname() -> kube_spread::planner::model::Policy {
+    policy("spread", vec![spread(HOSTNAME_LABEL, 1, ScheduleAnyway)])
 }
 
 fn listed(distribution: &ConstraintDistribution) -> Vec<(String, i32)> {
@@ -104,18 +122,13 @@ fn the_status_lists_the_fullest_domains_then_the_empty_ones_by_name_up_to_fifty_
             &web,
             &[("n41", 2), ("n07", 3), ("n03", 2), ("n58", 1), ("n12", 1)],
         )
-        .policy(policy(
-            "spread",
-            vec![spread(HOSTNAME_LABEL, 1, ScheduleAnyway)],
-        ))
+        .policy(spread_by_hostname())
         .build();
-    let distribution = hostname_distribution(&cluster);
-    let names: Vec<String> = cluster.nodes.iter().map(|node| node.name.clone()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (want, more) = expected(&cluster, &names);
-    assert_eq!(listed(&distribution), want);
-    assert_eq!(distribution.more_domains, more);
-    assert_eq!(more, 10, "sixty nodes, fifty listed");
+    assert_eq!(
+        assert_listed_as_counted(&cluster),
+        10,
+        "sixty nodes, fifty listed"
+    );
 }
 
 #[test]
@@ -128,10 +141,7 @@ fn when_a_policys_groups_count_different_nodes_the_status_lists_the_domains_of_a
         .nodes(sixty_nodes())
         .workload_on(&in_pool("web", "b"), &[("n45", 2), ("n50", 1)])
         .workload_on(&in_pool("api", "a"), &[("n02", 3), ("n21", 2)])
-        .policy(policy(
-            "spread",
-            vec![spread(HOSTNAME_LABEL, 1, ScheduleAnyway)],
-        ))
+        .policy(spread_by_hostname())
         .build();
     let plan = plan(&cluster);
     let sets: Vec<usize> = plan
@@ -144,13 +154,11 @@ fn when_a_policys_groups_count_different_nodes_the_status_lists_the_domains_of_a
         [30, 30],
         "one group per workload, one pool each: {plan:#?}"
     );
-    let distribution = hostname_distribution(&cluster);
-    let names: Vec<String> = cluster.nodes.iter().map(|node| node.name.clone()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (want, more) = expected(&cluster, &names);
-    assert_eq!(listed(&distribution), want);
-    assert_eq!(distribution.more_domains, more);
-    assert_eq!(more, 10, "sixty domains in all, fifty listed");
+    assert_eq!(
+        assert_listed_as_counted(&cluster),
+        10,
+        "sixty domains in all, fifty listed"
+    );
 }
 
 #[test]
@@ -159,10 +167,7 @@ fn a_policy_with_fewer_domains_than_the_limit_lists_them_all() {
     let cluster = ClusterBuilder::new()
         .nodes([node("c"), node("a"), node("b")])
         .workload_on(&web, &[("b", 1), ("c", 1)])
-        .policy(policy(
-            "spread",
-            vec![spread(HOSTNAME_LABEL, 1, ScheduleAnyway)],
-        ))
+        .policy(spread_by_hostname())
         .build();
     let distribution = hostname_distribution(&cluster);
     assert_eq!(
