@@ -168,18 +168,18 @@ struct Readings {
     cluster: HashMap<String, (PolicyVersion, Result<model::ClusterPolicy, String>)>,
 }
 
-/// The reading of a policy at `version`, from `cache` when it was read at that version.
+/// The reading of the policy `key` at `version`, from `cache` when it was read at that version.
 fn read_once<T: Clone>(
     cache: &mut HashMap<String, (PolicyVersion, Result<T, String>)>,
+    key: &str,
     version: PolicyVersion,
     read: impl FnOnce() -> Result<T, String>,
 ) -> Result<T, String> {
-    let key = version.key();
-    match cache.get(&key) {
+    match cache.get(key) {
         Some((cached, reading)) if *cached == version => reading.clone(),
         _ => {
             let reading = read();
-            cache.insert(key, (version, reading.clone()));
+            cache.insert(key.to_owned(), (version, reading.clone()));
             reading
         }
     }
@@ -331,9 +331,11 @@ impl Observer {
         for guarded in &policies {
             let version = PolicyVersion::of(guarded.meta());
             let key = version.key();
-            let read = read_once(&mut readings.namespaced, version, || match &guarded.0 {
-                Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
-                Err(unreadable) => Err(unreadable.error.clone()),
+            let read = read_once(&mut readings.namespaced, &key, version, || {
+                match &guarded.0 {
+                    Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
+                    Err(unreadable) => Err(unreadable.error.clone()),
+                }
             });
             match read {
                 Ok(model) => cluster.policies.push(model),
@@ -346,7 +348,7 @@ impl Observer {
         for guarded in &cluster_policies {
             let version = PolicyVersion::of(guarded.meta());
             let key = version.key();
-            let read = read_once(&mut readings.cluster, version, || match &guarded.0 {
+            let read = read_once(&mut readings.cluster, &key, version, || match &guarded.0 {
                 Ok(policy) => convert::cluster_policy(policy).map_err(|error| error.to_string()),
                 Err(unreadable) => Err(unreadable.error.clone()),
             });
