@@ -241,3 +241,77 @@ async fn after_the_first_list_the_controller_lists_nothing_and_writes_only_the_s
     );
     controller.stop().await;
 }
+
+/// The model's node list is built once per change of a node the plan reads: a heartbeat leaves
+/// the list every observation shares as it is, and a label change builds a new one that shows
+/// it.
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_leaves_the_models_node_list_shared_and_a_label_change_builds_a_new_one() {
+    use kube_spread::{controller::stores::Stores, metrics::ControllerMetrics};
+    use std::sync::Arc;
+
+    let sim = sim();
+    let nodes = create_nodes(&sim).await;
+    let stores = Arc::new(Stores::new());
+    let watches = tokio::spawn(
+        Arc::clone(&stores).watch_all(sim.client(), ControllerMetrics::new().unwrap()),
+    );
+    while !stores.synced() {
+        wait(1).await;
+    }
+    let synced = stores.cluster();
+    assert_eq!(synced.nodes.len(), NODES.len());
+    assert!(stores.cluster().nodes.is(&synced.nodes), "nothing changed");
+
+    let heartbeat = json!({"status": {"conditions": [{
+        "type": "Ready", "status": "True", "lastHeartbeatTime": "2025-10-20T08:01:00Z",
+    }]}});
+    let generation = stores.generation();
+    nodes
+        .patch_status("n1", &PatchParams::default(), &Patch::Strategic(&heartbeat))
+        .await
+        .unwrap();
+    wait(1).await;
+    let after_heartbeat = stores.cluster();
+    assert_eq!(
+        stores.generation(),
+        generation,
+        "a heartbeat is announced to no one"
+    );
+    assert!(
+        after_heartbeat.nodes.is(&synced.nodes),
+        "a heartbeat builds no new node list"
+    );
+
+    let label = json!({"metadata": {"labels": {"topology.kubernetes.io/zone": "a"}}});
+    nodes
+        .patch("n2", &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .unwrap();
+    wait(1).await;
+    let relabelled = stores.cluster();
+    assert!(
+        !relabelled.nodes.is(&synced.nodes),
+        "a label change builds a new list"
+    );
+    let n2 = relabelled
+        .nodes
+        .iter()
+        .find(|node| node.name == "n2")
+        .unwrap();
+    assert_eq!(
+        n2.labels
+            .get("topology.kubernetes.io/zone")
+            .map(String::as_str),
+        Some("a")
+    );
+    assert!(
+        synced.nodes.iter().all(|node| node.labels.len() == 1),
+        "the list an older observation holds is left as it was"
+    );
+    assert!(
+        relabelled.replica_sets.is(&synced.replica_sets),
+        "the other kinds' lists stay shared"
+    );
+    watches.abort();
+}

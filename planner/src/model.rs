@@ -901,3 +901,37 @@ pub struct Cluster {
     /// ClusterSpreadPolicies.
     pub cluster_policies: Vec<ClusterPolicy>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Shared;
+
+    #[test]
+    fn a_shared_list_is_one_list_until_a_holder_writes_and_then_only_that_holder_sees_it() {
+        let first: Shared<u32> = vec![1, 2, 3].into();
+        let mut second = first.clone();
+        assert!(second.is(&first), "a clone is the same list");
+        second.push(4);
+        assert!(!second.is(&first), "writing copied the list first");
+        assert_eq!(*first, [1, 2, 3], "the other holder does not see the write");
+        assert_eq!(*second, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn shared_lists_compare_by_content_whether_or_not_they_are_the_same_list() {
+        let first: Shared<u32> = vec![1, 2].into();
+        let built_again: Shared<u32> = [1, 2].into_iter().collect();
+        assert!(!built_again.is(&first));
+        assert_eq!(built_again, first);
+        assert_ne!(Shared::from(vec![2, 1]), first);
+    }
+
+    #[test]
+    fn a_list_held_once_is_written_in_place() {
+        let mut only: Shared<u32> = vec![1].into();
+        let before = only.as_ptr();
+        only[0] = 7;
+        assert_eq!(only.as_ptr(), before, "no copy when no one else holds it");
+        assert_eq!(*only, [7]);
+    }
+}
