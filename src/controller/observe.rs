@@ -291,18 +291,28 @@ impl Observer {
             }
         }
         let policies_version = versions.into_iter().map(VersionOf::owned).collect();
-        let observation = Arc::new(self.take(now, generation, policies_version, last.as_deref()));
+        let observation = Arc::new(self.take(
+            now,
+            generation,
+            &policies,
+            &cluster_policies,
+            policies_version,
+            last.as_deref(),
+        ));
         self.plans.inc();
         *last = Some(Arc::clone(&observation));
         observation
     }
 
-    /// A new observation; the groups of the namespaces where nothing changed since `previous`
-    /// keep its plans (the planner decides which can).
+    /// A new observation of the policies as `observation` read them (so that the versions it
+    /// records are those of the policies it reads); the groups of the namespaces where nothing
+    /// changed since `previous` keep its plans (the planner decides which can).
     fn take(
         &self,
         now: Timestamp,
         generation: u64,
+        policies: &[Arc<DeserializeGuard<SpreadPolicy>>],
+        cluster_policies: &[Arc<DeserializeGuard<ClusterSpreadPolicy>>],
         policies_version: Vec<PolicyVersion>,
         previous: Option<&Observation>,
     ) -> Observation {
@@ -327,8 +337,7 @@ impl Observer {
         let readings = &mut *readings;
         // Each policy is read on its own: one that cannot be read is reported, never a reason
         // to stop planning the others.
-        let policies = self.policies.state();
-        for guarded in &policies {
+        for guarded in policies {
             let version = PolicyVersion::of(guarded.meta());
             let key = version.key();
             let read = read_once(&mut readings.namespaced, &key, version, || {
@@ -344,8 +353,7 @@ impl Observer {
                 }
             }
         }
-        let cluster_policies = self.cluster_policies.state();
-        for guarded in &cluster_policies {
+        for guarded in cluster_policies {
             let version = PolicyVersion::of(guarded.meta());
             let key = version.key();
             let read = read_once(&mut readings.cluster, &key, version, || match &guarded.0 {
@@ -360,7 +368,7 @@ impl Observer {
             }
         }
         // Policies that are gone are forgotten.
-        let (namespaced, across) = (keys(&policies), keys(&cluster_policies));
+        let (namespaced, across) = (keys(policies), keys(cluster_policies));
         readings
             .namespaced
             .retain(|key, _| namespaced.contains(key));
