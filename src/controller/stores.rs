@@ -197,7 +197,7 @@ fn derived<K: Ord + Clone, T: Clone>(
 
 /// A node as the planner reads it, with what a write of its taints must start from (they are
 /// one atomic list, replaced whole under a resourceVersion precondition).
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct NodeEntry {
     /// The planner's node.
     pub node: model::Node,
@@ -650,7 +650,7 @@ impl Stores {
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
         K::Scope: Send,
         Key: Ord + Clone + Debug,
-        V: Debug,
+        V: Debug + PartialEq,
     {
         self.watch_in(
             Watched {
@@ -679,7 +679,7 @@ impl Stores {
     ) where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
         Key: Ord + Clone + Debug,
-        V: Debug,
+        V: Debug + PartialEq,
     {
         let kind = K::kind(&()).to_string();
         let mut stream = watcher(api, watcher::Config::default())
@@ -751,6 +751,12 @@ impl Stores {
                         let mut items =
                             target.items.write().unwrap_or_else(PoisonError::into_inner);
                         let announced = match value {
+                            // An update that leaves the value as it was keeps the object the
+                            // pictures share: the planner's index takes over what it read of
+                            // an object that is still the same one.
+                            Some(value) if items.get(&key).is_some_and(|kept| **kept == value) => {
+                                false
+                            }
                             Some(value) => {
                                 let value = Arc::new(value);
                                 let before = items.insert(key, Arc::clone(&value));
