@@ -1,7 +1,7 @@
 //! Lookups over a [`Cluster`] built once per plan: pods per node and namespace, owners,
 //! claims, budgets, and what each node has committed. Read-only; the plan keeps its own overlay.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -35,16 +35,17 @@ struct NamespacePods<'a> {
 }
 
 impl<'a> NamespacePods<'a> {
-    fn add(&mut self, pod: PodId, labels: &'a Arc<super::model::Labels>) {
+    /// Adds a pod whose labels object is `object`; `labels` reads them from the pod, only
+    /// for the first pod of a set.
+    fn add(&mut self, pod: PodId, object: usize, labels: impl FnOnce() -> &'a super::model::Labels) {
         self.pods.push(pod);
-        let object = Arc::as_ptr(labels) as usize;
         let position = match self.last {
             Some((last, position)) if last == object => position,
             _ => {
                 let sets = &mut self.label_sets;
                 let position = *self.label_set_ids.entry(object).or_insert_with(|| {
                     sets.push(LabelSet {
-                        labels,
+                        labels: labels(),
                         pods: Vec::new(),
                     });
                     sets.len() - 1
@@ -55,6 +56,224 @@ impl<'a> NamespacePods<'a> {
         };
         self.label_sets[position].pods.push(pod);
     }
+}
+
+/// What the index reads of one pod. A pod is immutable behind its `Arc`, so the same pod
+/// object has the same facts in the next cluster, as long as the nodes, the workloads' keys
+/// and the ReplicaSets are as they were (positions and owners are read from those).
+#[derive(Clone, Copy, Debug)]
+struct PodFacts {
+    /// Its node, if bound to a known node.
+    node: Option<NodeId>,
+    /// Whether the scheduler's cache holds it (bound to that node, not Succeeded/Failed).
+    held: bool,
+    /// The Deployment or StatefulSet that controls it.
+    workload: Option<WorkloadId>,
+    /// Which namespace object and labels object it carries (their addresses: pods of one
+    /// namespace, and of one template, share them).
+    namespace: usize,
+    labels: usize,
+}
+
+/// The summed requests of the pods on a node, exactly: the same whatever the order they are
+/// added and taken away in. (A plain `Resources` sum saturates, after which taking a pod away
+/// would not give back the sum without it.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Total {
+    cpu_millis: i128,
+    memory_bytes: i128,
+    pods: i128,
+}
+
+impl Total {
+    /// What one pod held on the node counts.
+    fn of(pod: &Pod) -> Self {
+        let requests = pod.spec.requests;
+        Self {
+            cpu_millis: requests.cpu_millis.into(),
+            memory_bytes: requests.memory_bytes.into(),
+            pods: 1,
+        }
+    }
+
+    fn add(&mut self, other: Self) {
+        self.cpu_millis += other.cpu_millis;
+        self.memory_bytes += other.memory_bytes;
+        self.pods += other.pods;
+    }
+
+    fn take(&mut self, other: Self) {
+        self.cpu_millis -= other.cpu_millis;
+        self.memory_bytes -= other.memory_bytes;
+        self.pods -= other.pods;
+    }
+
+    /// As resources, each amount held to what an `i64` can say.
+    fn clamped(self) -> Resources {
+        let clamp = |amount: i128| {
+            i64::try_from(amount).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX })
+        };
+        Resources {
+            cpu_millis: clamp(self.cpu_millis),
+            memory_bytes: clamp(self.memory_bytes),
+            pods: clamp(self.pods),
+        }
+    }
+}
+
+/// What an index leaves to the next one, so that an index of a cluster that changed little
+/// reads only the pods that changed (see [`Index::after`]).
+#[derive(Debug)]
+pub struct Memo {
+    /// The pod list it was taken of (address and length): a memo handed with another cluster
+    /// than its own is not read.
+    pods: (usize, usize),
+    facts: Vec<PodFacts>,
+    totals: Vec<Total>,
+}
+
+/// Reads a pod's facts, remembering the last node name object and owner (pods come in runs
+/// of one owner and one node name object, shared by the snapshot's interner).
+struct Reader<'i, 'a> {
+    cluster: &'a Cluster,
+    node_ids: &'i HashMap<&'a str, NodeId>,
+    workload_ids: &'i HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
+    replica_set_owner: &'i HashMap<(&'a str, &'a str), WorkloadId>,
+    node_by_name_object: HashMap<usize, Option<NodeId>>,
+    last_node: Option<(usize, Option<NodeId>)>,
+    last_owner: Option<(usize, &'a str, &'a str, Option<WorkloadId>)>,
+}
+
+impl<'a> Reader<'_, 'a> {
+    fn read(&mut self, pod: &'a Pod) -> PodFacts {
+        let node = pod.node_name.as_ref().and_then(|name| {
+            let object = Arc::as_ptr(name).cast::<u8>() as usize;
+            match self.last_node {
+                Some((last, node)) if last == object => node,
+                _ => {
+                    let node_ids = self.node_ids;
+                    let node = *self
+                        .node_by_name_object
+                        .entry(object)
+                        .or_insert_with(|| node_ids.get(&**name).copied());
+                    self.last_node = Some((object, node));
+                    node
+                }
+            }
+        });
+        let namespace = pod.namespace.as_ptr() as usize;
+        let workload = match (&pod.owner, self.last_owner) {
+            (Some(owner), Some((last_namespace, namespace_name, name, workload)))
+                if (last_namespace == namespace || namespace_name == &*pod.namespace)
+                    && name == owner.name =>
+            {
+                workload
+            }
+            _ => {
+                let workload = Index::owning_workload(
+                    pod,
+                    self.workload_ids,
+                    self.replica_set_owner,
+                    self.cluster,
+                );
+                self.last_owner = pod
+                    .owner
+                    .as_ref()
+                    .map(|owner| (namespace, &*pod.namespace, owner.name.as_str(), workload));
+                workload
+            }
+        };
+        PodFacts {
+            node,
+            // The scheduler's cache holds bound pods that are not Succeeded or Failed;
+            // terminating ones still hold their resources.
+            held: node.is_some() && !pod.phase.is_terminal(),
+            workload,
+            namespace,
+            labels: Arc::as_ptr(&pod.labels) as usize,
+        }
+    }
+}
+
+/// Whether two workload lists name the same workloads at the same positions (their specs
+/// and statuses may differ: the index reads only who they are).
+fn same_workloads(before: &[Arc<Workload>], now: &[Arc<Workload>]) -> bool {
+    before.len() == now.len()
+        && before.iter().zip(now).all(|(a, b)| {
+            Arc::ptr_eq(a, b)
+                || (a.kind == b.kind
+                    && a.namespace == b.namespace
+                    && a.name == b.name
+                    && a.uid == b.uid)
+        })
+}
+
+/// Reads the pods of `reader`'s cluster after `before`, whose pods `memo` read: the facts of
+/// each pod that is still the same object are taken over, the others read; the nodes' totals
+/// lose what the pods gone held and gain what the new ones hold. Also says in which
+/// namespaces pods changed.
+///
+/// Both lists are walked together in the model's order (namespace, name), which the stores'
+/// pictures keep; in another order a pod may be read although it did not change, never the
+/// other way round.
+fn read_changes<'a>(
+    reader: &mut Reader<'_, 'a>,
+    before: &Cluster,
+    memo: &Memo,
+) -> (Vec<PodFacts>, Vec<Total>, BTreeSet<String>) {
+    let now = &reader.cluster.pods;
+    let mut facts = Vec::with_capacity(now.len());
+    let mut totals = memo.totals.clone();
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut note = |namespace: &str| {
+        if !changed.contains(namespace) {
+            changed.insert(namespace.to_owned());
+        }
+    };
+    let (mut then, mut current) = (before.pods.iter().zip(&memo.facts).peekable(), now.iter());
+    let mut next = current.next();
+    loop {
+        let gone = match (then.peek(), next) {
+            (Some((old, _)), Some(pod)) if Arc::ptr_eq(old, pod) => {
+                if let Some((_, old_facts)) = then.next() {
+                    facts.push(*old_facts);
+                }
+                next = current.next();
+                continue;
+            }
+            (Some((old, _)), Some(pod)) => pod_order(old, pod).is_le(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if gone {
+            // Gone, or replaced by the pod of the same name read next.
+            if let Some((old, old_facts)) = then.next() {
+                if let (true, Some(node)) = (old_facts.held, old_facts.node)
+                    && let Some(total) = totals.get_mut(node)
+                {
+                    total.take(Total::of(old));
+                }
+                note(&old.namespace);
+            }
+        } else if let Some(pod) = next {
+            let read = reader.read(pod);
+            if let (true, Some(node)) = (read.held, read.node)
+                && let Some(total) = totals.get_mut(node)
+            {
+                total.add(Total::of(pod));
+            }
+            facts.push(read);
+            note(&pod.namespace);
+            next = current.next();
+        }
+    }
+    (facts, totals, changed)
+}
+
+/// Orders two pods by namespace and name (the model's order).
+fn pod_order(a: &Pod, b: &Pod) -> std::cmp::Ordering {
+    (&*a.namespace, a.name.as_str()).cmp(&(&*b.namespace, b.name.as_str()))
 }
 
 /// Lookups over one cluster.
@@ -86,11 +305,25 @@ pub struct Index<'a> {
     claims: HashMap<(&'a str, &'a str), usize>,
     volumes: HashMap<&'a str, usize>,
     pdbs_by_namespace: HashMap<&'a str, Vec<usize>>,
+    /// What the next index may take over.
+    memo: Memo,
+    /// The namespaces whose pods differ from those of the cluster the memo read was taken of
+    /// (None: no memo was read).
+    pods_changed_in: Option<BTreeSet<String>>,
 }
 
 impl<'a> Index<'a> {
     /// Indexes a cluster.
     pub fn new(cluster: &'a Cluster) -> Self {
+        Self::after(cluster, None)
+    }
+
+    /// Indexes a cluster, taking over from `previous` (an earlier cluster and the memo its
+    /// index left, see [`Index::memo`]) what it read of every pod that is still the same
+    /// object: only the pods that changed are read, as long as the nodes, the workloads'
+    /// keys and the ReplicaSets are as they were (otherwise every pod is read again). The
+    /// index is the same either way.
+    pub fn after(cluster: &'a Cluster, previous: Option<(&Cluster, &Memo)>) -> Self {
         let node_ids: HashMap<&str, NodeId> = cluster
             .nodes
             .iter()
@@ -114,77 +347,72 @@ impl<'a> Index<'a> {
 
         let (replica_set_owner, current_hash) = Self::replica_set_owners(cluster, &workload_ids);
 
-        let node_rank = node_ranks(cluster);
-        let mut node_requested = vec![Resources::default(); cluster.nodes.len()];
-        let mut pod_node = Vec::with_capacity(cluster.pods.len());
-        // Per pod: its node when the scheduler's cache holds it (bound, not Succeeded/Failed).
-        let mut cached: Vec<Option<NodeId>> = Vec::with_capacity(cluster.pods.len());
-        let mut pod_workload = Vec::with_capacity(cluster.pods.len());
-        let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
-        let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
-        // Pods come in runs of one namespace, one owner and one node name object (shared by
-        // the snapshot's interner), so the last lookups are remembered.
-        let mut last_namespace: Option<(*const u8, usize)> = None;
-        let mut last_owner: Option<(&str, &str, Option<WorkloadId>)> = None;
-        let mut node_by_name_object: HashMap<usize, Option<NodeId>> = HashMap::default();
-        let mut last_node: Option<(usize, Option<NodeId>)> = None;
-        for (id, pod) in cluster.pods.iter().enumerate() {
-            let node = pod.node_name.as_ref().and_then(|name| {
-                let object = Arc::as_ptr(name).cast::<u8>() as usize;
-                match last_node {
-                    Some((last, node)) if last == object => node,
-                    _ => {
-                        let node = *node_by_name_object
-                            .entry(object)
-                            .or_insert_with(|| node_ids.get(&**name).copied());
-                        last_node = Some((object, node));
-                        node
+        let mut reader = Reader {
+            cluster,
+            node_ids: &node_ids,
+            workload_ids: &workload_ids,
+            replica_set_owner: &replica_set_owner,
+            node_by_name_object: HashMap::default(),
+            last_node: None,
+            last_owner: None,
+        };
+        let previous = previous.filter(|(before, memo)| {
+            memo.pods == (before.pods.as_ptr() as usize, before.pods.len())
+                && memo.facts.len() == before.pods.len()
+                && memo.totals.len() == cluster.nodes.len()
+                && before.nodes.is(&cluster.nodes)
+                && before.replica_sets.is(&cluster.replica_sets)
+                && same_workloads(&before.workloads, &cluster.workloads)
+        });
+        let (facts, totals, pods_changed_in) = match previous {
+            Some((before, memo)) => {
+                let (facts, totals, changed) = read_changes(&mut reader, before, memo);
+                (facts, totals, Some(changed))
+            }
+            None => {
+                let facts: Vec<PodFacts> = cluster
+                    .pods
+                    .iter()
+                    .map(|pod| reader.read(pod))
+                    .collect();
+                let mut totals = vec![Total::default(); cluster.nodes.len()];
+                for (pod, facts) in cluster.pods.iter().zip(&facts) {
+                    if let (true, Some(node)) = (facts.held, facts.node) {
+                        totals[node].add(Total::of(pod));
                     }
                 }
-            });
-            // The scheduler's cache holds bound pods that are not Succeeded or Failed;
-            // terminating ones still hold their resources.
-            let held = node.filter(|_| !pod.phase.is_terminal());
-            if let Some(node) = held {
-                node_requested[node] = node_requested[node].plus(Resources {
-                    pods: 1,
-                    ..pod.spec.requests
-                });
+                (facts, totals, None)
             }
-            cached.push(held);
-            pod_node.push(node);
+        };
 
-            let workload = match (&pod.owner, last_owner) {
-                (Some(owner), Some((namespace, name, workload)))
-                    if namespace == &*pod.namespace && name == owner.name =>
-                {
-                    workload
-                }
-                _ => {
-                    let workload =
-                        Self::owning_workload(pod, &workload_ids, &replica_set_owner, cluster);
-                    last_owner = pod
-                        .owner
-                        .as_ref()
-                        .map(|owner| (&*pod.namespace, owner.name.as_str(), workload));
-                    workload
-                }
-            };
-            pod_workload.push(workload);
-
-            let namespace_ptr = pod.namespace.as_ptr();
+        let node_rank = node_ranks(cluster);
+        let node_requested: Vec<Resources> = totals.iter().map(|total| total.clamped()).collect();
+        let pod_node: Vec<Option<NodeId>> = facts.iter().map(|facts| facts.node).collect();
+        // Per pod: its node when the scheduler's cache holds it.
+        let cached: Vec<Option<NodeId>> = facts
+            .iter()
+            .map(|facts| facts.node.filter(|_| facts.held))
+            .collect();
+        let pod_workload: Vec<Option<WorkloadId>> =
+            facts.iter().map(|facts| facts.workload).collect();
+        let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
+        let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
+        // Pods come in runs of one namespace object: a pod is read only where a run or a set
+        // of labels starts.
+        let mut last_namespace: Option<(usize, usize)> = None;
+        for (id, (pod, facts)) in cluster.pods.iter().zip(&facts).enumerate() {
             let position = match last_namespace {
-                Some((ptr, position)) if ptr == namespace_ptr => position,
+                Some((object, position)) if object == facts.namespace => position,
                 _ => {
                     let position = *namespace_ids.entry(&pod.namespace).or_insert_with(|| {
                         namespaces.push(NamespacePods::default());
                         namespaces.len() - 1
                     });
-                    last_namespace = Some((namespace_ptr, position));
+                    last_namespace = Some((facts.namespace, position));
                     position
                 }
             };
-            namespaces[position].add(id, &pod.labels);
+            namespaces[position].add(id, facts.labels, || &pod.labels);
         }
 
         let (on_node, on_node_start) = bucket(&cached, cluster.nodes.len());
@@ -223,7 +451,25 @@ impl<'a> Index<'a> {
             claims,
             volumes,
             pdbs_by_namespace,
+            memo: Memo {
+                pods: (cluster.pods.as_ptr() as usize, cluster.pods.len()),
+                facts,
+                totals,
+            },
+            pods_changed_in,
         }
+    }
+
+    /// What the next index of a later cluster may take over from this one: hand it to
+    /// [`Index::after`] with this index's cluster.
+    pub fn memo(self) -> Memo {
+        self.memo
+    }
+
+    /// The namespaces whose pods changed since the cluster of the memo this index was built
+    /// after (None when it read no memo).
+    pub fn pods_changed_in(&self) -> Option<&BTreeSet<String>> {
+        self.pods_changed_in.as_ref()
     }
 
     /// Each ReplicaSet's controlling Deployment (by namespace and name), and each Deployment's

@@ -65,13 +65,16 @@ pub fn plan_after(
     options: &PlanOptions,
     previous: Option<Previous<'_>>,
 ) -> Plan {
-    let index = Index::new(cluster);
+    let index = Index::after(
+        cluster,
+        previous.and_then(|previous| Some((previous.cluster, previous.plan.memo.as_deref()?))),
+    );
     let every_policy = options.source == Source::Policies
         && options.namespace.is_none()
         && options.policy.is_none();
     let kept = previous
         .filter(|_| every_policy)
-        .map(|previous| Kept::from(previous, cluster, options.now, &index.node_requested))
+        .map(|previous| Kept::from(previous, cluster, options.now, &index))
         .unwrap_or_default();
     let mut chosen: Vec<&Policy> = Vec::new();
     let planning: Vec<&Policy>;
@@ -166,6 +169,7 @@ pub fn plan_after(
         now: options.now,
         requested: index.node_requested.clone(),
     });
+    drop(planner);
     Plan {
         groups,
         summary: Summary {
@@ -174,6 +178,8 @@ pub fn plan_after(
             nodes,
         },
         reusable,
+        memo: Some(Arc::new(index.memo())),
+        policies: std::sync::OnceLock::new(),
     }
 }
 

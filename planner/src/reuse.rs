@@ -29,7 +29,7 @@ use jiff::Timestamp;
 
 use super::{
     eligibility,
-    index::NodeId,
+    index::{Index, NodeId},
     model::{Cluster, Node, Policy, Resources},
     report::{GroupPlan, Outcome, Plan},
 };
@@ -79,8 +79,9 @@ impl<'p> Kept<'p> {
         previous: Previous<'p>,
         cluster: &Cluster,
         now: Timestamp,
-        requested: &[Resources],
+        index: &Index<'_>,
     ) -> Self {
+        let requested = index.node_requested.as_slice();
         let Some(reusable) = previous.plan.reusable.as_ref() else {
             return Self::default();
         };
@@ -95,7 +96,7 @@ impl<'p> Kept<'p> {
         if everything_changed {
             return Self::default();
         }
-        let changed = changed_namespaces(before, cluster);
+        let changed = changed_namespaces(before, cluster, index.pods_changed_in());
         let refit: Vec<Refit<'_>> = cluster
             .nodes
             .iter()
@@ -232,16 +233,24 @@ fn stands(group: &GroupPlan, now: Timestamp, refit: &[Refit<'_>]) -> bool {
 }
 
 /// The namespaces any of whose namespaced objects differ between two clusters (pods, workloads,
-/// ReplicaSets, PodDisruptionBudgets, PersistentVolumeClaims, SpreadPolicies).
-fn changed_namespaces(before: &Cluster, now: &Cluster) -> BTreeSet<String> {
+/// ReplicaSets, PodDisruptionBudgets, PersistentVolumeClaims, SpreadPolicies). Those where
+/// pods changed are `pods_changed_in` when the index of `now` told them.
+fn changed_namespaces(
+    before: &Cluster,
+    now: &Cluster,
+    pods_changed_in: Option<&BTreeSet<String>>,
+) -> BTreeSet<String> {
     let mut changed = BTreeSet::new();
-    differ(
-        &before.pods,
-        &now.pods,
-        |pod| &pod.namespace,
-        |a, b| Arc::ptr_eq(a, b) || a == b,
-        &mut changed,
-    );
+    match pods_changed_in {
+        Some(namespaces) => changed.extend(namespaces.iter().cloned()),
+        None => differ(
+            &before.pods,
+            &now.pods,
+            |pod| &pod.namespace,
+            |a, b| Arc::ptr_eq(a, b) || a == b,
+            &mut changed,
+        ),
+    }
     differ(
         &before.workloads,
         &now.workloads,
