@@ -3,8 +3,9 @@
 //! serialize to the JSON `kube-spread plan -o json` prints.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
-    sync::Arc,
+    cmp::Ordering,
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, OnceLock},
 };
 
 use jiff::Timestamp;
@@ -33,6 +34,12 @@ pub struct Plan {
     /// What the next plan needs to reuse this one's groups, on a plan of every SpreadPolicy.
     #[serde(skip)]
     pub(crate) reusable: Option<Reusable>,
+    /// What the index of this plan's cluster read of each pod, for the next plan's.
+    #[serde(skip)]
+    pub(crate) memo: Option<Arc<crate::index::Memo>>,
+    /// Where each policy's groups are (see `Plan::policies`).
+    #[serde(skip)]
+    pub(crate) policies: OnceLock<Vec<((String, String), Vec<usize>)>>,
 }
 
 impl Plan {
@@ -40,38 +47,91 @@ impl Plan {
     /// whose groups this plan plans differently from `before`, or that only one of the two
     /// plans.
     pub fn replanned_since(&self, before: &Self) -> BTreeSet<(String, String)> {
-        let (now, then) = (self.by_policy(), before.by_policy());
+        let (now, then) = (self.policies(), before.policies());
         let mut sets = SetComparisons::default();
-        let mut same = |now: &[&GroupPlan], then: &[&GroupPlan]| {
+        let mut same = |now: &[usize], then: &[usize]| {
             now.len() == then.len()
-                && now
-                    .iter()
-                    .zip(then)
-                    .all(|(group, before)| group.same_as(before, &mut sets))
+                && now.iter().zip(then).all(|(&group, &earlier)| {
+                    self.groups[group].same_as(&before.groups[earlier], &mut sets)
+                })
         };
-        let policies: BTreeSet<&(&str, &str)> = now.keys().chain(then.keys()).collect();
-        policies
-            .into_iter()
-            .filter(|policy| match (now.get(*policy), then.get(*policy)) {
-                (Some(now), Some(then)) => !same(now, then),
-                _ => true,
-            })
-            .map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned()))
-            .collect()
-    }
-
-    /// The groups of each policy, in plan order.
-    fn by_policy(&self) -> BTreeMap<(&str, &str), Vec<&GroupPlan>> {
-        let mut groups: BTreeMap<(&str, &str), Vec<&GroupPlan>> = BTreeMap::new();
-        for group in &self.groups {
-            if let Some(policy) = &group.policy {
-                groups
-                    .entry((&*group.namespace, policy.as_str()))
-                    .or_default()
-                    .push(group);
+        let mut replanned = BTreeSet::new();
+        let mut note = |(namespace, name): &(String, String)| {
+            replanned.insert((namespace.clone(), name.clone()));
+        };
+        // Both lists are in policy order: walked together, a policy whose groups the plan
+        // before owns is matched without reading its name.
+        let (mut now, mut then) = (now.iter().peekable(), then.iter().peekable());
+        loop {
+            match (now.peek(), then.peek()) {
+                (Some((key, groups)), Some((earlier_key, earlier))) => {
+                    let kept = (groups.first().zip(earlier.first()))
+                        .is_some_and(|(&a, &b)| Arc::ptr_eq(&self.groups[a], &before.groups[b]));
+                    match if kept { Ordering::Equal } else { key.cmp(earlier_key) } {
+                        Ordering::Equal => {
+                            if !same(groups, earlier) {
+                                note(key);
+                            }
+                            now.next();
+                            then.next();
+                        }
+                        Ordering::Less => {
+                            note(key);
+                            now.next();
+                        }
+                        Ordering::Greater => {
+                            note(earlier_key);
+                            then.next();
+                        }
+                    }
+                }
+                (Some((key, _)), None) => {
+                    note(key);
+                    now.next();
+                }
+                (None, Some((earlier_key, _))) => {
+                    note(earlier_key);
+                    then.next();
+                }
+                (None, None) => break,
             }
         }
-        groups
+        replanned
+    }
+
+    /// The positions of each policy's groups in plan order, by `(namespace, name)`, sorted:
+    /// read once per plan.
+    fn policies(&self) -> &[((String, String), Vec<usize>)] {
+        self.policies.get_or_init(|| {
+            let mut policies: Vec<((String, String), Vec<usize>)> = Vec::new();
+            for (position, group) in self.groups.iter().enumerate() {
+                let Some(policy) = group.policy.as_deref() else {
+                    continue;
+                };
+                // A policy's groups are neighbours in plan order.
+                match policies.last_mut() {
+                    Some(((namespace, name), groups))
+                        if **namespace == *group.namespace && name == policy =>
+                    {
+                        groups.push(position);
+                    }
+                    _ => policies.push((
+                        (group.namespace.to_string(), policy.to_owned()),
+                        vec![position],
+                    )),
+                }
+            }
+            // Plans made elsewhere (tests) may not keep a policy's groups together.
+            policies.sort_by(|a, b| a.0.cmp(&b.0));
+            policies.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    earlier.1.append(&mut later.1);
+                }
+                same
+            });
+            policies
+        })
     }
 
     /// The groups of one policy: a SpreadPolicy by namespace and name, a ClusterSpreadPolicy
@@ -81,9 +141,15 @@ impl Plan {
         namespace: &'p str,
         policy: &'p str,
     ) -> impl Iterator<Item = &'p GroupPlan> + 'p {
-        self.groups
-            .iter()
-            .filter(move |group| group.is_of(namespace, policy))
+        let policies = self.policies();
+        let found = policies
+            .binary_search_by(|((at, name), _)| (at.as_str(), name.as_str()).cmp(&(namespace, policy)))
+            .ok()
+            .and_then(|at| policies.get(at));
+        found
+            .into_iter()
+            .flat_map(|(_, groups)| groups)
+            .filter_map(|&position| self.groups.get(position))
             .map(Arc::as_ref)
     }
 }
