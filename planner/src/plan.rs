@@ -131,6 +131,13 @@ pub fn plan_after(
     };
     cluster_policies.sort_by(|a, b| a.name.cmp(&b.name));
     let mut planner = Planner::new(&index, options.now);
+    // Domain sets read only the nodes: over the same list, the plan before's still hold.
+    if let Some(previous) = previous
+        && previous.cluster.nodes.is(&cluster.nodes)
+        && let Some(domains) = &previous.plan.domains
+    {
+        planner.domains = domains.carried();
+    }
     if !cluster_policies.is_empty() {
         planner.joint = Some(Joint::default());
         let mut scene = Scene::new(&index);
@@ -169,6 +176,7 @@ pub fn plan_after(
         now: options.now,
         requested: index.node_requested.clone(),
     });
+    let domains = Some(Arc::new(std::mem::take(&mut planner.domains)));
     drop(planner);
     Plan {
         groups,
@@ -179,6 +187,7 @@ pub fn plan_after(
         },
         reusable,
         memo: Some(Arc::new(index.memo())),
+        domains,
         policies: std::sync::OnceLock::new(),
     }
 }

@@ -37,6 +37,9 @@ pub struct Plan {
     /// What the index of this plan's cluster read of each pod, for the next plan's.
     #[serde(skip)]
     pub(crate) memo: Option<Arc<crate::index::Memo>>,
+    /// The domain sets its planner built, for the next plan over the same nodes.
+    #[serde(skip)]
+    pub(crate) domains: Option<Arc<crate::topology::DomainCache>>,
     /// Where each policy's groups are (see `Plan::policies`).
     #[serde(skip)]
     pub(crate) policies: OnceLock<Vec<((String, String), Vec<usize>)>>,

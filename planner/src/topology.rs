@@ -239,7 +239,7 @@ impl DomainSet {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct DomainKey {
     placements: Vec<Placement>,
     topology_key: String,
@@ -264,13 +264,27 @@ impl DomainKey {
 
 /// Domain sets already built, shared by every group with the same placement and constraint
 /// shape (a cluster of a thousand namespaces typically has a handful). Looked up by a hash of
-/// the borrowed parts, so a hit allocates nothing.
-#[derive(Debug, Default)]
+/// the borrowed parts, so a hit allocates nothing. The sets read only the nodes, so a plan
+/// of a cluster whose nodes are the list the plan before read starts from that plan's
+/// cache ([`DomainCache::carried`]).
+#[derive(Clone, Debug, Default)]
 pub struct DomainCache {
     sets: HashMap<u64, Vec<(DomainKey, Arc<DomainSet>)>>,
 }
 
+/// How many shapes a cache carried from plan to plan may hold before it starts afresh (a
+/// cluster typically has a handful; policies edited again and again would add more).
+const CARRIED_SHAPES: usize = 64;
+
 impl DomainCache {
+    /// The cache to start the next plan with, over the same nodes.
+    pub fn carried(&self) -> Self {
+        if self.sets.values().map(Vec::len).sum::<usize>() > CARRIED_SHAPES {
+            return Self::default();
+        }
+        self.clone()
+    }
+
     /// The domain set for a constraint and placement, built on first use.
     pub fn get(
         &mut self,
