@@ -895,7 +895,7 @@ pub struct Cluster {
     /// PersistentVolumes.
     pub volumes: Shared<Volume>,
     /// SpreadPolicies.
-    pub policies: Vec<Policy>,
+    pub policies: Shared<Policy>,
     /// Namespaces (a snapshot without them selects by the namespaces' names alone).
     pub namespaces: Shared<Namespace>,
     /// ClusterSpreadPolicies.

@@ -277,12 +277,14 @@ impl Observer {
             .collect();
         versions.sort_unstable();
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let same_specs = last.as_ref().is_some_and(|observation| {
+            (observation.policies_version.iter())
+                .map(PolicyVersion::borrowed)
+                .eq(versions.iter().copied())
+        });
         if let Some(observation) = last.as_ref() {
             let fresh = Duration::try_from(now.duration_since(observation.taken))
                 .is_ok_and(|age| age < MAX_AGE);
-            let same_specs = (observation.policies_version.iter())
-                .map(PolicyVersion::borrowed)
-                .eq(versions.iter().copied());
             if fresh
                 && (freshness == Freshness::Recent || observation.stores_generation == generation)
                 && same_specs
@@ -298,6 +300,7 @@ impl Observer {
             &cluster_policies,
             policies_version,
             last.as_deref(),
+            same_specs,
         ));
         self.plans.inc();
         *last = Some(Arc::clone(&observation));
@@ -305,7 +308,8 @@ impl Observer {
     }
 
     /// A new observation of the policies as `observation` read them (so that the versions it
-    /// records are those of the policies it reads); the groups of the namespaces where nothing
+    /// records are those of the policies it reads; `same_specs` when they are those `previous`
+    /// read, whose readings are then taken over); the groups of the namespaces where nothing
     /// changed since `previous` keep its plans (the planner decides which can).
     fn take(
         &self,
@@ -315,6 +319,7 @@ impl Observer {
         cluster_policies: &[Arc<DeserializeGuard<ClusterSpreadPolicy>>],
         policies_version: Vec<PolicyVersion>,
         previous: Option<&Observation>,
+        same_specs: bool,
     ) -> Observation {
         let mut cluster = self.stores.cluster();
         // A node whose kubelet stopped renewing its Lease still reads Ready for up to 40 s;
@@ -332,51 +337,15 @@ impl Observer {
                 node.ready = false;
             }
         }
-        let mut invalid = HashMap::new();
-        let mut readings = self.readings.lock().unwrap_or_else(PoisonError::into_inner);
-        let readings = &mut *readings;
-        // Each policy is read on its own: one that cannot be read is reported, never a reason
-        // to stop planning the others.
-        for guarded in policies {
-            let version = PolicyVersion::of(guarded.meta());
-            let key = version.key();
-            let read = read_once(&mut readings.namespaced, &key, version, || {
-                match &guarded.0 {
-                    Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
-                    Err(unreadable) => Err(unreadable.error.clone()),
-                }
-            });
-            match read {
-                Ok(model) => cluster.policies.push(model),
-                Err(error) => {
-                    invalid.insert(key, error);
-                }
+        // The policies as the last observation read them, while none changed since.
+        let invalid = match previous.filter(|_| same_specs) {
+            Some(previous) => {
+                cluster.policies = previous.cluster.policies.clone();
+                cluster.cluster_policies = previous.cluster.cluster_policies.clone();
+                previous.invalid.clone()
             }
-        }
-        for guarded in cluster_policies {
-            let version = PolicyVersion::of(guarded.meta());
-            let key = version.key();
-            let read = read_once(&mut readings.cluster, &key, version, || match &guarded.0 {
-                Ok(policy) => convert::cluster_policy(policy).map_err(|error| error.to_string()),
-                Err(unreadable) => Err(unreadable.error.clone()),
-            });
-            match read {
-                Ok(model) => cluster.cluster_policies.push(model),
-                Err(error) => {
-                    invalid.insert(key, error);
-                }
-            }
-        }
-        // Policies that are gone are forgotten.
-        let (namespaced, across) = (keys(policies), keys(cluster_policies));
-        readings
-            .namespaced
-            .retain(|key, _| namespaced.contains(key));
-        readings.cluster.retain(|key, _| across.contains(key));
-        cluster
-            .policies
-            .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
-        cluster.cluster_policies.sort_by(|a, b| a.name.cmp(&b.name));
+            None => self.read_policies(&mut cluster, policies, cluster_policies),
+        };
         let uncordoned = self.note_cordons(&cluster, now);
         let plan = planner::plan_after(
             &cluster,
@@ -400,6 +369,62 @@ impl Observer {
             stores_generation: generation,
             policies_version,
         }
+    }
+
+    /// Reads every policy into `cluster` (each once per version, see [`read_once`]), and says
+    /// which cannot be read, by `namespace/name` (`/name` when cluster-scoped), with why.
+    fn read_policies(
+        &self,
+        cluster: &mut Cluster,
+        policies: &[Arc<DeserializeGuard<SpreadPolicy>>],
+        cluster_policies: &[Arc<DeserializeGuard<ClusterSpreadPolicy>>],
+    ) -> HashMap<String, String> {
+        let mut invalid = HashMap::new();
+        let mut readings = self.readings.lock().unwrap_or_else(PoisonError::into_inner);
+        let readings = &mut *readings;
+        let mut namespaced = Vec::with_capacity(policies.len());
+        // Each policy is read on its own: one that cannot be read is reported, never a reason
+        // to stop planning the others.
+        for guarded in policies {
+            let version = PolicyVersion::of(guarded.meta());
+            let key = version.key();
+            let read = read_once(&mut readings.namespaced, &key, version, || {
+                match &guarded.0 {
+                    Ok(policy) => convert::policy(policy).map_err(|error| error.to_string()),
+                    Err(unreadable) => Err(unreadable.error.clone()),
+                }
+            });
+            match read {
+                Ok(model) => namespaced.push(model),
+                Err(error) => {
+                    invalid.insert(key, error);
+                }
+            }
+        }
+        let mut across = Vec::with_capacity(cluster_policies.len());
+        for guarded in cluster_policies {
+            let version = PolicyVersion::of(guarded.meta());
+            let key = version.key();
+            let read = read_once(&mut readings.cluster, &key, version, || match &guarded.0 {
+                Ok(policy) => convert::cluster_policy(policy).map_err(|error| error.to_string()),
+                Err(unreadable) => Err(unreadable.error.clone()),
+            });
+            match read {
+                Ok(model) => across.push(model),
+                Err(error) => {
+                    invalid.insert(key, error);
+                }
+            }
+        }
+        // Policies that are gone are forgotten.
+        let (kept, kept_across) = (keys(policies), keys(cluster_policies));
+        readings.namespaced.retain(|key, _| kept.contains(key));
+        readings.cluster.retain(|key, _| kept_across.contains(key));
+        namespaced.sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
+        across.sort_by(|a, b| a.name.cmp(&b.name));
+        cluster.policies = namespaced.into();
+        cluster.cluster_policies = across;
+        invalid
     }
 
     /// Remembers when nodes were seen going from cordoned to schedulable (the API keeps no

@@ -501,7 +501,7 @@ impl Stores {
                 in_namespace(&a.namespace, &a.name, &b.namespace, &b.name)
             }),
             volumes: derived(&models.volumes, &self.volumes, |a, b| a.name.cmp(&b.name)),
-            policies: Vec::new(),
+            policies: Shared::default(),
             namespaces: derived(&models.namespaces, &self.namespaces, by_name),
             cluster_policies: Vec::new(),
         }
