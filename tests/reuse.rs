@@ -284,17 +284,18 @@ proptest! {
     }
 }
 
-/// Whether two plans share a namespace's group (`Kind/name`) down to its domain set, which
-/// only a group taken over keeps.
+/// Whether two plans share a namespace's group (`Kind/name`): the same plan object, which
+/// only a group taken over keeps. (Domain sets are shared by groups planned again too: a
+/// plan over the same nodes starts from the domain sets of the plan before.)
 fn shares_group(after: &Plan, before: &Plan, namespace: &str, group: &str) -> bool {
-    let set = |plan: &Plan| {
+    let find = |plan: &Plan| {
         plan.groups
             .iter()
             .find(|found| found.is_of(namespace, "apps") && found.group == group)
-            .map(|found| Arc::clone(&found.constraints[0].domains.set))
+            .map(Arc::clone)
             .expect("the namespace's policy has the group")
     };
-    Arc::ptr_eq(&set(after), &set(before))
+    Arc::ptr_eq(&find(after), &find(before))
 }
 
 /// Every Deployment with one pod per node.
@@ -368,4 +369,38 @@ fn a_node_cordoned_plans_every_namespace_again() {
             "{namespace} was taken over"
         );
     }
+}
+
+/// Whether two plans give a namespace's group (`Kind/name`) the same domain set object.
+fn same_domain_set(after: &Plan, before: &Plan, namespace: &str, group: &str) -> bool {
+    let set = |plan: &Plan| {
+        plan.groups
+            .iter()
+            .find(|found| found.is_of(namespace, "apps") && found.group == group)
+            .map(|found| Arc::clone(&found.constraints[0].domains.set))
+            .expect("the namespace's policy has the group")
+    };
+    Arc::ptr_eq(&set(after), &set(before))
+}
+
+#[test]
+fn a_plan_over_the_same_nodes_takes_the_domain_sets_over_and_a_plan_after_a_node_change_builds_them_again()
+ {
+    let mut world = world([EVEN, EVEN, [[1, 1, 1, 1], [4, 0, 0, 0]]]);
+    let before = world.planned();
+    world.apply(Change::AddBystander { node: 1 });
+    let after = world.plan_after(&before);
+    assert!(
+        !shares_group(&after, &before.1, "ns2", "Deployment/api")
+            && same_domain_set(&after, &before.1, "ns2", "Deployment/api"),
+        "the group planned again did not start from the domain set of the plan before"
+    );
+    let before = (world.cluster.clone(), after);
+    world.apply(Change::FlipCordon { node: 0 });
+    let after = world.plan_after(&before);
+    assert!(
+        !same_domain_set(&after, &before.1, "ns2", "Deployment/api"),
+        "a domain set built over other nodes was taken over"
+    );
+    assert_eq!(printed(&after), printed(&world.plan()));
 }
