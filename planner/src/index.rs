@@ -130,13 +130,23 @@ pub struct Memo {
     pods: (usize, usize),
     facts: Vec<PodFacts>,
     totals: Vec<Total>,
+    /// The nodes' order by name, and their ranks in it.
+    by_name: Vec<NodeId>,
+    node_rank: Vec<u32>,
+}
+
+impl Memo {
+    /// Whether it was taken of `cluster`'s pods.
+    fn is_of(&self, cluster: &Cluster) -> bool {
+        self.pods == (cluster.pods.as_ptr() as usize, cluster.pods.len())
+    }
 }
 
 /// Reads a pod's facts, remembering the last node name object and owner (pods come in runs
 /// of one owner and one node name object, shared by the snapshot's interner).
 struct Reader<'i, 'a> {
     cluster: &'a Cluster,
-    node_ids: &'i HashMap<&'a str, NodeId>,
+    by_name: &'i [NodeId],
     workload_ids: &'i HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
     replica_set_owner: &'i HashMap<(&'a str, &'a str), WorkloadId>,
     node_by_name_object: HashMap<usize, Option<NodeId>>,
@@ -151,11 +161,11 @@ impl<'a> Reader<'_, 'a> {
             match self.last_node {
                 Some((last, node)) if last == object => node,
                 _ => {
-                    let node_ids = self.node_ids;
+                    let (nodes, by_name) = (&self.cluster.nodes, self.by_name);
                     let node = *self
                         .node_by_name_object
                         .entry(object)
-                        .or_insert_with(|| node_ids.get(&**name).copied());
+                        .or_insert_with(|| node_named(nodes, by_name, name));
                     self.last_node = Some((object, node));
                     node
                 }
@@ -281,7 +291,8 @@ fn pod_order(a: &Pod, b: &Pod) -> std::cmp::Ordering {
 pub struct Index<'a> {
     /// The cluster indexed.
     pub cluster: &'a Cluster,
-    node_ids: HashMap<&'a str, NodeId>,
+    /// The nodes in name order (and position order among equal names).
+    by_name: Vec<NodeId>,
     /// Per node: its position among the nodes sorted by name (cheap name comparisons).
     pub node_rank: Vec<u32>,
     /// The pods the scheduler's cache holds on each node (bound, not Succeeded/Failed),
@@ -324,12 +335,18 @@ impl<'a> Index<'a> {
     /// keys and the ReplicaSets are as they were (otherwise every pod is read again). The
     /// index is the same either way.
     pub fn after(cluster: &'a Cluster, previous: Option<(&Cluster, &Memo)>) -> Self {
-        let node_ids: HashMap<&str, NodeId> = cluster
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(id, node)| (node.name.as_str(), id))
-            .collect();
+        // The nodes' order by name reads only the nodes: over the list the memo's index read,
+        // it is that index's.
+        let (by_name, node_rank) = match previous {
+            Some((before, memo))
+                if memo.is_of(before)
+                    && before.nodes.is(&cluster.nodes)
+                    && memo.by_name.len() == cluster.nodes.len() =>
+            {
+                (memo.by_name.clone(), memo.node_rank.clone())
+            }
+            _ => node_ranks(cluster),
+        };
 
         let mut workload_ids =
             HashMap::with_capacity_and_hasher(cluster.workloads.len(), Default::default());
@@ -349,7 +366,7 @@ impl<'a> Index<'a> {
 
         let mut reader = Reader {
             cluster,
-            node_ids: &node_ids,
+            by_name: &by_name,
             workload_ids: &workload_ids,
             replica_set_owner: &replica_set_owner,
             node_by_name_object: HashMap::default(),
@@ -357,7 +374,7 @@ impl<'a> Index<'a> {
             last_owner: None,
         };
         let previous = previous.filter(|(before, memo)| {
-            memo.pods == (before.pods.as_ptr() as usize, before.pods.len())
+            memo.is_of(before)
                 && memo.facts.len() == before.pods.len()
                 && memo.totals.len() == cluster.nodes.len()
                 && before.nodes.is(&cluster.nodes)
@@ -385,7 +402,6 @@ impl<'a> Index<'a> {
             }
         };
 
-        let node_rank = node_ranks(cluster);
         let node_requested: Vec<Resources> = totals.iter().map(|total| total.clamped()).collect();
         let pod_node: Vec<Option<NodeId>> = facts.iter().map(|facts| facts.node).collect();
         // Per pod: its node when the scheduler's cache holds it.
@@ -434,7 +450,7 @@ impl<'a> Index<'a> {
 
         Self {
             cluster,
-            node_ids,
+            by_name,
             node_rank,
             on_node,
             on_node_start,
@@ -455,6 +471,8 @@ impl<'a> Index<'a> {
                 pods: (cluster.pods.as_ptr() as usize, cluster.pods.len()),
                 facts,
                 totals,
+                by_name: Vec::new(),
+                node_rank: Vec::new(),
             },
             pods_changed_in,
         }
@@ -463,7 +481,11 @@ impl<'a> Index<'a> {
     /// What the next index of a later cluster may take over from this one: hand it to
     /// [`Index::after`] with this index's cluster.
     pub fn memo(self) -> Memo {
-        self.memo
+        Memo {
+            by_name: self.by_name,
+            node_rank: self.node_rank,
+            ..self.memo
+        }
     }
 
     /// The namespaces whose pods changed since the cluster of the memo this index was built
@@ -550,7 +572,7 @@ impl<'a> Index<'a> {
 
     /// A node by name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.node_ids.get(name).copied()
+        node_named(&self.cluster.nodes, &self.by_name, name)
     }
 
     /// A node.
@@ -666,15 +688,23 @@ fn slice<'s>(pods: &'s [PodId], start: &[usize], key: usize) -> &'s [PodId] {
     }
 }
 
-/// Each node's rank in name order, which breaks the planner's ties.
-fn node_ranks(cluster: &Cluster) -> Vec<u32> {
+/// The nodes in name order (position order among equal names), and each node's rank in it,
+/// which breaks the planner's ties.
+fn node_ranks(cluster: &Cluster) -> (Vec<NodeId>, Vec<u32>) {
     let mut by_name: Vec<NodeId> = (0..cluster.nodes.len()).collect();
-    by_name.sort_unstable_by(|&a, &b| cluster.nodes[a].name.cmp(&cluster.nodes[b].name));
+    by_name.sort_by(|&a, &b| cluster.nodes[a].name.cmp(&cluster.nodes[b].name));
     let mut node_rank = vec![0u32; cluster.nodes.len()];
     for (rank, &node) in by_name.iter().enumerate() {
         node_rank[node] = u32::try_from(rank).unwrap_or(u32::MAX);
     }
-    node_rank
+    (by_name, node_rank)
+}
+
+/// The node named `name` (the last of several so named), by bisection of `by_name`.
+fn node_named(nodes: &[Node], by_name: &[NodeId], name: &str) -> Option<NodeId> {
+    let after = by_name.partition_point(|&id| nodes.get(id).is_some_and(|node| node.name.as_str() <= name));
+    let last = *by_name.get(after.checked_sub(1)?)?;
+    (nodes.get(last)?.name == name).then_some(last)
 }
 
 /// Each namespace's PodDisruptionBudgets.
