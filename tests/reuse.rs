@@ -52,6 +52,9 @@ enum Change {
     RemoveBystander { nth: usize },
     /// A node cordoned, or uncordoned.
     FlipCordon { node: usize },
+    /// A Deployment annotated to be left alone, or no longer (the workload list changes in
+    /// place: same length, one new item).
+    FlipIgnored { namespace: usize, workload: usize },
     /// Time passing.
     Wait { seconds: u32 },
 }
@@ -69,6 +72,8 @@ fn change() -> impl Strategy<Value = Change> {
         2 => (0..NODES).prop_map(|node| Change::AddBystander { node }),
         2 => (0..8usize).prop_map(|nth| Change::RemoveBystander { nth }),
         1 => (0..NODES).prop_map(|node| Change::FlipCordon { node }),
+        1 => (0..NAMESPACES, 0..WORKLOADS.len())
+            .prop_map(|(namespace, workload)| Change::FlipIgnored { namespace, workload }),
         3 => (0..90u32).prop_map(|seconds| Change::Wait { seconds }),
     ]
 }
@@ -213,6 +218,20 @@ impl World {
             Change::FlipCordon { node } => {
                 let node = &mut self.cluster.nodes[node];
                 node.unschedulable = !node.unschedulable;
+            }
+            Change::FlipIgnored {
+                namespace,
+                workload,
+            } => {
+                let wanted = &self.workloads[namespace][workload];
+                let at = self.cluster.workloads.iter().position(|workload| {
+                    workload.namespace == wanted.namespace && workload.name == wanted.name
+                });
+                if let Some(at) = at {
+                    let mut edited = (*self.cluster.workloads[at]).clone();
+                    edited.ignored = !edited.ignored;
+                    self.cluster.workloads[at] = Arc::new(edited);
+                }
             }
             Change::Wait { seconds } => {
                 self.now = self

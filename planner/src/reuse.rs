@@ -301,6 +301,22 @@ fn differ<T>(
     if std::ptr::eq(before, now) {
         return;
     }
+    // Lists of one length are compared place by place (`same` reads no shared item): a
+    // namespace whose items differ has a place where one of the two lists has its item and
+    // the other a different one, and both namespaces of such a place are noted.
+    if before.len() == now.len() {
+        for (then, current) in before.iter().zip(now) {
+            if !same(then, current) {
+                for item in [then, current] {
+                    let name = namespace(item);
+                    if !changed.contains(&**name) {
+                        changed.insert(name.to_string());
+                    }
+                }
+            }
+        }
+        return;
+    }
     let (before_runs, now_runs) = (runs(before, namespace), runs(now, namespace));
     let namespaces: BTreeSet<&str> = before_runs.keys().chain(now_runs.keys()).copied().collect();
     for name in namespaces {
