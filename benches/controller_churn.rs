@@ -176,8 +176,8 @@ impl Api {
         match self {
             Self::Inline(client) => Ok(client),
             Self::Http(kubeconfig) => {
-                let kubeconfig = kube::config::Kubeconfig::from_yaml(&kubeconfig)
-                    .map_err(|e| e.to_string())?;
+                let kubeconfig =
+                    kube::config::Kubeconfig::from_yaml(&kubeconfig).map_err(|e| e.to_string())?;
                 let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
                     .await
                     .map_err(|e| e.to_string())?;
@@ -550,7 +550,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!(
         "controller churn: {nodes} nodes, {pods} pods, {deployments} Deployments, {namespaces} namespaces with a SpreadPolicy each; API {}",
-        if inline { "in process (CHURN_API=inline)" } else { "over HTTP" }
+        if inline {
+            "in process (CHURN_API=inline)"
+        } else {
+            "over HTTP"
+        }
     );
     println!(
         "  fill {:.1} s; every policy had a status after {:.1} s (controller CPU {:.1} s)",

@@ -95,9 +95,10 @@ impl World {
     /// `pods[namespace][workload]` pods of each Deployment on node `pod % NODES`, in the
     /// model's order, and no policy (the index does not read them).
     fn new(pods: &[Vec<usize>]) -> Self {
-        let mut builder = ClusterBuilder::new().nodes((0..NODES).map(|node| {
-            support::model::node(&node_name(node)).zone(&format!("z{}", node % 2))
-        }));
+        let mut builder = ClusterBuilder::new()
+            .nodes((0..NODES).map(|node| {
+                support::model::node(&node_name(node)).zone(&format!("z{}", node % 2))
+            }));
         let mut workloads = Vec::new();
         for (namespace, counts) in NAMESPACES.iter().zip(pods) {
             let mut deployments = Vec::new();
@@ -108,7 +109,10 @@ impl World {
                     .iter()
                     .enumerate()
                     .map(|(node, name)| {
-                        (name.as_str(), count / NODES + usize::from(node < count % NODES))
+                        (
+                            name.as_str(),
+                            count / NODES + usize::from(node < count % NODES),
+                        )
                     })
                     .collect();
                 builder = builder.workload_on(&deployment, &placement);
@@ -147,8 +151,8 @@ impl World {
                 node,
             } => {
                 self.created += 1;
-                let mut pod = pod(&format!("new-{}", self.created))
-                    .of(&self.workloads[namespace][workload]);
+                let mut pod =
+                    pod(&format!("new-{}", self.created)).of(&self.workloads[namespace][workload]);
                 if let Some(node) = node {
                     pod = pod.on(&node_name(node));
                 }
@@ -256,12 +260,18 @@ fn answers(index: &Index<'_>) -> BTreeMap<String, String> {
     let mut say = |question: String, answer: String| {
         answers.insert(question, answer);
     };
-    say("node_requested".into(), format!("{:?}", index.node_requested));
+    say(
+        "node_requested".into(),
+        format!("{:?}", index.node_requested),
+    );
     say("node_rank".into(), format!("{:?}", index.node_rank));
     say("pod_node".into(), format!("{:?}", index.pod_node));
     say("pod_workload".into(), format!("{:?}", index.pod_workload));
     for node in 0..NODES + 1 {
-        say(format!("pods_on {node}"), format!("{:?}", index.pods_on(node)));
+        say(
+            format!("pods_on {node}"),
+            format!("{:?}", index.pods_on(node)),
+        );
     }
     for workload in 0..NAMESPACES.len() * WORKLOADS.len() + 1 {
         say(
@@ -343,22 +353,20 @@ proptest! {
 /// The memo is read only with the cluster it was taken of, and only while the nodes are the
 /// same list: otherwise every pod is read again.
 #[test]
-fn an_index_reads_every_pod_again_when_the_memo_is_not_of_the_cluster_before_or_the_nodes_changed() {
+fn an_index_reads_every_pod_again_when_the_memo_is_not_of_the_cluster_before_or_the_nodes_changed()
+{
     let world = World::new(&[vec![3, 2], vec![1, 0], vec![0, 4]]);
     let before = world.cluster.clone();
     let memo = Index::new(&before).memo();
 
     let mut copied = before.clone();
-    copied.pods = before.pods.iter().cloned().collect();
+    copied.pods = before.pods.to_vec();
     let read_again = Index::after(&copied, Some((&world.cluster, &memo)));
     assert!(
         read_again.pods_changed_in().is_none(),
         "a memo handed with a cluster other than its own was read"
     );
-    assert_eq!(
-        answers(&read_again),
-        answers(&Index::new(&copied))
-    );
+    assert_eq!(answers(&read_again), answers(&Index::new(&copied)));
 
     let mut cordoned = before.clone();
     cordoned.nodes[0].unschedulable = true;

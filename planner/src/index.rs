@@ -37,7 +37,12 @@ struct NamespacePods<'a> {
 impl<'a> NamespacePods<'a> {
     /// Adds a pod whose labels object is `object`; `labels` reads them from the pod, only
     /// for the first pod of a set.
-    fn add(&mut self, pod: PodId, object: usize, labels: impl FnOnce() -> &'a super::model::Labels) {
+    fn add(
+        &mut self,
+        pod: PodId,
+        object: usize,
+        labels: impl FnOnce() -> &'a super::model::Labels,
+    ) {
         self.pods.push(pod);
         let position = match self.last {
             Some((last, position)) if last == object => position,
@@ -203,6 +208,34 @@ impl<'a> Reader<'_, 'a> {
             labels: Arc::as_ptr(&pod.labels) as usize,
         }
     }
+}
+
+/// The pods of each namespace, also by shared labels, from their facts.
+#[allow(clippy::type_complexity)]
+fn by_namespace<'a>(
+    cluster: &'a Cluster,
+    facts: &[PodFacts],
+) -> (Vec<NamespacePods<'a>>, HashMap<&'a str, usize>) {
+    let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
+    let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
+    // Pods come in runs of one namespace object: a pod is read only where a run or a set of
+    // labels starts.
+    let mut last_namespace: Option<(usize, usize)> = None;
+    for (id, (pod, facts)) in cluster.pods.iter().zip(facts).enumerate() {
+        let position = match last_namespace {
+            Some((object, position)) if object == facts.namespace => position,
+            _ => {
+                let position = *namespace_ids.entry(&pod.namespace).or_insert_with(|| {
+                    namespaces.push(NamespacePods::default());
+                    namespaces.len() - 1
+                });
+                last_namespace = Some((facts.namespace, position));
+                position
+            }
+        };
+        namespaces[position].add(id, facts.labels, || &pod.labels);
+    }
+    (namespaces, namespace_ids)
 }
 
 /// Whether two workload lists name the same workloads at the same positions (their specs
@@ -387,11 +420,8 @@ impl<'a> Index<'a> {
                 (facts, totals, Some(changed))
             }
             None => {
-                let facts: Vec<PodFacts> = cluster
-                    .pods
-                    .iter()
-                    .map(|pod| reader.read(pod))
-                    .collect();
+                let facts: Vec<PodFacts> =
+                    cluster.pods.iter().map(|pod| reader.read(pod)).collect();
                 let mut totals = vec![Total::default(); cluster.nodes.len()];
                 for (pod, facts) in cluster.pods.iter().zip(&facts) {
                     if let (true, Some(node)) = (facts.held, facts.node) {
@@ -411,25 +441,7 @@ impl<'a> Index<'a> {
             .collect();
         let pod_workload: Vec<Option<WorkloadId>> =
             facts.iter().map(|facts| facts.workload).collect();
-        let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
-        let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
-        // Pods come in runs of one namespace object: a pod is read only where a run or a set
-        // of labels starts.
-        let mut last_namespace: Option<(usize, usize)> = None;
-        for (id, (pod, facts)) in cluster.pods.iter().zip(&facts).enumerate() {
-            let position = match last_namespace {
-                Some((object, position)) if object == facts.namespace => position,
-                _ => {
-                    let position = *namespace_ids.entry(&pod.namespace).or_insert_with(|| {
-                        namespaces.push(NamespacePods::default());
-                        namespaces.len() - 1
-                    });
-                    last_namespace = Some((facts.namespace, position));
-                    position
-                }
-            };
-            namespaces[position].add(id, facts.labels, || &pod.labels);
-        }
+        let (namespaces, namespace_ids) = by_namespace(cluster, &facts);
 
         let (on_node, on_node_start) = bucket(&cached, cluster.nodes.len());
         let (by_workload, by_workload_start) = bucket(&pod_workload, cluster.workloads.len());
@@ -702,7 +714,8 @@ fn node_ranks(cluster: &Cluster) -> (Vec<NodeId>, Vec<u32>) {
 
 /// The node named `name` (the last of several so named), by bisection of `by_name`.
 fn node_named(nodes: &[Node], by_name: &[NodeId], name: &str) -> Option<NodeId> {
-    let after = by_name.partition_point(|&id| nodes.get(id).is_some_and(|node| node.name.as_str() <= name));
+    let after =
+        by_name.partition_point(|&id| nodes.get(id).is_some_and(|node| node.name.as_str() <= name));
     let last = *by_name.get(after.checked_sub(1)?)?;
     (nodes.get(last)?.name == name).then_some(last)
 }

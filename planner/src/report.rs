@@ -42,7 +42,7 @@ pub struct Plan {
     pub(crate) domains: Option<Arc<crate::topology::DomainCache>>,
     /// Where each policy's groups are (see `Plan::policies`).
     #[serde(skip)]
-    pub(crate) policies: OnceLock<Vec<((String, String), Vec<usize>)>>,
+    pub(crate) policies: OnceLock<PolicyGroups>,
 }
 
 impl Plan {
@@ -70,7 +70,11 @@ impl Plan {
                 (Some((key, groups)), Some((earlier_key, earlier))) => {
                     let kept = (groups.first().zip(earlier.first()))
                         .is_some_and(|(&a, &b)| Arc::ptr_eq(&self.groups[a], &before.groups[b]));
-                    match if kept { Ordering::Equal } else { key.cmp(earlier_key) } {
+                    match if kept {
+                        Ordering::Equal
+                    } else {
+                        key.cmp(earlier_key)
+                    } {
                         Ordering::Equal => {
                             if !same(groups, earlier) {
                                 note(key);
@@ -104,9 +108,9 @@ impl Plan {
 
     /// The positions of each policy's groups in plan order, by `(namespace, name)`, sorted:
     /// read once per plan.
-    fn policies(&self) -> &[((String, String), Vec<usize>)] {
+    fn policies(&self) -> &PolicyGroups {
         self.policies.get_or_init(|| {
-            let mut policies: Vec<((String, String), Vec<usize>)> = Vec::new();
+            let mut policies: PolicyGroups = Vec::new();
             for (position, group) in self.groups.iter().enumerate() {
                 let Some(policy) = group.policy.as_deref() else {
                     continue;
@@ -146,7 +150,9 @@ impl Plan {
     ) -> impl Iterator<Item = &'p GroupPlan> + 'p {
         let policies = self.policies();
         let found = policies
-            .binary_search_by(|((at, name), _)| (at.as_str(), name.as_str()).cmp(&(namespace, policy)))
+            .binary_search_by(|((at, name), _)| {
+                (at.as_str(), name.as_str()).cmp(&(namespace, policy))
+            })
             .ok()
             .and_then(|at| policies.get(at));
         found
@@ -156,6 +162,9 @@ impl Plan {
             .map(Arc::as_ref)
     }
 }
+
+/// Each policy's `(namespace, name)` and its groups' positions in plan order, sorted.
+pub(crate) type PolicyGroups = Vec<((String, String), Vec<usize>)>;
 
 /// Totals over a plan.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -185,6 +185,16 @@ fn read_once<T: Clone>(
     }
 }
 
+/// The policies as one read of the policy stores found them.
+struct Specs<'s> {
+    policies: &'s [Arc<DeserializeGuard<SpreadPolicy>>],
+    cluster_policies: &'s [Arc<DeserializeGuard<ClusterSpreadPolicy>>],
+    /// Their versions, in order.
+    versions: Vec<PolicyVersion>,
+    /// Whether the versions are those the last observation read: its readings hold.
+    unchanged: bool,
+}
+
 /// Which last observation may be reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Freshness {
@@ -292,35 +302,34 @@ impl Observer {
                 return Arc::clone(observation);
             }
         }
-        let policies_version = versions.into_iter().map(VersionOf::owned).collect();
-        let observation = Arc::new(self.take(
-            now,
-            generation,
-            &policies,
-            &cluster_policies,
-            policies_version,
-            last.as_deref(),
-            same_specs,
-        ));
+        let specs = Specs {
+            policies: &policies,
+            cluster_policies: &cluster_policies,
+            versions: versions.into_iter().map(VersionOf::owned).collect(),
+            unchanged: same_specs,
+        };
+        let observation = Arc::new(self.take(now, generation, specs, last.as_deref()));
         self.plans.inc();
         *last = Some(Arc::clone(&observation));
         observation
     }
 
     /// A new observation of the policies as `observation` read them (so that the versions it
-    /// records are those of the policies it reads; `same_specs` when they are those `previous`
-    /// read, whose readings are then taken over); the groups of the namespaces where nothing
+    /// records are those of the policies it reads); the groups of the namespaces where nothing
     /// changed since `previous` keep its plans (the planner decides which can).
     fn take(
         &self,
         now: Timestamp,
         generation: u64,
-        policies: &[Arc<DeserializeGuard<SpreadPolicy>>],
-        cluster_policies: &[Arc<DeserializeGuard<ClusterSpreadPolicy>>],
-        policies_version: Vec<PolicyVersion>,
+        specs: Specs<'_>,
         previous: Option<&Observation>,
-        same_specs: bool,
     ) -> Observation {
+        let Specs {
+            policies,
+            cluster_policies,
+            versions: policies_version,
+            unchanged: same_specs,
+        } = specs;
         let mut cluster = self.stores.cluster();
         // A node whose kubelet stopped renewing its Lease still reads Ready for up to 40 s;
         // it is no destination meanwhile.
