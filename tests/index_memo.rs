@@ -335,6 +335,22 @@ proptest! {
                 answers(&scratch),
                 "step {}: {:?}", step, change
             );
+            // A namespace's pods, and their sets of labels, are those the pods carry.
+            for namespace in NAMESPACES.iter().chain(&["elsewhere"]) {
+                let expected: Vec<usize> = (0..now.pods.len())
+                    .filter(|&id| &*now.pods[id].namespace == *namespace)
+                    .collect();
+                prop_assert_eq!(after.pods_in(namespace), expected.as_slice());
+                let mut in_sets: Vec<usize> = Vec::new();
+                for set in after.label_sets_in(namespace) {
+                    for &id in &set.pods {
+                        prop_assert_eq!(&*now.pods[id].labels, set.labels);
+                    }
+                    in_sets.extend(&set.pods);
+                }
+                in_sets.sort_unstable();
+                prop_assert_eq!(in_sets, expected);
+            }
             // It names every namespace whose pods changed, and in the model's order only those.
             if let Some(named) = after.pods_changed_in() {
                 let changed = namespaces_changed(&before.pods, &now.pods);

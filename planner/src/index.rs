@@ -210,30 +210,28 @@ impl<'a> Reader<'_, 'a> {
     }
 }
 
-/// The pods of each namespace, also by shared labels, from their facts.
+/// Where each namespace's pods are in the pod list, from their facts: runs of neighbours
+/// that carry one namespace object (one run per namespace when the pods are in namespace
+/// order). A pod is read only where a run starts.
 #[allow(clippy::type_complexity)]
 fn by_namespace<'a>(
     cluster: &'a Cluster,
     facts: &[PodFacts],
-) -> (Vec<NamespacePods<'a>>, HashMap<&'a str, usize>) {
-    let mut namespaces: Vec<NamespacePods<'_>> = Vec::new();
+) -> (Vec<NamespaceRuns<'a>>, HashMap<&'a str, usize>) {
+    let mut namespaces: Vec<NamespaceRuns<'_>> = Vec::new();
     let mut namespace_ids: HashMap<&str, usize> = HashMap::default();
-    // Pods come in runs of one namespace object: a pod is read only where a run or a set of
-    // labels starts.
-    let mut last_namespace: Option<(usize, usize)> = None;
-    for (id, (pod, facts)) in cluster.pods.iter().zip(facts).enumerate() {
-        let position = match last_namespace {
-            Some((object, position)) if object == facts.namespace => position,
-            _ => {
-                let position = *namespace_ids.entry(&pod.namespace).or_insert_with(|| {
-                    namespaces.push(NamespacePods::default());
-                    namespaces.len() - 1
-                });
-                last_namespace = Some((facts.namespace, position));
-                position
-            }
-        };
-        namespaces[position].add(id, facts.labels, || &pod.labels);
+    let mut start = 0;
+    while let (Some(pod), Some(first)) = (cluster.pods.get(start), facts.get(start)) {
+        let length = facts[start..]
+            .iter()
+            .take_while(|facts| facts.namespace == first.namespace)
+            .count();
+        let position = *namespace_ids.entry(&pod.namespace).or_insert_with(|| {
+            namespaces.push(NamespaceRuns::default());
+            namespaces.len() - 1
+        });
+        namespaces[position].runs.push(start..start + length);
+        start += length;
     }
     (namespaces, namespace_ids)
 }
@@ -319,6 +317,14 @@ fn pod_order(a: &Pod, b: &Pod) -> std::cmp::Ordering {
     (&*a.namespace, a.name.as_str()).cmp(&(&*b.namespace, b.name.as_str()))
 }
 
+/// Where one namespace's pods are, and their grouping by labels, made the first time a
+/// plan asks (most observations plan a few namespaces of a thousand).
+#[derive(Debug, Default)]
+struct NamespaceRuns<'a> {
+    runs: Vec<std::ops::Range<PodId>>,
+    pods: std::sync::OnceLock<NamespacePods<'a>>,
+}
+
 /// Lookups over one cluster.
 #[derive(Debug)]
 pub struct Index<'a> {
@@ -341,7 +347,7 @@ pub struct Index<'a> {
     /// The pods of each workload, workload after workload, as `on_node` is laid out.
     by_workload: Vec<PodId>,
     by_workload_start: Vec<usize>,
-    namespaces: Vec<NamespacePods<'a>>,
+    namespaces: Vec<NamespaceRuns<'a>>,
     namespace_ids: HashMap<&'a str, usize>,
     workloads_by_namespace: HashMap<&'a str, Vec<WorkloadId>>,
     workload_ids: HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
@@ -603,7 +609,18 @@ impl<'a> Index<'a> {
     }
 
     fn namespace(&self, namespace: &str) -> Option<&NamespacePods<'a>> {
-        self.namespaces.get(*self.namespace_ids.get(namespace)?)
+        let entry = self.namespaces.get(*self.namespace_ids.get(namespace)?)?;
+        Some(entry.pods.get_or_init(|| {
+            let mut pods = NamespacePods::default();
+            for id in entry.runs.iter().flat_map(Clone::clone) {
+                if let (Some(pod), Some(facts)) =
+                    (self.cluster.pods.get(id), self.memo.facts.get(id))
+                {
+                    pods.add(id, facts.labels, || &pod.labels);
+                }
+            }
+            pods
+        }))
     }
 
     /// The pods of a namespace (all phases).
