@@ -26,6 +26,7 @@ use std::{
 };
 
 use jiff::Timestamp;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{
     eligibility,
@@ -58,9 +59,9 @@ pub(super) struct Reusable {
 #[derive(Debug, Default)]
 pub(super) struct Kept<'p> {
     /// The namespaces whose objects are as they were.
-    unchanged: BTreeSet<&'p str>,
+    unchanged: HashSet<&'p str>,
     /// Per namespace of those and policy name: the policy's groups in plan order.
-    groups: BTreeMap<&'p str, BTreeMap<&'p str, Vec<Slot<'p>>>>,
+    groups: HashMap<(&'p str, &'p str), Vec<Slot<'p>>>,
 }
 
 /// A group of the plan before, in a namespace whose objects are as they were.
@@ -111,13 +112,13 @@ impl<'p> Kept<'p> {
                 now: *now,
             })
             .collect();
-        let unchanged: BTreeSet<&str> = before
+        let unchanged: HashSet<&str> = before
             .policies
             .iter()
             .map(|policy| &*policy.namespace)
             .filter(|namespace| !changed.contains(*namespace))
             .collect();
-        let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<Slot<'_>>>> = BTreeMap::new();
+        let mut groups: HashMap<(&str, &str), Vec<Slot<'_>>> = HashMap::default();
         for group in &previous.plan.groups {
             let (namespace, Some(policy)) = (&*group.namespace, group.policy.as_deref()) else {
                 continue;
@@ -130,12 +131,7 @@ impl<'p> Kept<'p> {
             } else {
                 Slot::Again(&group.group)
             };
-            groups
-                .entry(namespace)
-                .or_default()
-                .entry(policy)
-                .or_default()
-                .push(slot);
+            groups.entry((namespace, policy)).or_default().push(slot);
         }
         Self { unchanged, groups }
     }
@@ -158,10 +154,9 @@ impl<'p> Kept<'p> {
                 .any(|slot| matches!(slot, Slot::Again(again) if *again == name))
     }
 
-    fn slots(&self, policy: &Policy) -> &[Slot<'p>] {
+    fn slots<'s>(&'s self, policy: &'s Policy) -> &'s [Slot<'s>] {
         self.groups
-            .get(&*policy.namespace)
-            .and_then(|policies| policies.get(policy.name.as_str()))
+            .get(&(&*policy.namespace, policy.name.as_str()))
             .map_or(&[], Vec::as_slice)
     }
 
