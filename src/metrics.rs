@@ -116,7 +116,8 @@ pub struct ControllerMetrics {
 /// Series a gauge holds for things that can go away: nodes, and policies with their keys.
 #[derive(Debug, Default)]
 struct Published {
-    nodes: BTreeSet<String>,
+    /// The nodes' pod counts as last published, in the order they came.
+    nodes: Vec<(String, i64)>,
     policies: BTreeMap<(String, String), BTreeSet<String>>,
 }
 
@@ -288,15 +289,33 @@ impl ControllerMetrics {
             .published
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut now = BTreeSet::new();
-        for (node, pods) in nodes {
-            self.node_pods.with_label_values(&[node]).set(pods);
-            now.insert(node.to_owned());
+        let nodes: Vec<(&str, i64)> = nodes.into_iter().collect();
+        // The same nodes as last time (each observation lists them in one order): only the
+        // counts that moved are set.
+        let same_nodes = published.nodes.len() == nodes.len()
+            && (published.nodes.iter().zip(&nodes)).all(|((was, _), (name, _))| was == name);
+        if same_nodes {
+            for ((_, was), (name, pods)) in published.nodes.iter_mut().zip(&nodes) {
+                if *was != *pods {
+                    self.node_pods.with_label_values(&[*name]).set(*pods);
+                    *was = *pods;
+                }
+            }
+            return;
         }
-        for gone in published.nodes.difference(&now) {
-            let _ = self.node_pods.remove_label_values(&[gone]);
+        for (name, pods) in &nodes {
+            self.node_pods.with_label_values(&[*name]).set(*pods);
         }
-        published.nodes = now;
+        let now: BTreeSet<&str> = nodes.iter().map(|(name, _)| *name).collect();
+        for (gone, _) in &published.nodes {
+            if !now.contains(gone.as_str()) {
+                let _ = self.node_pods.remove_label_values(&[gone]);
+            }
+        }
+        published.nodes = nodes
+            .iter()
+            .map(|(name, pods)| ((*name).to_owned(), *pods))
+            .collect();
     }
 
     /// Sets a policy's gauges, and removes the series of topology keys it no longer has.
@@ -376,6 +395,38 @@ impl ControllerMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pods_per_node_follow_each_observation_and_a_node_gone_loses_its_series() {
+        let metrics = ControllerMetrics::new().expect("metrics");
+        let series = |metrics: &ControllerMetrics| {
+            let text = metrics.encode().expect("encode");
+            text.lines()
+                .filter(|line| line.starts_with("kube_spread_node_pods{"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        metrics.publish_nodes([("a", 1), ("b", 2)]);
+        metrics.publish_nodes([("a", 1), ("b", 3)]);
+        assert_eq!(
+            series(&metrics),
+            [
+                "kube_spread_node_pods{node=\"a\"} 1",
+                "kube_spread_node_pods{node=\"b\"} 3"
+            ]
+        );
+        metrics.publish_nodes([("a", 4)]);
+        assert_eq!(series(&metrics), ["kube_spread_node_pods{node=\"a\"} 4"]);
+        metrics.publish_nodes([("c", 0), ("a", 4)]);
+        metrics.publish_nodes([("c", 7), ("a", 4)]);
+        assert_eq!(
+            series(&metrics),
+            [
+                "kube_spread_node_pods{node=\"a\"} 4",
+                "kube_spread_node_pods{node=\"c\"} 7"
+            ]
+        );
+    }
 
     #[test]
     fn every_metric_is_exported_under_the_kube_spread_prefix() {
