@@ -66,18 +66,41 @@ impl<'a> NamespacePods<'a> {
 /// What the index reads of one pod. A pod is immutable behind its `Arc`, so the same pod
 /// object has the same facts in the next cluster, as long as the nodes, the workloads' keys
 /// and the ReplicaSets are as they were (positions and owners are read from those).
+/// 32 bytes: a memo holds one per pod.
 #[derive(Clone, Copy, Debug)]
 struct PodFacts {
-    /// Its node, if bound to a known node.
-    node: Option<NodeId>,
-    /// Whether the scheduler's cache holds it (bound to that node, not Succeeded/Failed).
-    held: bool,
-    /// The Deployment or StatefulSet that controls it.
-    workload: Option<WorkloadId>,
     /// Which namespace object and labels object it carries (their addresses: pods of one
     /// namespace, and of one template, share them).
     namespace: usize,
     labels: usize,
+    /// Its node, if bound to a known node.
+    node: Position,
+    /// The Deployment or StatefulSet that controls it.
+    workload: Position,
+    /// Whether the scheduler's cache holds it (bound to that node, not Succeeded/Failed).
+    held: bool,
+}
+
+/// A position in a list, or none, in four bytes. (A list of four billion nodes or workloads,
+/// whose positions would not fit, could not be held in memory.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Position(Option<std::num::NonZeroU32>);
+
+impl Position {
+    fn of(position: Option<usize>) -> Self {
+        Self(
+            position
+                .and_then(|position| position.checked_add(1))
+                .and_then(|stored| u32::try_from(stored).ok())
+                .and_then(std::num::NonZeroU32::new),
+        )
+    }
+
+    fn get(self) -> Option<usize> {
+        self.0
+            .and_then(|stored| usize::try_from(stored.get()).ok())
+            .map(|stored| stored - 1)
+    }
 }
 
 /// The summed requests of the pods on a node, exactly: the same whatever the order they are
@@ -199,13 +222,13 @@ impl<'a> Reader<'_, 'a> {
             }
         };
         PodFacts {
-            node,
+            namespace,
+            labels: Arc::as_ptr(&pod.labels) as usize,
+            node: Position::of(node),
+            workload: Position::of(workload),
             // The scheduler's cache holds bound pods that are not Succeeded or Failed;
             // terminating ones still hold their resources.
             held: node.is_some() && !pod.phase.is_terminal(),
-            workload,
-            namespace,
-            labels: Arc::as_ptr(&pod.labels) as usize,
         }
     }
 }
@@ -290,7 +313,7 @@ fn read_changes<'a>(
         if gone {
             // Gone, or replaced by the pod of the same name read next.
             if let Some((old, old_facts)) = then.next() {
-                if let (true, Some(node)) = (old_facts.held, old_facts.node)
+                if let (true, Some(node)) = (old_facts.held, old_facts.node.get())
                     && let Some(total) = totals.get_mut(node)
                 {
                     total.take(Total::of(old));
@@ -299,7 +322,7 @@ fn read_changes<'a>(
             }
         } else if let Some(pod) = next {
             let read = reader.read(pod);
-            if let (true, Some(node)) = (read.held, read.node)
+            if let (true, Some(node)) = (read.held, read.node.get())
                 && let Some(total) = totals.get_mut(node)
             {
                 total.add(Total::of(pod));
@@ -430,7 +453,7 @@ impl<'a> Index<'a> {
                     cluster.pods.iter().map(|pod| reader.read(pod)).collect();
                 let mut totals = vec![Total::default(); cluster.nodes.len()];
                 for (pod, facts) in cluster.pods.iter().zip(&facts) {
-                    if let (true, Some(node)) = (facts.held, facts.node) {
+                    if let (true, Some(node)) = (facts.held, facts.node.get()) {
                         totals[node].add(Total::of(pod));
                     }
                 }
@@ -439,14 +462,14 @@ impl<'a> Index<'a> {
         };
 
         let node_requested: Vec<Resources> = totals.iter().map(|total| total.clamped()).collect();
-        let pod_node: Vec<Option<NodeId>> = facts.iter().map(|facts| facts.node).collect();
+        let pod_node: Vec<Option<NodeId>> = facts.iter().map(|facts| facts.node.get()).collect();
         // Per pod: its node when the scheduler's cache holds it.
         let cached: Vec<Option<NodeId>> = facts
             .iter()
-            .map(|facts| facts.node.filter(|_| facts.held))
+            .map(|facts| facts.node.get().filter(|_| facts.held))
             .collect();
         let pod_workload: Vec<Option<WorkloadId>> =
-            facts.iter().map(|facts| facts.workload).collect();
+            facts.iter().map(|facts| facts.workload.get()).collect();
         let (namespaces, namespace_ids) = by_namespace(cluster, &facts);
 
         let (on_node, on_node_start) = bucket(&cached, cluster.nodes.len());
@@ -744,4 +767,27 @@ fn pdbs_by_namespace(cluster: &Cluster) -> HashMap<&str, Vec<usize>> {
         pdbs.entry(&pdb.namespace).or_default().push(id);
     }
     pdbs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memo_holds_32_bytes_per_pod() {
+        assert_eq!(std::mem::size_of::<PodFacts>(), 32);
+    }
+
+    #[test]
+    fn a_position_reads_back_as_it_was_kept() {
+        for position in [
+            None,
+            Some(0),
+            Some(1),
+            Some(4_999),
+            Some(u32::MAX as usize - 1),
+        ] {
+            assert_eq!(Position::of(position).get(), position);
+        }
+    }
 }
