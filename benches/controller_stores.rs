@@ -29,7 +29,7 @@ use kube_spread::{
     clock::Clock,
     controller::stores::Stores,
     metrics::ControllerMetrics,
-    planner::model,
+    planner::{self, model},
     sim::{SimApi, StoreConfig, WriteOptions},
 };
 use resident::{mib, resident_bytes};
@@ -160,8 +160,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     if invalid > 0 {
         return Err(format!("the watches could not read {invalid} objects").into());
     }
-    let held = ALLOCATOR.allocated();
+    // A picture of the stores, and a plan of it (no policy: the plan's memo of the pods and its
+    // summary of the nodes), as an observation holds them. The first picture also builds the
+    // model lists the stores keep for every later one, which count with the stores.
+    drop(stores.cluster());
     let cluster = stores.cluster();
+    let picture_held = ALLOCATOR.allocated();
+    let now = "2025-10-20T09:00:00Z".parse()?;
+    let plan = planner::plan(
+        &cluster,
+        &planner::PlanOptions {
+            now,
+            namespace: None,
+            policy: None,
+            source: planner::Source::Policies,
+        },
+    );
+    let plan_held = ALLOCATOR.allocated();
     let counts = (
         cluster.nodes.len(),
         cluster.workloads.len(),
@@ -169,7 +184,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         cluster.pdbs.len(),
     );
     let pod_store = breakdown(&cluster.pods);
+    drop(plan);
     drop(cluster);
+    let held = ALLOCATOR.allocated();
+    let (picture, plan) = (
+        picture_held.saturating_sub(held),
+        plan_held.saturating_sub(picture_held),
+    );
     if Arc::strong_count(&stores) != 1 {
         return Err("the stopped watches still hold the stores".into());
     }
@@ -195,6 +216,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         "  heap held by the stores (stores alive - stores dropped): {total} bytes = {:.1} MiB, {:.0} bytes per pod (target under 1024)",
         mib(total as u64),
         per_pod(total)
+    );
+    println!(
+        "  an observation's own heap: the picture {:.0} bytes per pod, a plan of it without policies (the index memo, the node summary) {:.0} bytes per pod",
+        per_pod(picture),
+        per_pod(plan)
     );
     println!(
         "  live heap: before the watches {:.1} MiB, synced and watching {:.1} MiB, watches stopped {:.1} MiB, stores dropped {:.1} MiB",
