@@ -186,15 +186,11 @@ impl World {
                 namespace,
                 workload,
             } => {
-                let wanted = &self.workloads[namespace][workload];
-                let at = self.cluster.workloads.iter().position(|workload| {
-                    workload.namespace == wanted.namespace && workload.name == wanted.name
-                });
-                if let Some(at) = at {
-                    let mut edited = (*self.cluster.workloads[at]).clone();
-                    edited.status.ready_replicas += 1;
-                    self.cluster.workloads[at] = Arc::new(edited);
-                }
+                edit_workload(
+                    &mut self.cluster,
+                    &self.workloads[namespace][workload],
+                    |edited| edited.status.ready_replicas += 1,
+                );
             }
             Change::Cordon { node } => {
                 let name = node_name(node);

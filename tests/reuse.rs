@@ -223,15 +223,11 @@ impl World {
                 namespace,
                 workload,
             } => {
-                let wanted = &self.workloads[namespace][workload];
-                let at = self.cluster.workloads.iter().position(|workload| {
-                    workload.namespace == wanted.namespace && workload.name == wanted.name
-                });
-                if let Some(at) = at {
-                    let mut edited = (*self.cluster.workloads[at]).clone();
-                    edited.ignored = !edited.ignored;
-                    self.cluster.workloads[at] = Arc::new(edited);
-                }
+                edit_workload(
+                    &mut self.cluster,
+                    &self.workloads[namespace][workload],
+                    |edited| edited.ignored = !edited.ignored,
+                );
             }
             Change::Wait { seconds } => {
                 self.now = self

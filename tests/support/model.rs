@@ -309,6 +309,20 @@ impl PodExt for Pod {
 }
 
 /// The ReplicaSet `<name>-abc` of a Deployment built with [`deployment`].
+/// Replaces the workload of `like`'s namespace and name with an edited copy, as the stores
+/// replace a workload that changed; nothing when the cluster has none such.
+pub fn edit_workload(cluster: &mut Cluster, like: &Workload, edit: impl FnOnce(&mut Workload)) {
+    let at = cluster
+        .workloads
+        .iter()
+        .position(|workload| workload.namespace == like.namespace && workload.name == like.name);
+    if let Some(at) = at {
+        let mut edited = (*cluster.workloads[at]).clone();
+        edit(&mut edited);
+        cluster.workloads[at] = Arc::new(edited);
+    }
+}
+
 pub fn replica_set_of(workload: &Workload) -> ReplicaSet {
     ReplicaSet {
         namespace: Arc::clone(&workload.namespace),
