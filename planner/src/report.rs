@@ -40,7 +40,8 @@ pub struct Plan {
     /// The domain sets its planner built, for the next plan over the same nodes.
     #[serde(skip)]
     pub(crate) domains: Option<Arc<crate::topology::DomainCache>>,
-    /// Where each policy's groups are (see `Plan::policies`).
+    /// Where each policy's groups are (see `Plan::policies`), read from `groups` the first
+    /// time it is asked: a plan's groups are not edited after it is made.
     #[serde(skip)]
     pub(crate) policies: OnceLock<PolicyGroups>,
 }
@@ -55,7 +56,10 @@ impl Plan {
         let mut same = |now: &[usize], then: &[usize]| {
             now.len() == then.len()
                 && now.iter().zip(then).all(|(&group, &earlier)| {
-                    self.groups[group].same_as(&before.groups[earlier], &mut sets)
+                    match (self.groups.get(group), before.groups.get(earlier)) {
+                        (Some(group), Some(earlier)) => group.same_as(earlier, &mut sets),
+                        _ => false,
+                    }
                 })
         };
         let mut replanned = BTreeSet::new();
@@ -69,7 +73,8 @@ impl Plan {
             match (now.peek(), then.peek()) {
                 (Some((key, groups)), Some((earlier_key, earlier))) => {
                     let kept = (groups.first().zip(earlier.first()))
-                        .is_some_and(|(&a, &b)| Arc::ptr_eq(&self.groups[a], &before.groups[b]));
+                        .and_then(|(&a, &b)| Some((self.groups.get(a)?, before.groups.get(b)?)))
+                        .is_some_and(|(a, b)| Arc::ptr_eq(a, b));
                     match if kept {
                         Ordering::Equal
                     } else {
