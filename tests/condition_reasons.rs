@@ -356,14 +356,6 @@ async fn a_policy_whose_only_disruption_window_opens_at_night_says_outside_windo
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_policy_evicting_a_pod_says_moving() {
-    let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
-    watch(&objects, C_DOWN_AND_BACK, "35m")
-        .await
-        .assert("Rebalancing", Reason::Moving);
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_policy_whose_moved_pods_replacement_is_starting_says_waiting_for_replacement() {
     let objects = [three_nodes(), vec![six_pods(), policy(json!({}))]].concat();
     watch(&objects, C_DOWN_AND_BACK, "35m")

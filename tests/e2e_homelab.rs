@@ -154,11 +154,11 @@ async fn homelab_recovery_with_the_readme_policy_ends_balanced_with_the_fewest_m
 
 /// The writes the controller makes while it moves pods, apart from Events (one per move, for
 /// people) and its Lease's renewals: each move is one eviction, one deletion-cost annotation on
-/// the replacement (so that a scale-down keeps the spread), and the policy's status as the move
-/// goes through its phases (made and waiting for the replacement, replacement Ready, cooled
-/// down), nothing else.
+/// the replacement (so that a scale-down keeps the spread), and two writes of the policy's
+/// status: when the move is made, and when its replacement is Ready. The counts the move shifts
+/// on the way wait for the second; nothing else is written.
 #[tokio::test(start_paused = true)]
-async fn each_move_of_the_homelab_recovery_costs_one_eviction_one_annotation_and_at_most_three_status_writes()
+async fn each_move_of_the_homelab_recovery_costs_one_eviction_one_annotation_and_at_most_two_status_writes()
  {
     let (report, api) = run(homelab(), None, Vec::new()).await;
     let moves = usize::try_from(assert_converged(&report)).unwrap();
@@ -181,7 +181,7 @@ async fn each_move_of_the_homelab_recovery_costs_one_eviction_one_annotation_and
     let annotations = writes.remove("pods").unwrap_or_default();
     writes.remove("pods/eviction");
     assert!(
-        statuses <= 3 * moves,
+        statuses <= 2 * moves,
         "{statuses} status writes for {moves} moves"
     );
     assert!(

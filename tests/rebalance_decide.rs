@@ -108,6 +108,16 @@ impl World {
     fn step(
         &self,
         memory: &mut Memory,
+        answer: impl FnMut(&str) -> Outcome,
+    ) -> (Step, Vec<String>) {
+        self.step_at(now(), memory, answer)
+    }
+
+    /// [`World::step`] at `at` instead of [`now`].
+    fn step_at(
+        &self,
+        at: Timestamp,
+        memory: &mut Memory,
         mut answer: impl FnMut(&str) -> Outcome,
     ) -> (Step, Vec<String>) {
         let groups: Vec<&GroupPlan> = self.groups.iter().map(AsRef::as_ref).collect();
@@ -120,7 +130,7 @@ impl World {
             groups: &groups,
             uncordoned: &self.uncordoned,
             unsettled: &self.unsettled,
-            now: now(),
+            now: at,
         };
         let mut decision = decide(&inputs, memory);
         let mut asked = Vec::new();
@@ -226,6 +236,43 @@ fn skew_that_has_not_lasted_the_stabilization_window_waits_and_looks_again_when_
 }
 
 #[test]
+fn a_skew_waiting_out_the_stabilization_window_is_said_the_same_at_every_step_so_its_status_is_written_once()
+ {
+    let mut world = World::new(json!({"stabilizationWindow": "5m"}));
+    world.status.skewed_since = Some(Time(minutes_ago(1)));
+    let (first, _) = world.step(&mut Memory::default(), never_asked);
+    let later = now() + SignedDuration::from_secs(90);
+    let (second, _) = world.step_at(later, &mut Memory::default(), never_asked);
+    assert_eq!(first.reason, Reason::StabilizationPending);
+    assert_eq!(second.reason, Reason::StabilizationPending);
+    assert_eq!(first.message, second.message);
+    assert!(
+        first.message.contains("2025-10-20T12:04:00Z"),
+        "says when moves may start: {}",
+        first.message
+    );
+    assert_eq!(first.status, second.status);
+}
+
+#[test]
+fn the_step_that_makes_a_move_says_what_the_steps_waiting_for_its_replacement_say() {
+    let mut world = World::new(json!({"maxConcurrentMoves": 1}));
+    let (made, asked) = world.step(&mut Memory::default(), moved);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    world.status = made.status.clone();
+    let later = now() + SignedDuration::from_secs(20);
+    let (waiting, asked) = world.step_at(later, &mut Memory::default(), never_asked);
+    assert!(asked.is_empty());
+    assert_eq!(made.reason, Reason::WaitingForReplacement);
+    assert_eq!(
+        (waiting.reason, &waiting.message),
+        (made.reason, &made.message)
+    );
+    assert!(made.message.contains("off n1"), "{}", made.message);
+    assert_eq!(waiting.status, made.status);
+}
+
+#[test]
 fn outside_its_disruption_windows_no_move_starts_and_the_step_says_when_the_next_opens() {
     // Now is 12:00 UTC; the window is 02:00 to 04:00.
     let world = World::new(json!({"windows": [{"schedule": "0 2 * * *", "duration": "2h"}]}));
@@ -240,7 +287,11 @@ fn outside_its_disruption_windows_no_move_starts_and_the_step_says_when_the_next
     let (step, asked) =
         World::new(json!({"windows": [{"schedule": "0 11 * * *", "duration": "2h"}]}))
             .step(&mut Memory::default(), moved);
-    assert_eq!(step.reason, Reason::Moving, "inside 11:00 to 13:00");
+    assert_eq!(
+        step.reason,
+        Reason::WaitingForReplacement,
+        "inside 11:00 to 13:00"
+    );
     assert_eq!(asked.len(), 1);
 }
 
@@ -262,7 +313,7 @@ fn past_every_gate_one_move_is_made_and_the_step_waits_for_its_replacement() {
     let (step, asked) = world.step(&mut memory, moved);
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0].starts_with("move web-"), "{asked:?}");
-    assert_eq!(step.reason, Reason::Moving);
+    assert_eq!(step.reason, Reason::WaitingForReplacement);
     assert_eq!(step.status.phase, RebalancePhase::WaitingForReplacement);
     assert_eq!(step.status.in_flight.len(), 1);
     assert_eq!(step.status.total_moves, 1);
@@ -445,7 +496,7 @@ fn a_replica_that_moved_before_losing_its_leadership_still_records_the_move() {
         !step.lost_leadership,
         "the move in flight must reach the status"
     );
-    assert_eq!(step.reason, Reason::Moving);
+    assert_eq!(step.reason, Reason::WaitingForReplacement);
     assert_eq!(step.status.in_flight.len(), 1);
 }
 
@@ -465,7 +516,7 @@ fn a_move_that_failed_is_not_counted_and_the_next_planned_move_is_tried() {
         }
     });
     assert_eq!(asked.len(), 2, "{asked:?}");
-    assert_eq!(step.reason, Reason::Moving);
+    assert_eq!(step.reason, Reason::WaitingForReplacement);
     assert_eq!(step.status.total_moves, 1);
 }
 

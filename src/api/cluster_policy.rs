@@ -43,7 +43,7 @@ use super::{
         name = "Rebalancing",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Rebalancing\")].reason",
-        description = "Why pods are or are not being moved (e.g. Moving, OutsideWindow)"
+        description = "Why pods are or are not being moved (e.g. WaitingForReplacement, OutsideWindow)"
     ),
     printcolumn(
         name = "Workloads",

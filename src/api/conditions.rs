@@ -66,8 +66,6 @@ reasons! {
     RolloutPending = "RolloutPending",
     /// Moves are needed, but start only inside the policy's disruption windows; none is open.
     OutsideWindow = "OutsideWindow",
-    /// Moves are being made.
-    Moving = "Moving",
     /// Nothing to move.
     Idle = "Idle",
     /// A PodDisruptionBudget allows no disruption now.

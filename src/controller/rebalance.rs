@@ -599,9 +599,10 @@ fn gate(
     let stable_for = since(now, skewed_since);
     if stable_for < spec.stabilization_window.get() {
         let wait = spec.stabilization_window.get() - stable_for;
+        // Said with fixed times, not a running count, so that waiting rewrites no status.
         let message = format!(
-            "actionable skew {skew} has been above skewThreshold for {}s of {}",
-            stable_for.as_secs(),
+            "actionable skew {skew} above skewThreshold {threshold} since {skewed_since}; moves may start at {} if it stays above (stabilizationWindow {})",
+            later(skewed_since, spec.stabilization_window.get()),
             spec.stabilization_window
         );
         return Err(Verdict::new(
@@ -725,16 +726,7 @@ fn held_back(
     };
     match budget.exhausted() {
         None => Ok(budget),
-        Some(waiting) if waiting == Reason::WaitingForReplacement => {
-            let message = format!(
-                "{} move(s) in flight; waiting for their replacements to be Ready",
-                budget.in_flight
-            );
-            Err(
-                Verdict::new(RebalancePhase::WaitingForReplacement, waiting, message)
-                    .within(IN_FLIGHT_CHECK),
-            )
-        }
+        Some(Reason::WaitingForReplacement) => Err(waiting_for_replacements(&status.in_flight)),
         Some(exhausted) => {
             let reopens = status
                 .recent_moves
@@ -749,6 +741,34 @@ fn held_back(
                 .within(reopens))
         }
     }
+}
+
+/// The verdict while moves are in flight, read from their durable records alone: the step that
+/// makes a move and the steps that wait for its replacement say the same, so that a move
+/// rewrites the status only when it is made and when it settles.
+fn waiting_for_replacements(in_flight: &[MoveRecord]) -> Verdict {
+    let message = match in_flight {
+        [record] => format!(
+            "moved {} off {}; waiting for its replacement to be Ready",
+            record.pod, record.from
+        ),
+        records => format!(
+            "{} moves in flight ({}); waiting for their replacements to be Ready",
+            records.len(),
+            first_three(
+                records
+                    .iter()
+                    .map(|record| format!("{} off {}", record.pod, record.from)),
+                records.len()
+            )
+        ),
+    };
+    Verdict::new(
+        RebalancePhase::WaitingForReplacement,
+        Reason::WaitingForReplacement,
+        message,
+    )
+    .within(IN_FLIGHT_CHECK)
 }
 
 /// One thing to do for a planned move.
@@ -780,8 +800,6 @@ pub struct Course<'p> {
     pending: Option<&'p Move>,
     /// Whether an outcome ended the step.
     stopped: bool,
-    /// Pods moved in this step.
-    made: Vec<String>,
     /// The refusal that ended the step.
     refusal: Option<(Reason, String)>,
     /// A cluster-wide cap that held a move back.
@@ -818,7 +836,6 @@ impl<'p> Course<'p> {
             flying,
             pending: None,
             stopped: false,
-            made: Vec::new(),
             refusal: None,
             capped: None,
             not_leader: false,
@@ -906,7 +923,7 @@ impl<'p> Course<'p> {
         match outcome {
             Outcome::Moved => {
                 memory.pdb_backoff = None;
-                tracing::info!(policy = %self.inputs.name, pod = %planned.pod, node = %planned.from_node, "Moved a pod.");
+                tracing::info!(policy = %self.inputs.name, pod = %planned.pod, node = %planned.from_node, armed_by = %self.armed_by, "Moved a pod.");
                 self.moved.push(MoveRecord {
                     pod: planned.pod.clone(),
                     uid: Some(planned.uid.clone()),
@@ -918,7 +935,6 @@ impl<'p> Course<'p> {
                     landed: None,
                     started: Some(Time(now)),
                 });
-                self.made.push(planned.pod.to_string());
             }
             Outcome::Refused {
                 refusal: Refusal::MultipleBudgets,
@@ -962,6 +978,7 @@ impl<'p> Course<'p> {
     /// The step's end: the moves made, or what held every planned move back.
     fn conclude(self, mut carried: Carried) -> Step {
         let now = self.inputs.now;
+        let made_any = !self.moved.is_empty();
         for record in self.moved {
             carried.status.recent_moves.push(Time(now));
             carried.status.total_moves += 1;
@@ -971,18 +988,8 @@ impl<'p> Course<'p> {
         }
         carried.issues.extend(self.issues);
         carried.requeue = carried.requeue.min(self.requeue);
-        let verdict = if !self.made.is_empty() {
-            let message = format!(
-                "moved {} ({}); waiting for the replacement to be Ready",
-                self.made.join(", "),
-                self.armed_by
-            );
-            Verdict::new(
-                RebalancePhase::WaitingForReplacement,
-                Reason::Moving,
-                message,
-            )
-            .within(IN_FLIGHT_CHECK)
+        let verdict = if made_any {
+            waiting_for_replacements(&carried.status.in_flight)
         } else if self.not_leader {
             Verdict::lost_leadership()
         } else if let Some((why, message)) = self.refusal {
@@ -1033,22 +1040,25 @@ impl<'p> Course<'p> {
 
 /// Says which budgets hold planned moves back: the first three, and how many more.
 fn budgets_holding(blocked: &[(PodRef, String)]) -> String {
-    let named: Vec<String> = blocked
-        .iter()
-        .take(3)
-        .map(|(pod, why)| format!("{pod} ({why})"))
-        .collect();
-    let more = blocked.len().saturating_sub(named.len());
     format!(
-        "{} planned move(s) wait for their PodDisruptionBudget to allow a disruption: {}{}",
+        "{} planned move(s) wait for their PodDisruptionBudget to allow a disruption: {}",
         blocked.len(),
-        named.join(", "),
-        if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        }
+        first_three(
+            blocked.iter().map(|(pod, why)| format!("{pod} ({why})")),
+            blocked.len()
+        )
     )
+}
+
+/// The first three of `total` items, and how many more there are.
+fn first_three(items: impl Iterator<Item = String>, total: usize) -> String {
+    let named: Vec<String> = items.take(3).collect();
+    let more = total.saturating_sub(named.len());
+    if more > 0 {
+        format!("{} and {more} more", named.join(", "))
+    } else {
+        named.join(", ")
+    }
 }
 
 /// The request that makes a planned move (or evaluates it, in a dry run).

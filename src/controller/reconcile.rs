@@ -164,14 +164,20 @@ async fn reconcile_policy<K: PolicyKind>(policy: &K, ctx: &Context) -> Result<Ac
         },
     );
     report::metrics(&ctx.metrics, &namespace, &name, &status, step.blocked);
-    if report::write(&ctx.client, policy, &status).await? {
+    let held = policy
+        .status()
+        .and_then(|stored| report::counts_can_wait(stored, &status, ctx.clock.now()));
+    if held.is_none() && report::write(&ctx.client, policy, &status).await? {
         tracing::debug!(policy = %name, namespace = %namespace, "Wrote the status.");
     }
-    let requeue = if injection.pending > 0 {
+    let mut requeue = if injection.pending > 0 {
         step.requeue.min(INJECTING)
     } else {
         step.requeue
     };
+    if let Some(wait) = held {
+        requeue = requeue.min(wait);
+    }
     Ok(Action::requeue(requeue))
 }
 

@@ -390,6 +390,49 @@ pub async fn write<K: PolicyKind>(
     Ok(true)
 }
 
+/// How long after a move started the counts it shifts may wait to be written.
+pub const COUNTS_HOLD: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long writing `new` over the stored status may wait, if it may: while moves are in
+/// flight and nothing but the counts they shift has changed (the skew, the distribution, the
+/// Balanced condition's message), the counts wait for the moves to settle, and at most
+/// [`COUNTS_HOLD`] after the oldest of them started. A move then rewrites the status twice,
+/// when it is made and when it settles, and not again for each pod the move itself takes
+/// away or lands. The metrics are set at once all the same.
+pub fn counts_can_wait(
+    stored: &SpreadPolicyStatus,
+    new: &SpreadPolicyStatus,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
+    let oldest = new
+        .rebalance
+        .in_flight
+        .iter()
+        .map(|record| record.started.as_ref().map(|time| time.0))
+        .min()?;
+    // A record without a start (written by hand, or by an older controller) waits for nothing.
+    let deadline = oldest?.checked_add(COUNTS_HOLD).ok()?;
+    let waits: std::time::Duration = now.duration_until(deadline).try_into().ok()?;
+    let counts_only = stored.rebalance == new.rebalance
+        && stored.observed_generation == new.observed_generation
+        && stored.workloads == new.workloads
+        && stored.workload_issues == new.workload_issues
+        && stored.conditions.len() == new.conditions.len()
+        && stored
+            .conditions
+            .iter()
+            .zip(&new.conditions)
+            .all(|(was, is)| {
+                was == is
+                    || (is.type_ == conditions::BALANCED
+                        && Condition {
+                            message: is.message.clone(),
+                            ..was.clone()
+                        } == *is)
+            });
+    (counts_only && !waits.is_zero()).then_some(waits)
+}
+
 /// Sets the policy's metrics.
 pub fn metrics(
     metrics: &ControllerMetrics,
@@ -533,5 +576,114 @@ fn field_at_fault<K: PolicyKind>(object: &DynamicObject) -> Option<String> {
     match serde_path_to_error::deserialize::<_, K>(value) {
         Ok(_) => None,
         Err(error) => Some(format!("{}: {}", error.path(), error.inner())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::MoveRecord;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// A status with one move in flight since 12:00:00, Balanced false at skew 3.
+    fn moving() -> SpreadPolicyStatus {
+        let balanced = Condition {
+            type_: conditions::BALANCED.to_owned(),
+            status: "False".to_owned(),
+            reason: Reason::Skewed.to_string(),
+            message: "actionable skew 3".to_owned(),
+            last_transition_time: Time(at("2025-10-20T11:00:00Z")),
+            observed_generation: Some(1),
+        };
+        SpreadPolicyStatus {
+            skew: Some(3),
+            conditions: vec![balanced],
+            rebalance: crate::api::RebalanceStatus {
+                phase: RebalancePhase::WaitingForReplacement,
+                in_flight: vec![MoveRecord {
+                    pod: "media/web-0".parse().unwrap(),
+                    uid: None,
+                    method: None,
+                    workload: None,
+                    from: "n1".to_owned(),
+                    to: Some("n3".to_owned()),
+                    tied_with: Vec::new(),
+                    landed: None,
+                    started: Some(Time(at("2025-10-20T12:00:00Z"))),
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The same status once the move's replacement was bound: one skew less.
+    fn counted(status: &SpreadPolicyStatus) -> SpreadPolicyStatus {
+        let mut next = status.clone();
+        next.skew = Some(2);
+        next.conditions[0].message = "actionable skew 2".to_owned();
+        next
+    }
+
+    #[test]
+    fn counts_a_move_in_flight_shifts_wait_until_two_minutes_after_it_started() {
+        let stored = moving();
+        let new = counted(&stored);
+        assert_eq!(
+            counts_can_wait(&stored, &new, at("2025-10-20T12:00:05Z")),
+            Some(Duration::from_secs(115))
+        );
+        assert_eq!(
+            counts_can_wait(&stored, &new, at("2025-10-20T12:02:00Z")),
+            None,
+            "written once the hold is over"
+        );
+    }
+
+    #[test]
+    fn anything_but_the_counts_is_written_at_once() {
+        let stored = moving();
+        let soon = at("2025-10-20T12:00:05Z");
+        let mut settled = counted(&stored);
+        settled.rebalance.in_flight.clear();
+        settled.rebalance.phase = RebalancePhase::CoolingDown;
+        assert_eq!(counts_can_wait(&stored, &settled, soon), None);
+        let mut flipped = counted(&stored);
+        flipped.conditions[0].status = "True".to_owned();
+        assert_eq!(counts_can_wait(&stored, &flipped, soon), None);
+        let mut issue = counted(&stored);
+        issue.workload_issues.push(WorkloadIssue {
+            workload: "Deployment/web".to_owned(),
+            reason: Reason::Conflict.to_string(),
+            message: "another manager owns it".to_owned(),
+        });
+        assert_eq!(counts_can_wait(&stored, &issue, soon), None);
+        let mut another = counted(&stored);
+        another.rebalance.total_moves += 1;
+        assert_eq!(counts_can_wait(&stored, &another, soon), None);
+        let mut regenerated = counted(&stored);
+        regenerated.observed_generation = Some(2);
+        assert_eq!(counts_can_wait(&stored, &regenerated, soon), None);
+    }
+
+    #[test]
+    fn without_a_move_in_flight_or_a_known_start_nothing_waits() {
+        let soon = at("2025-10-20T12:00:05Z");
+        let mut idle = moving();
+        idle.rebalance.in_flight.clear();
+        assert_eq!(counts_can_wait(&idle, &counted(&idle), soon), None);
+        let mut unstarted = moving();
+        unstarted.rebalance.in_flight[0].started = None;
+        assert_eq!(
+            counts_can_wait(&unstarted, &counted(&unstarted), soon),
+            None
+        );
     }
 }
