@@ -50,7 +50,7 @@ const IDLE: Duration = Duration::from_secs(2);
 struct PodBreakdown {
     /// `Arc<Pod>`: the struct and the two reference counts.
     structs: usize,
-    /// The pod's own strings: name, uid, owner kind, name and uid.
+    /// The pod's own strings: name and uid (its owner's are shared with the owner's other pods).
     strings: usize,
     /// The map key: namespace and name, copied again.
     keys: usize,
@@ -67,9 +67,6 @@ fn breakdown(pods: &[Arc<model::Pod>]) -> PodBreakdown {
     for pod in pods {
         breakdown.structs += size_of::<model::Pod>() + 2 * size_of::<usize>();
         breakdown.strings += pod.name.len() + pod.uid.len();
-        if let Some(owner) = &pod.owner {
-            breakdown.strings += owner.kind.len() + owner.name.len() + owner.uid.len();
-        }
         breakdown.keys += pod.namespace.len() + pod.name.len();
         labels.insert(Arc::as_ptr(&pod.labels));
         specs.insert(Arc::as_ptr(&pod.spec));

@@ -121,14 +121,19 @@ fn cluster() -> Cluster {
                 name: rs_name.clone(),
                 uid: format!("{uid}-rs"),
                 owner: Some(Owner {
-                    kind: "Deployment".to_owned(),
-                    name: name.clone(),
-                    uid: uid.clone(),
+                    kind: "Deployment".into(),
+                    name: name.as_str().into(),
+                    uid: uid.as_str().into(),
                 }),
                 template_hash: Some(hash),
                 replicas: i32::try_from(REPLICAS).unwrap(),
                 revision: 1,
             });
+            let rs_owner = Owner {
+                kind: "ReplicaSet".into(),
+                name: rs_name.as_str().into(),
+                uid: format!("{uid}-rs").into(),
+            };
             let piled = (n * DEPLOYMENTS_PER_NAMESPACE + d).is_multiple_of(50);
             for r in 0..REPLICAS {
                 let node = if piled && r % 2 == 0 {
@@ -143,11 +148,8 @@ fn cluster() -> Cluster {
                     uid: format!("{uid}-{r}"),
                     labels: Arc::clone(&pod_labels),
                     node_name: Some(Arc::clone(&node_names[node])),
-                    owner: Some(Owner {
-                        kind: "ReplicaSet".to_owned(),
-                        name: rs_name.clone(),
-                        uid: format!("{uid}-rs"),
-                    }),
+                    // One owner's strings for all its pods, as the controller's stores share them.
+                    owner: Some(rs_owner.clone()),
                     phase: PodPhase::Running,
                     ready: true,
                     terminating: false,

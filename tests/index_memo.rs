@@ -230,10 +230,10 @@ impl World {
                     .then(|| self.cluster.replica_sets[nth % sets].owner.as_mut())
                     .flatten()
                 {
-                    match owner.uid.strip_suffix("-stale") {
-                        Some(uid) => owner.uid = uid.to_owned(),
-                        None => owner.uid.push_str("-stale"),
-                    }
+                    owner.uid = match owner.uid.strip_suffix("-stale") {
+                        Some(uid) => uid.into(),
+                        None => format!("{}-stale", owner.uid).into(),
+                    };
                 }
             }
             Change::Swap { a, b } => {

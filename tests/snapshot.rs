@@ -237,9 +237,7 @@ fn a_kubectl_list_reads_every_kind_the_planner_needs() {
     assert_eq!(pod.uid, "uid-sonarr-7d9f-abcde");
     assert_eq!(pod.node_name.as_deref(), Some("homelab-01"));
     assert_eq!(
-        pod.owner
-            .as_ref()
-            .map(|o| (o.kind.as_str(), o.name.as_str())),
+        pod.owner.as_ref().map(|o| (&*o.kind, &*o.name)),
         Some(("ReplicaSet", "sonarr-7d9f"))
     );
     assert_eq!(pod.phase, PodPhase::Running);
@@ -347,10 +345,7 @@ fn a_kubectl_list_reads_every_kind_the_planner_needs() {
     let replica_set = &cluster.replica_sets[0];
     assert_eq!(replica_set.template_hash.as_deref(), Some("7d9f"));
     assert_eq!((replica_set.replicas, replica_set.revision), (2, 3));
-    assert_eq!(
-        replica_set.owner.as_ref().map(|o| o.name.as_str()),
-        Some("sonarr")
-    );
+    assert_eq!(replica_set.owner.as_ref().map(|o| &*o.name), Some("sonarr"));
 
     let pdb = &cluster.pdbs[0];
     assert_eq!(pdb.key(), "media/postgres");

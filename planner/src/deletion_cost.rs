@@ -131,11 +131,8 @@ impl<'c> Ranking<'c> {
                 && !pod.phase.is_terminal()
         });
         for pod in live {
-            if let Some(owner) = pod.owner.as_ref().filter(|o| o.kind == "ReplicaSet") {
-                by_replica_set
-                    .entry(owner.uid.as_str())
-                    .or_default()
-                    .push(pod);
+            if let Some(owner) = pod.owner.as_ref().filter(|o| &*o.kind == "ReplicaSet") {
+                by_replica_set.entry(&*owner.uid).or_default().push(pod);
             }
         }
         Self {
@@ -162,7 +159,7 @@ impl<'c> Ranking<'c> {
             .replica_sets
             .iter()
             .filter(|rs| rs.namespace == deployment.namespace)
-            .filter(|rs| rs.owner.as_ref().is_some_and(|o| o.uid == deployment.uid))
+            .filter(|rs| rs.owner.as_ref().is_some_and(|o| *o.uid == *deployment.uid))
             .filter_map(|rs| self.by_replica_set.get(rs.uid.as_str()))
             .flat_map(|pods| self.rank(pods, &keys))
             .collect()
@@ -491,9 +488,9 @@ mod tests {
 
         fn owner(kind: &str, uid: &str) -> Option<Owner> {
             Some(Owner {
-                kind: kind.to_owned(),
-                name: uid.to_owned(),
-                uid: uid.to_owned(),
+                kind: kind.into(),
+                name: uid.into(),
+                uid: uid.into(),
             })
         }
 

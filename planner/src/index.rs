@@ -203,7 +203,7 @@ impl<'a> Reader<'_, 'a> {
         let workload = match (&pod.owner, self.last_owner) {
             (Some(owner), Some((last_namespace, namespace_name, name, workload)))
                 if (last_namespace == namespace || namespace_name == &*pod.namespace)
-                    && name == owner.name =>
+                    && name == &*owner.name =>
             {
                 workload
             }
@@ -217,7 +217,7 @@ impl<'a> Reader<'_, 'a> {
                 self.last_owner = pod
                     .owner
                     .as_ref()
-                    .map(|owner| (namespace, &*pod.namespace, owner.name.as_str(), workload));
+                    .map(|owner| (namespace, &*pod.namespace, &*owner.name, workload));
                 workload
             }
         };
@@ -551,18 +551,18 @@ impl<'a> Index<'a> {
             let Some(owner) = &replica_set.owner else {
                 continue;
             };
-            if owner.kind != "Deployment" {
+            if &*owner.kind != "Deployment" {
                 continue;
             }
             let key = (
                 &*replica_set.namespace,
                 WorkloadKind::Deployment,
-                owner.name.as_str(),
+                &*owner.name,
             );
             let Some(&workload) = workload_ids.get(&key) else {
                 continue;
             };
-            if !owner.uid.is_empty() && owner.uid != cluster.workloads[workload].uid {
+            if !owner.uid.is_empty() && *owner.uid != *cluster.workloads[workload].uid {
                 continue;
             }
             replica_set_owner.insert(
@@ -592,16 +592,12 @@ impl<'a> Index<'a> {
         cluster: &Cluster,
     ) -> Option<WorkloadId> {
         let owner = pod.owner.as_ref()?;
-        let workload = match owner.kind.as_str() {
-            "ReplicaSet" => *replica_set_owner.get(&(&*pod.namespace, owner.name.as_str()))?,
+        let workload = match &*owner.kind {
+            "ReplicaSet" => *replica_set_owner.get(&(&*pod.namespace, &*owner.name))?,
             "StatefulSet" => {
-                let key = (
-                    &*pod.namespace,
-                    WorkloadKind::StatefulSet,
-                    owner.name.as_str(),
-                );
+                let key = (&*pod.namespace, WorkloadKind::StatefulSet, &*owner.name);
                 let id = *workload_ids.get(&key)?;
-                if !owner.uid.is_empty() && owner.uid != cluster.workloads[id].uid {
+                if !owner.uid.is_empty() && *owner.uid != *cluster.workloads[id].uid {
                     return None;
                 }
                 id

@@ -315,16 +315,17 @@ impl PodAffinity {
     }
 }
 
-/// A pod's controlling owner.
+/// A pod's controlling owner. Its strings are shared: the pods of one ReplicaSet name the same
+/// owner, so the controller's stores hold each owner's strings once, not once per pod.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Owner {
     /// The owner's kind (ReplicaSet, StatefulSet, DaemonSet, Job, Node, ...).
-    pub kind: String,
+    pub kind: Arc<str>,
     /// The owner's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The owner's uid.
-    pub uid: String,
+    pub uid: Arc<str>,
 }
 
 /// A pod.

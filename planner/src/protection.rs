@@ -144,7 +144,7 @@ impl<'i, 'a> Protections<'i, 'a> {
     pub fn of(&mut self, pod_id: PodId, min_pod_age: Duration) -> Option<Protection> {
         let index = self.index;
         let pod = index.pod(pod_id);
-        let owner_kind = pod.owner.as_ref().map(|owner| owner.kind.as_str());
+        let owner_kind = pod.owner.as_ref().map(|owner| &*owner.kind);
         if pod.terminating {
             return Some(Protection::Terminating);
         }

@@ -244,15 +244,15 @@ impl PodExt for Pod {
             WorkloadKind::Deployment => {
                 pod_labels.insert(POD_TEMPLATE_HASH.to_owned(), "abc".to_owned());
                 Owner {
-                    kind: "ReplicaSet".to_owned(),
-                    name: format!("{}-abc", workload.name),
-                    uid: format!("uid-{}-abc", workload.name),
+                    kind: "ReplicaSet".into(),
+                    name: format!("{}-abc", workload.name).into(),
+                    uid: format!("uid-{}-abc", workload.name).into(),
                 }
             }
             WorkloadKind::StatefulSet => Owner {
-                kind: "StatefulSet".to_owned(),
-                name: workload.name.clone(),
-                uid: workload.uid.clone(),
+                kind: "StatefulSet".into(),
+                name: workload.name.as_str().into(),
+                uid: workload.uid.as_str().into(),
             },
         });
         self.labels = Arc::new(pod_labels);
@@ -263,9 +263,9 @@ impl PodExt for Pod {
     }
     fn owned_by(mut self, kind: &str, name: &str) -> Self {
         self.owner = Some(Owner {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            uid: format!("uid-{name}"),
+            kind: kind.into(),
+            name: name.into(),
+            uid: format!("uid-{name}").into(),
         });
         self
     }
@@ -329,9 +329,9 @@ pub fn replica_set_of(workload: &Workload) -> ReplicaSet {
         name: format!("{}-abc", workload.name),
         uid: format!("uid-{}-abc", workload.name),
         owner: Some(Owner {
-            kind: "Deployment".to_owned(),
-            name: workload.name.clone(),
-            uid: workload.uid.clone(),
+            kind: "Deployment".into(),
+            name: workload.name.as_str().into(),
+            uid: workload.uid.as_str().into(),
         }),
         template_hash: Some("abc".to_owned()),
         replicas: workload.replicas,

@@ -365,9 +365,9 @@ impl<'i, 'a> Scene<'i, 'a> {
         let mut labels = target.template_labels.clone();
         let owner = match target.kind {
             WorkloadKind::StatefulSet => Some(Owner {
-                kind: "StatefulSet".to_owned(),
-                name: target.name.clone(),
-                uid: target.uid.clone(),
+                kind: "StatefulSet".into(),
+                name: target.name.as_str().into(),
+                uid: target.uid.as_str().into(),
             }),
             WorkloadKind::Deployment => index.current_hash(workload).and_then(|hash| {
                 labels.insert(POD_TEMPLATE_HASH.to_owned(), hash.to_owned());
@@ -379,13 +379,13 @@ impl<'i, 'a> Scene<'i, 'a> {
                         rs.namespace == target.namespace
                             && rs.template_hash.as_deref() == Some(hash)
                             && rs.owner.as_ref().is_some_and(|owner| {
-                                owner.kind == "Deployment" && owner.name == target.name
+                                &*owner.kind == "Deployment" && *owner.name == *target.name
                             })
                     })
                     .map(|rs| Owner {
-                        kind: "ReplicaSet".to_owned(),
-                        name: rs.name.clone(),
-                        uid: rs.uid.clone(),
+                        kind: "ReplicaSet".into(),
+                        name: rs.name.as_str().into(),
+                        uid: rs.uid.as_str().into(),
                     })
             }),
         };

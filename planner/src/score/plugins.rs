@@ -210,17 +210,14 @@ impl Cycle<'_, '_, '_> {
         let owner = self.pod.owner?;
         let index = self.index;
         let namespace = self.pod.namespace;
-        let selector = match owner.kind.as_str() {
+        let selector = match &*owner.kind {
             "ReplicaSet" => {
-                let id = *self
-                    .scene
-                    .replica_sets
-                    .get(&(namespace, owner.name.as_str()))?;
+                let id = *self.scene.replica_sets.get(&(namespace, &*owner.name))?;
                 let replica_set = &index.cluster.replica_sets[id];
                 let deployment = replica_set
                     .owner
                     .as_ref()
-                    .filter(|owner| owner.kind == "Deployment")?;
+                    .filter(|owner| &*owner.kind == "Deployment")?;
                 let workload =
                     index.workload_id(namespace, WorkloadKind::Deployment, &deployment.name)?;
                 let hash = replica_set.template_hash.as_ref()?;

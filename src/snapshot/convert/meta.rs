@@ -1,6 +1,8 @@
 //! Reads the object metadata every conversion needs: names, labels, the controlling owner,
 //! timestamps. Missing names and namespaces are errors; nothing here allocates shared values.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
@@ -38,16 +40,20 @@ pub(super) fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str>
         .map(String::as_str)
 }
 
-/// The owner reference with `controller: true`, as `metav1.GetControllerOf` finds it.
-pub(super) fn controller(meta: &ObjectMeta) -> Option<Owner> {
+/// The owner reference with `controller: true`, as `metav1.GetControllerOf` finds it, its
+/// strings made by `share` (an interner's, for objects that many name the same owner).
+pub(super) fn controller(
+    meta: &ObjectMeta,
+    mut share: impl FnMut(&str) -> Arc<str>,
+) -> Option<Owner> {
     meta.owner_references
         .iter()
         .flatten()
         .find(|owner| owner.controller == Some(true))
         .map(|owner| Owner {
-            kind: owner.kind.clone(),
-            name: owner.name.clone(),
-            uid: owner.uid.clone(),
+            kind: share(&owner.kind),
+            name: share(&owner.name),
+            uid: share(&owner.uid),
         })
 }
 

@@ -40,7 +40,7 @@ pub fn pod(pod: &core::Pod, interner: &mut Interner) -> Result<Pod, FieldError> 
     let metadata = &pod.metadata;
     let name = meta::name(metadata)?;
     let namespace = interner.name(meta::namespace(metadata)?);
-    let owner = meta::controller(metadata);
+    let owner = meta::controller(metadata, |text| interner.name(text));
     let default_spec = core::PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&default_spec);
     let status = pod.status.as_ref();
@@ -66,7 +66,7 @@ pub fn pod(pod: &core::Pod, interner: &mut Interner) -> Result<Pod, FieldError> 
         .flatten()
         .any(|condition| condition.type_ == "Ready" && condition.status == "True");
     let source = meta::annotation(metadata, SOURCE_ANNOTATION);
-    let static_pod = owner.as_ref().is_some_and(|owner| owner.kind == "Node")
+    let static_pod = owner.as_ref().is_some_and(|owner| &*owner.kind == "Node")
         || source.is_some_and(|source| source != "api");
 
     let scheduling = scheduling_spec(spec, status, Some(&name))?;

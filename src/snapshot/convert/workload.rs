@@ -150,7 +150,7 @@ pub fn replica_set(replica_set: &apps::ReplicaSet) -> Result<ReplicaSet, FieldEr
         namespace: Arc::from(meta::namespace(metadata)?),
         name: meta::name(metadata)?,
         uid: metadata.uid.clone().unwrap_or_default(),
-        owner: meta::controller(metadata),
+        owner: meta::controller(metadata, |text| Arc::from(text)),
         template_hash,
         replicas: spec.and_then(|spec| spec.replicas).unwrap_or(1),
         revision,
