@@ -261,8 +261,11 @@ fn answers(index: &Index<'_>) -> BTreeMap<String, String> {
         format!("{:?}", index.node_requested),
     );
     say("node_rank".into(), format!("{:?}", index.node_rank));
-    say("pod_node".into(), format!("{:?}", index.pod_node));
-    say("pod_workload".into(), format!("{:?}", index.pod_workload));
+    let pods = 0..index.cluster.pods.len();
+    let nodes: Vec<_> = pods.clone().map(|pod| index.pod_node(pod)).collect();
+    let workloads: Vec<_> = pods.map(|pod| index.pod_workload(pod)).collect();
+    say("pod_node".into(), format!("{nodes:?}"));
+    say("pod_workload".into(), format!("{workloads:?}"));
     for node in 0..NODES + 1 {
         say(
             format!("pods_on {node}"),

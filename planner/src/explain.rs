@@ -135,7 +135,7 @@ fn governing(index: &Index<'_>, pod_id: PodId) -> Governing {
             members: Vec::new(),
         };
     }
-    let Some(workload_id) = index.pod_workload[pod_id] else {
+    let Some(workload_id) = index.pod_workload(pod_id) else {
         return Governing::none();
     };
     let workload = index.workload(workload_id);
@@ -212,8 +212,9 @@ pub fn explain(cluster: &Cluster, namespace: &str, name: &str) -> Result<Explana
         labels.insert(crate::labels::GROUP_LABEL.to_owned(), policy);
     }
     // The replacement comes from the workload's template, which may name a node.
-    let template_node =
-        index.pod_workload[pod_id].and_then(|w| index.workload(w).template.node_name.clone());
+    let template_node = index
+        .pod_workload(pod_id)
+        .and_then(|w| index.workload(w).template.node_name.clone());
     let spec = SchedulingSpec {
         spread_constraints: constraints,
         node_name: template_node.or_else(|| pod.spec.node_name.clone()),
@@ -347,8 +348,9 @@ fn without(
 ) -> PreFilter {
     let mut prefilter =
         PreFilter::counting(index, cache, &pod.namespace, labels, spec, kind, members);
-    if let Some(node) =
-        index.pod_node[pod_id].filter(|_| !pod.terminating && !pod.phase.is_terminal())
+    if let Some(node) = index
+        .pod_node(pod_id)
+        .filter(|_| !pod.terminating && !pod.phase.is_terminal())
     {
         for (constraint, counts) in prefilter
             .constraints
@@ -415,7 +417,7 @@ fn verdicts(
             members,
         ),
     };
-    let gone_from: Option<NodeId> = replacing.and_then(|id| index.pod_node[id]);
+    let gone_from: Option<NodeId> = replacing.and_then(|id| index.pod_node(id));
     index
         .cluster
         .nodes

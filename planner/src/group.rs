@@ -384,8 +384,11 @@ fn policy_scope_group(
     // narrows it; kinds differ only by the StatefulSet override, which changes no selector.
     let constraints = labelled_group_constraints(&policy.spec, &policy.name, &pod_labels);
     let active_set: HashSet<WorkloadId> = active.iter().copied().collect();
-    let member_of_active =
-        |id: PodId| index.pod_workload[id].is_some_and(|w| active_set.contains(&w));
+    let member_of_active = |id: PodId| {
+        index
+            .pod_workload(id)
+            .is_some_and(|w| active_set.contains(&w))
+    };
     let members: Vec<Arc<[PodId]>> = constraints
         .iter()
         .map(|constraint| {
@@ -407,7 +410,8 @@ fn policy_scope_group(
         .iter()
         .copied()
         .filter(|&id| {
-            index.pod_workload[id]
+            index
+                .pod_workload(id)
                 .is_some_and(|w| active_set.contains(&w) && is_current(index, w, index.pod(id)))
         })
         .collect();
@@ -514,7 +518,7 @@ pub fn pod_constraint_groups(
             let members = shared_members(index, &namespace, &constraints);
             let first = index.pod(pods[0]);
             let owners: HashSet<Option<WorkloadId>> =
-                pods.iter().map(|&id| index.pod_workload[id]).collect();
+                pods.iter().map(|&id| index.pod_workload(id)).collect();
             let name = match owners.into_iter().collect::<Vec<_>>().as_slice() {
                 [Some(workload)] => index.workload(*workload).key(),
                 _ => constraints

@@ -363,10 +363,6 @@ pub struct Index<'a> {
     on_node_start: Vec<usize>,
     /// Per node: the summed requests of those pods, and their number in `pods`.
     pub node_requested: Vec<Resources>,
-    /// Per pod: its node, if bound to a known node.
-    pub pod_node: Vec<Option<NodeId>>,
-    /// Per pod: the Deployment or StatefulSet that controls it (through its ReplicaSet).
-    pub pod_workload: Vec<Option<WorkloadId>>,
     /// The pods of each workload, workload after workload, as `on_node` is laid out.
     by_workload: Vec<PodId>,
     by_workload_start: Vec<usize>,
@@ -462,18 +458,15 @@ impl<'a> Index<'a> {
         };
 
         let node_requested: Vec<Resources> = totals.iter().map(|total| total.clamped()).collect();
-        let pod_node: Vec<Option<NodeId>> = facts.iter().map(|facts| facts.node.get()).collect();
-        // Per pod: its node when the scheduler's cache holds it.
-        let cached: Vec<Option<NodeId>> = facts
-            .iter()
-            .map(|facts| facts.node.get().filter(|_| facts.held))
-            .collect();
-        let pod_workload: Vec<Option<WorkloadId>> =
-            facts.iter().map(|facts| facts.workload.get()).collect();
         let (namespaces, namespace_ids) = by_namespace(cluster, &facts);
 
-        let (on_node, on_node_start) = bucket(&cached, cluster.nodes.len());
-        let (by_workload, by_workload_start) = bucket(&pod_workload, cluster.workloads.len());
+        // The pods the scheduler's cache holds, by node; every pod, by workload.
+        let (on_node, on_node_start) = bucket(&facts, cluster.nodes.len(), |facts| {
+            facts.node.get().filter(|_| facts.held)
+        });
+        let (by_workload, by_workload_start) = bucket(&facts, cluster.workloads.len(), |facts| {
+            facts.workload.get()
+        });
 
         let claims = cluster
             .claims
@@ -496,8 +489,6 @@ impl<'a> Index<'a> {
             on_node,
             on_node_start,
             node_requested,
-            pod_node,
-            pod_workload,
             by_workload,
             by_workload_start,
             namespaces,
@@ -617,6 +608,19 @@ impl<'a> Index<'a> {
         &self.cluster.nodes[id]
     }
 
+    /// The node a pod is bound to, if it is one of the cluster's nodes.
+    pub fn pod_node(&self, id: PodId) -> Option<NodeId> {
+        self.memo.facts.get(id).and_then(|facts| facts.node.get())
+    }
+
+    /// The Deployment or StatefulSet that controls a pod (through its ReplicaSet).
+    pub fn pod_workload(&self, id: PodId) -> Option<WorkloadId> {
+        self.memo
+            .facts
+            .get(id)
+            .and_then(|facts| facts.workload.get())
+    }
+
     /// A pod.
     pub fn pod(&self, id: PodId) -> &'a Pod {
         &self.cluster.pods[id]
@@ -710,9 +714,13 @@ impl<'a> Index<'a> {
 
 /// Pods grouped by a key below `keys` (a counting sort): the pods, key after key, and where
 /// each key's run starts.
-fn bucket(key_of: &[Option<usize>], keys: usize) -> (Vec<PodId>, Vec<usize>) {
+fn bucket(
+    facts: &[PodFacts],
+    keys: usize,
+    key_of: impl Fn(&PodFacts) -> Option<usize>,
+) -> (Vec<PodId>, Vec<usize>) {
     let mut start = vec![0usize; keys + 1];
-    for key in key_of.iter().flatten() {
+    for key in facts.iter().filter_map(&key_of) {
         start[key + 1] += 1;
     }
     for key in 0..keys {
@@ -720,10 +728,10 @@ fn bucket(key_of: &[Option<usize>], keys: usize) -> (Vec<PodId>, Vec<usize>) {
     }
     let mut next = start.clone();
     let mut pods = vec![0; start[keys]];
-    for (pod, key) in key_of.iter().enumerate() {
-        if let Some(key) = key {
-            pods[next[*key]] = pod;
-            next[*key] += 1;
+    for (pod, facts) in facts.iter().enumerate() {
+        if let Some(key) = key_of(facts) {
+            pods[next[key]] = pod;
+            next[key] += 1;
         }
     }
     (pods, start)

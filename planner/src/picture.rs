@@ -58,7 +58,7 @@ impl<'i, 'a> Planner<'i, 'a> {
     }
 
     pub(super) fn node_of(&self, pod: PodId) -> Option<NodeId> {
-        self.placed.get(&pod).copied().or(self.index.pod_node[pod])
+        self.placed.get(&pod).copied().or(self.index.pod_node(pod))
     }
 
     /// Per domain: live, and some live node fits `requests` (as the cluster is observed);

@@ -167,7 +167,7 @@ impl<'i, 'a> Protections<'i, 'a> {
         if let Some(protection) = self.opt_out(pod) {
             return Some(protection);
         }
-        let Some(node) = index.pod_node[pod_id] else {
+        let Some(node) = index.pod_node(pod_id) else {
             return Some(Protection::Unbound);
         };
         if self.is_pinned(pod_id, node) {
@@ -220,7 +220,8 @@ impl<'i, 'a> Protections<'i, 'a> {
     fn is_pinned(&mut self, pod_id: PodId, node: usize) -> bool {
         let index = self.index;
         let pod = index.pod(pod_id);
-        let template_names_node = index.pod_workload[pod_id]
+        let template_names_node = index
+            .pod_workload(pod_id)
             .is_some_and(|workload| index.workload(workload).template.node_name.is_some());
         if template_names_node || pod.spec.node_selector.contains_key(HOSTNAME_LABEL) {
             return true;

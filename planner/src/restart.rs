@@ -32,7 +32,8 @@ impl Method {
 /// How a pod is moved under a policy's move strategy.
 pub fn method(index: &Index<'_>, strategy: MoveStrategy, pod: PodId) -> Method {
     let restartable = strategy == MoveStrategy::Auto
-        && index.pod_workload[pod]
+        && index
+            .pod_workload(pod)
             .is_some_and(|workload| can_restart(index, index.workload(workload), index.pod(pod)));
     if restartable {
         Method::Restart

@@ -270,7 +270,9 @@ impl Planner<'_, '_> {
             moves.push(Move {
                 pod: PodRef::of(index.pod(pod)),
                 uid: index.pod(pod).uid.clone(),
-                workload: index.pod_workload[pod].map(|w| group.workload_ref(index.workload(w))),
+                workload: index
+                    .pod_workload(pod)
+                    .map(|w| group.workload_ref(index.workload(w))),
                 from_node: from.map(|n| index.node(n).name.clone()).unwrap_or_default(),
                 from_domain: domain_name(first, from),
                 to_node: index.node(to).name.clone(),

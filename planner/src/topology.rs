@@ -377,7 +377,7 @@ impl Counts {
             if pod.terminating || pod.phase.is_terminal() {
                 continue;
             }
-            if let Some(node) = index.pod_node[pod_id] {
+            if let Some(node) = index.pod_node(pod_id) {
                 counts.add(node, 1);
             }
         }

@@ -336,7 +336,8 @@ impl<'i, 'a> Scene<'i, 'a> {
     pub fn predict_replacement(&self, pod: PodId, departure: Departure) -> Prediction {
         let index = self.index;
         let original = index.pod(pod);
-        let template_node = index.pod_workload[pod]
+        let template_node = index
+            .pod_workload(pod)
             .and_then(|workload| index.workload(workload).template.node_name.as_ref());
         let spec: Cow<'_, SchedulingSpec> = match template_node {
             Some(node) if original.spec.node_name.as_ref() != Some(node) => {
