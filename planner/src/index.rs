@@ -6,7 +6,10 @@ use std::{collections::BTreeSet, sync::Arc};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::model::{Cluster, Node, Pod, Resources, Workload};
-use crate::model::WorkloadKind;
+use crate::{
+    keys::{Keys, Owners},
+    model::WorkloadKind,
+};
 
 /// Position of a node in `Cluster::nodes`.
 pub type NodeId = usize;
@@ -84,10 +87,10 @@ struct PodFacts {
 /// A position in a list, or none, in four bytes. (A list of four billion nodes or workloads,
 /// whose positions would not fit, could not be held in memory.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Position(Option<std::num::NonZeroU32>);
+pub(crate) struct Position(Option<std::num::NonZeroU32>);
 
 impl Position {
-    fn of(position: Option<usize>) -> Self {
+    pub(crate) fn of(position: Option<usize>) -> Self {
         Self(
             position
                 .and_then(|position| position.checked_add(1))
@@ -96,7 +99,7 @@ impl Position {
         )
     }
 
-    fn get(self) -> Option<usize> {
+    pub(crate) fn get(self) -> Option<usize> {
         self.0
             .and_then(|stored| usize::try_from(stored.get()).ok())
             .map(|stored| stored - 1)
@@ -161,6 +164,8 @@ pub struct Memo {
     /// The nodes' order by name, and their ranks in it.
     by_name: Vec<NodeId>,
     node_rank: Vec<u32>,
+    /// What the ReplicaSets said of the Deployments.
+    owners: Arc<Owners>,
 }
 
 impl Memo {
@@ -175,8 +180,8 @@ impl Memo {
 struct Reader<'i, 'a> {
     cluster: &'a Cluster,
     by_name: &'i [NodeId],
-    workload_ids: &'i HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
-    replica_set_owner: &'i HashMap<(&'a str, &'a str), WorkloadId>,
+    keys: &'i Keys<'a>,
+    owners: &'i Owners,
     node_by_name_object: HashMap<usize, Option<NodeId>>,
     last_node: Option<(usize, Option<NodeId>)>,
     last_owner: Option<(usize, &'a str, &'a str, Option<WorkloadId>)>,
@@ -208,12 +213,7 @@ impl<'a> Reader<'_, 'a> {
                 workload
             }
             _ => {
-                let workload = Index::owning_workload(
-                    pod,
-                    self.workload_ids,
-                    self.replica_set_owner,
-                    self.cluster,
-                );
+                let workload = Index::owning_workload(pod, self.keys, self.owners, self.cluster);
                 self.last_owner = pod
                     .owner
                     .as_ref()
@@ -368,9 +368,8 @@ pub struct Index<'a> {
     by_workload_start: Vec<usize>,
     namespaces: Vec<NamespaceRuns<'a>>,
     namespace_ids: HashMap<&'a str, usize>,
-    workloads_by_namespace: HashMap<&'a str, Vec<WorkloadId>>,
-    workload_ids: HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
-    current_hash: HashMap<WorkloadId, &'a str>,
+    keys: Keys<'a>,
+    owners: Arc<Owners>,
     claims: HashMap<(&'a str, &'a str), usize>,
     volumes: HashMap<&'a str, usize>,
     pdbs_by_namespace: HashMap<&'a str, Vec<usize>>,
@@ -406,38 +405,33 @@ impl<'a> Index<'a> {
             _ => node_ranks(cluster),
         };
 
-        let mut workload_ids =
-            HashMap::with_capacity_and_hasher(cluster.workloads.len(), Default::default());
-        let mut workloads_by_namespace: HashMap<&str, Vec<WorkloadId>> = HashMap::default();
-        for (id, workload) in cluster.workloads.iter().enumerate() {
-            workload_ids.insert(
-                (&*workload.namespace, workload.kind, workload.name.as_str()),
-                id,
-            );
-            workloads_by_namespace
-                .entry(&workload.namespace)
-                .or_default()
-                .push(id);
-        }
-
-        let (replica_set_owner, current_hash) = Self::replica_set_owners(cluster, &workload_ids);
+        // What the ReplicaSets say of the Deployments reads only them and the workloads' keys:
+        // while those are as they were, it is the memo's.
+        let keys = Keys::new(cluster);
+        let same_owners = previous.is_some_and(|(before, memo)| {
+            memo.is_of(before)
+                && before.replica_sets.is(&cluster.replica_sets)
+                && same_workloads(&before.workloads, &cluster.workloads)
+        });
+        let owners = match previous {
+            Some((_, memo)) if same_owners => Arc::clone(&memo.owners),
+            _ => Arc::new(Owners::of(&keys)),
+        };
 
         let mut reader = Reader {
             cluster,
             by_name: &by_name,
-            workload_ids: &workload_ids,
-            replica_set_owner: &replica_set_owner,
+            keys: &keys,
+            owners: &owners,
             node_by_name_object: HashMap::default(),
             last_node: None,
             last_owner: None,
         };
         let previous = previous.filter(|(before, memo)| {
-            memo.is_of(before)
+            same_owners
                 && memo.facts.len() == before.pods.len()
                 && memo.totals.len() == cluster.nodes.len()
                 && before.nodes.is(&cluster.nodes)
-                && before.replica_sets.is(&cluster.replica_sets)
-                && same_workloads(&before.workloads, &cluster.workloads)
         });
         let (facts, totals, pods_changed_in) = match previous {
             Some((before, memo)) => {
@@ -493,9 +487,8 @@ impl<'a> Index<'a> {
             by_workload_start,
             namespaces,
             namespace_ids,
-            workloads_by_namespace,
-            workload_ids,
-            current_hash,
+            keys,
+            owners: Arc::clone(&owners),
             claims,
             volumes,
             pdbs_by_namespace,
@@ -505,6 +498,7 @@ impl<'a> Index<'a> {
                 totals,
                 by_name: Vec::new(),
                 node_rank: Vec::new(),
+                owners,
             },
             pods_changed_in,
         }
@@ -526,68 +520,18 @@ impl<'a> Index<'a> {
         self.pods_changed_in.as_ref()
     }
 
-    /// Each ReplicaSet's controlling Deployment (by namespace and name), and each Deployment's
-    /// newest pod-template-hash.
-    #[allow(clippy::type_complexity)]
-    fn replica_set_owners(
-        cluster: &'a Cluster,
-        workload_ids: &HashMap<(&'a str, WorkloadKind, &'a str), WorkloadId>,
-    ) -> (
-        HashMap<(&'a str, &'a str), WorkloadId>,
-        HashMap<WorkloadId, &'a str>,
-    ) {
-        let mut replica_set_owner: HashMap<(&str, &str), WorkloadId> = HashMap::default();
-        let mut newest: HashMap<WorkloadId, (i64, &str)> = HashMap::default();
-        for replica_set in &cluster.replica_sets {
-            let Some(owner) = &replica_set.owner else {
-                continue;
-            };
-            if &*owner.kind != "Deployment" {
-                continue;
-            }
-            let key = (
-                &*replica_set.namespace,
-                WorkloadKind::Deployment,
-                &*owner.name,
-            );
-            let Some(&workload) = workload_ids.get(&key) else {
-                continue;
-            };
-            if !owner.uid.is_empty() && *owner.uid != *cluster.workloads[workload].uid {
-                continue;
-            }
-            replica_set_owner.insert(
-                (&replica_set.namespace, replica_set.name.as_str()),
-                workload,
-            );
-            if let Some(hash) = &replica_set.template_hash {
-                let entry = newest
-                    .entry(workload)
-                    .or_insert((replica_set.revision, hash));
-                if replica_set.revision > entry.0 {
-                    *entry = (replica_set.revision, hash);
-                }
-            }
-        }
-        let current_hash = newest
-            .into_iter()
-            .map(|(workload, (_, hash))| (workload, hash))
-            .collect();
-        (replica_set_owner, current_hash)
-    }
-
     fn owning_workload(
         pod: &Pod,
-        workload_ids: &HashMap<(&str, WorkloadKind, &str), WorkloadId>,
-        replica_set_owner: &HashMap<(&str, &str), WorkloadId>,
+        keys: &Keys<'_>,
+        owners: &Owners,
         cluster: &Cluster,
     ) -> Option<WorkloadId> {
         let owner = pod.owner.as_ref()?;
         let workload = match &*owner.kind {
-            "ReplicaSet" => *replica_set_owner.get(&(&*pod.namespace, &*owner.name))?,
+            "ReplicaSet" => owners.deployment_of(keys.replica_set(&pod.namespace, &owner.name)?)?,
             "StatefulSet" => {
                 let key = (&*pod.namespace, WorkloadKind::StatefulSet, &*owner.name);
-                let id = *workload_ids.get(&key)?;
+                let id = keys.workload(key)?;
                 if !owner.uid.is_empty() && *owner.uid != *cluster.workloads[id].uid {
                     return None;
                 }
@@ -670,9 +614,7 @@ impl<'a> Index<'a> {
 
     /// The Deployments and StatefulSets of a namespace.
     pub fn workloads_in(&self, namespace: &str) -> &[WorkloadId] {
-        self.workloads_by_namespace
-            .get(namespace)
-            .map_or(&[], Vec::as_slice)
+        self.keys.workloads_in(namespace)
     }
 
     /// A workload by namespace, kind and name.
@@ -682,12 +624,17 @@ impl<'a> Index<'a> {
         kind: WorkloadKind,
         name: &str,
     ) -> Option<WorkloadId> {
-        self.workload_ids.get(&(namespace, kind, name)).copied()
+        self.keys.workload((namespace, kind, name))
     }
 
     /// The `pod-template-hash` of a Deployment's newest ReplicaSet.
     pub fn current_hash(&self, workload: WorkloadId) -> Option<&'a str> {
-        self.current_hash.get(&workload).copied()
+        let newest = self.owners.newest_of(workload)?;
+        self.cluster
+            .replica_sets
+            .get(newest)?
+            .template_hash
+            .as_deref()
     }
 
     /// A claim by namespace and name.

@@ -14,6 +14,7 @@ pub mod group;
 pub mod identity;
 pub mod index;
 mod joint;
+mod keys;
 pub mod labels;
 pub mod model;
 mod picture;
