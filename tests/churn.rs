@@ -195,6 +195,42 @@ async fn a_pod_change_in_one_namespace_reconciles_that_namespaces_policy_and_no_
 }
 
 #[tokio::test(start_paused = true)]
+async fn under_steady_pod_churn_the_cluster_is_planned_once_a_second_and_a_lone_change_at_once() {
+    let sim = sim();
+    let (controller, address) = ten_namespaces(&sim).await;
+
+    // Thirty seconds of a pod relabelled every 100 ms, each a change the plan reads.
+    let before = plans(address).await;
+    for change in 0..300 {
+        let namespace = format!("app-{}", change % 10);
+        let pods: Api<Pod> = Api::namespaced(sim.client(), &namespace);
+        let relabel = json!({"metadata": {"labels": {"example.com/churn": change.to_string()}}});
+        pods.patch("web-1", &PatchParams::default(), &Patch::Merge(&relabel))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let during = plans(address).await - before;
+    // Once a second, and the sweeper's every 30 s.
+    assert!(
+        (25..=32).contains(&during),
+        "{during} plans for 30 s of changes every 100 ms"
+    );
+
+    // Quiet, then one change: observed after the gathering, not a second later.
+    wait(10).await;
+    let before = plans(address).await;
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "app-0");
+    pods.delete("web-0", &Default::default()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        plans(address).await > before,
+        "a lone change is planned within 800 ms"
+    );
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn after_the_first_list_the_controller_lists_nothing_and_writes_only_the_status_that_changed()
 {
     let sim = sim();

@@ -99,6 +99,10 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// announced to the policies it concerns. No shorter than [`DEBOUNCE`], so that each
 /// announcement finds the previous one's reconciles run.
 const GATHER: Duration = Duration::from_millis(600);
+/// The shortest time from one observation of a burst to the next: under steady churn the
+/// cluster is observed and planned once a second, not once per [`GATHER`]. A lone change still
+/// shows after [`GATHER`].
+const OBSERVE_EVERY: Duration = Duration::from_secs(1);
 /// Announcements a controller may fall behind by before it takes every policy instead.
 const ANNOUNCEMENTS_HELD: usize = 64;
 
@@ -311,8 +315,9 @@ pub fn whole_seconds(at: jiff::Timestamp) -> jiff::Timestamp {
 }
 
 /// Yields once for each burst of changes of the stores, [`GATHER`] after the burst's first
-/// change (taking in every change until then, however many follow): the burst observed once,
-/// and which policies it concerns.
+/// change and no sooner than [`OBSERVE_EVERY`] after the last burst was observed (taking in
+/// every change until then, however many follow): the burst observed once, and which policies
+/// it concerns.
 ///
 /// kube-runtime's debounce alone would not do: a request that comes while an earlier one waits
 /// pushes both back by the whole debounce, so under steady churn (a 100-node cluster's
@@ -322,18 +327,21 @@ pub fn whole_seconds(at: jiff::Timestamp) -> jiff::Timestamp {
 fn bursts(ctx: Arc<Context>) -> impl futures::Stream<Item = Affected> + Send + 'static {
     let changes = ctx.observer.stores().changes();
     futures::stream::unfold(
-        (ctx, changes, None::<Arc<Observation>>),
-        |(ctx, mut changes, previous)| async move {
+        (ctx, changes, None::<Arc<Observation>>, None),
+        |(ctx, mut changes, previous, observed)| async move {
             changes.changed().await.ok()?;
-            tokio::time::sleep(GATHER).await;
+            let gathered = tokio::time::Instant::now() + GATHER;
+            let due = observed.map_or(gathered, |at| gathered.max(at + OBSERVE_EVERY));
+            tokio::time::sleep_until(due).await;
             changes.mark_unchanged();
             if !ctx.observer.synced() {
                 // Every reconcile waits for the first list anyway.
-                return Some((Affected::everything(), (ctx, changes, None)));
+                return Some((Affected::everything(), (ctx, changes, None, None)));
             }
+            let now = tokio::time::Instant::now();
             let (observation, affected) = ctx.observer.refresh(previous.as_deref());
             ctx.publish_node_pods(&observation);
-            Some((affected, (ctx, changes, Some(observation))))
+            Some((affected, (ctx, changes, Some(observation), Some(now))))
         },
     )
 }
