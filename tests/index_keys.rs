@@ -10,7 +10,7 @@ mod support;
 use std::{collections::BTreeMap, sync::Arc};
 
 use kube_spread::planner::{
-    index::Index,
+    index::{Index, Owning},
     model::{Cluster, Owner, Workload, WorkloadKind},
 };
 use support::model::*;
@@ -21,10 +21,19 @@ fn in_namespace(mut workload: Workload, namespace: &str) -> Workload {
 }
 
 /// Two namespaces with Deployments and a StatefulSet of the same names, a Deployment rolled to
-/// a second ReplicaSet, and a ReplicaSet whose owner reference names a Deployment by a stale
-/// uid (its pods belong to no workload).
+/// a second ReplicaSet, a ReplicaSet whose owner reference names a Deployment by a stale uid
+/// (its pods belong to no workload), and a StatefulSet named as a ReplicaSet is, whose pods
+/// sort next to that ReplicaSet's, one of them naming the StatefulSet by an earlier uid.
 fn cluster() -> Cluster {
-    let mut builder = ClusterBuilder::new().nodes([node("n1"), node("n2")]);
+    let web_abc = in_namespace(stateful_set("web-abc"), "media");
+    let mut builder = ClusterBuilder::new()
+        .nodes([node("n1"), node("n2")])
+        .workload_on(&web_abc, &[("n1", 2)]);
+    let mut stale = pod("web-abc-2").of(&web_abc).on("n2");
+    if let Some(owner) = &mut stale.owner {
+        owner.uid = "uid-of-an-earlier-web-abc".into();
+    }
+    builder = builder.pod(stale);
     for namespace in ["media", "apps"] {
         for workload in [
             deployment("web"),
@@ -65,8 +74,11 @@ fn cluster() -> Cluster {
     cluster
 }
 
-/// `cluster` with its workloads and ReplicaSets in key order.
+/// `cluster` with its pods, workloads and ReplicaSets in key order.
 fn in_key_order(mut cluster: Cluster) -> Cluster {
+    cluster
+        .pods
+        .sort_by(|a, b| (&*a.namespace, &a.name).cmp(&(&*b.namespace, &b.name)));
     cluster
         .workloads
         .sort_by(|a, b| (&*a.namespace, a.kind, &a.name).cmp(&(&*b.namespace, b.kind, &b.name)));
@@ -76,9 +88,10 @@ fn in_key_order(mut cluster: Cluster) -> Cluster {
     cluster
 }
 
-/// `cluster` with its workloads and ReplicaSets out of key order.
+/// `cluster` with its pods, workloads and ReplicaSets out of key order.
 fn out_of_order(cluster: Cluster) -> Cluster {
     let mut cluster = in_key_order(cluster);
+    cluster.pods.reverse();
     cluster.workloads.reverse();
     cluster.replica_sets.reverse();
     cluster
@@ -129,7 +142,7 @@ fn lookups_by_bisection_over_lists_in_key_order_answer_as_the_maps_over_lists_ou
     let sorted = answers(&in_key_order(cluster()));
     let unsorted = answers(&out_of_order(cluster()));
     assert_eq!(sorted, unsorted);
-    assert_eq!(sorted.len(), 25 + 4 + 4 * 2 * 5, "{sorted:#?}");
+    assert_eq!(sorted.len(), 28 + 4 + 4 * 2 * 5, "{sorted:#?}");
 }
 
 #[test]
@@ -145,6 +158,14 @@ fn a_pod_belongs_to_the_workload_its_replica_set_names_by_name_and_uid() {
         assert_eq!(
             said["pod apps/api-0"], "None",
             "its ReplicaSet's owner uid is stale"
+        );
+        assert_eq!(
+            said["pod media/web-abc-0"], "Some(\"media/StatefulSet/web-abc\")",
+            "a StatefulSet named as the ReplicaSet before it"
+        );
+        assert_eq!(
+            said["pod media/web-abc-2"], "None",
+            "it names the StatefulSet by an earlier uid"
         );
         assert_eq!(
             said["media/Deployment/web"], "Some(\"media/Deployment/web\") Some(Some(\"def\"))",
@@ -163,5 +184,38 @@ fn a_pod_belongs_to_the_workload_its_replica_set_names_by_name_and_uid() {
             said["workloads in \"apps\""],
             "[\"apps/Deployment/api\", \"apps/Deployment/web\", \"apps/Deployment/worker\", \"apps/StatefulSet/db\"]"
         );
+    }
+}
+
+#[test]
+fn following_a_move_finds_a_workloads_pods_as_the_index_lists_them() {
+    for cluster in [in_key_order(cluster()), out_of_order(cluster())] {
+        let index = Index::new(&cluster);
+        let owning = Owning::new(&cluster);
+        for (id, workload) in cluster.workloads.iter().enumerate() {
+            let found = owning.workload_id(&workload.namespace, workload.kind, &workload.name);
+            assert_eq!(found, Some(id), "{}", key(workload));
+            let listed: Vec<&str> = index
+                .pods_of(id)
+                .iter()
+                .map(|&pod| index.pod(pod).name.as_str())
+                .collect();
+            let owned: Vec<&str> = owning
+                .pods_of(id)
+                .iter()
+                .map(|pod| pod.name.as_str())
+                .collect();
+            assert_eq!(owned, listed, "{}", key(workload));
+        }
+        let web_abc = owning
+            .workload_id("media", WorkloadKind::StatefulSet, "web-abc")
+            .expect("the StatefulSet");
+        let mut names: Vec<&str> = owning
+            .pods_of(web_abc)
+            .iter()
+            .map(|pod| pod.name.as_str())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["web-abc-0", "web-abc-1"]);
     }
 }

@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::model::{Cluster, Node, Pod, Resources, Workload};
+use super::model::{Cluster, Node, Owner, Pod, Resources, Workload};
 use crate::{
     keys::{Keys, Owners},
     model::WorkloadKind,
@@ -184,7 +184,7 @@ struct Reader<'i, 'a> {
     owners: &'i Owners,
     node_by_name_object: HashMap<usize, Option<NodeId>>,
     last_node: Option<(usize, Option<NodeId>)>,
-    last_owner: Option<(usize, &'a str, &'a str, Option<WorkloadId>)>,
+    last_owner: Option<(usize, &'a str, &'a Owner, Option<WorkloadId>)>,
 }
 
 impl<'a> Reader<'_, 'a> {
@@ -205,10 +205,12 @@ impl<'a> Reader<'_, 'a> {
             }
         });
         let namespace = pod.namespace.as_ptr() as usize;
+        // The same owner (kind, name and uid: a StatefulSet may be named as a ReplicaSet is,
+        // and a pod may name an owner's earlier uid) in the same namespace.
         let workload = match (&pod.owner, self.last_owner) {
-            (Some(owner), Some((last_namespace, namespace_name, name, workload)))
+            (Some(owner), Some((last_namespace, namespace_name, last, workload)))
                 if (last_namespace == namespace || namespace_name == &*pod.namespace)
-                    && name == &*owner.name =>
+                    && last == owner =>
             {
                 workload
             }
@@ -217,7 +219,7 @@ impl<'a> Reader<'_, 'a> {
                 self.last_owner = pod
                     .owner
                     .as_ref()
-                    .map(|owner| (namespace, &*pod.namespace, &*owner.name, workload));
+                    .map(|owner| (namespace, &*pod.namespace, owner, workload));
                 workload
             }
         };
@@ -230,6 +232,56 @@ impl<'a> Reader<'_, 'a> {
             // terminating ones still hold their resources.
             held: node.is_some() && !pod.phase.is_terminal(),
         }
+    }
+}
+
+/// A workload and its pods, found without indexing the whole cluster: what following a move
+/// in flight needs, at the cost of one pass over the pods instead of an [`Index`]. It answers
+/// as an index of the same cluster would.
+#[derive(Debug)]
+pub struct Owning<'a> {
+    cluster: &'a Cluster,
+    keys: Keys<'a>,
+    owners: Owners,
+}
+
+impl<'a> Owning<'a> {
+    /// The lookups of `cluster`.
+    pub fn new(cluster: &'a Cluster) -> Self {
+        let keys = Keys::new(cluster);
+        let owners = Owners::of(&keys);
+        Self {
+            cluster,
+            keys,
+            owners,
+        }
+    }
+
+    /// A workload by namespace, kind and name, as [`Index::workload_id`] finds it.
+    pub fn workload_id(
+        &self,
+        namespace: &str,
+        kind: WorkloadKind,
+        name: &str,
+    ) -> Option<WorkloadId> {
+        self.keys.workload((namespace, kind, name))
+    }
+
+    /// The pods a workload controls, in the pods' order, as [`Index::pods_of`] lists them.
+    pub fn pods_of(&self, workload: WorkloadId) -> Vec<&'a Pod> {
+        let Some(namespace) = self.cluster.workloads.get(workload).map(|w| &*w.namespace) else {
+            return Vec::new();
+        };
+        self.cluster
+            .pods
+            .iter()
+            .filter(|pod| &*pod.namespace == namespace)
+            .filter(|pod| {
+                Index::owning_workload(pod, &self.keys, &self.owners, self.cluster)
+                    == Some(workload)
+            })
+            .map(AsRef::as_ref)
+            .collect()
     }
 }
 

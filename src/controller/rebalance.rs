@@ -26,7 +26,7 @@ use crate::{
     planner::{
         budget::BudgetVerdict,
         identity::{PodRef, WorkloadRef},
-        index::Index,
+        index::Owning,
         model::{Cluster, WorkloadKind},
         report::{GroupPlan, Move, Outcome as PlanOutcome},
     },
@@ -186,23 +186,19 @@ enum Flight {
     TimedOut,
 }
 
-fn check_flight(inputs: &Inputs<'_>, index: &Index<'_>, record: &MoveRecord) -> Flight {
+fn check_flight(inputs: &Inputs<'_>, owning: &Owning<'_>, record: &MoveRecord) -> Flight {
     let started = record.started.as_ref().map_or(inputs.now, |time| time.0);
     let timeout = inputs.settings.rebalance.ready_timeout.get();
     let found = record.workload.as_ref().and_then(|workload| {
         let namespace = workload.namespace_or(&record.pod.namespace);
-        index.workload_id(namespace, workload.kind, &workload.name)
+        owning.workload_id(namespace, workload.kind, &workload.name)
     });
-    let Some(id) = found else {
+    let Some(workload) = found.and_then(|id| Some((id, inputs.cluster.workloads.get(id)?))) else {
         // The workload is gone: nothing to wait for.
         return Flight::Done { landed: None };
     };
-    let workload = index.workload(id);
-    let pods: Vec<_> = index
-        .pods_of(id)
-        .iter()
-        .map(|&pod| index.pod(pod))
-        .collect();
+    let (id, workload) = workload;
+    let pods = owning.pods_of(id);
     let old_pod_running = pods
         .iter()
         .any(|pod| Some(&pod.uid) == record.uid.as_ref() && !pod.terminating);
@@ -465,10 +461,11 @@ fn follow_flights(
     if in_flight.is_empty() {
         return landed_records;
     }
-    // The planner's own lookups say which pods are a workload's.
-    let index = Index::new(inputs.cluster);
+    // The planner's own lookups say which pods are a workload's; a flight reads one
+    // workload's pods, so the whole cluster is not indexed for it.
+    let owning = Owning::new(inputs.cluster);
     for record in in_flight {
-        match check_flight(inputs, &index, &record) {
+        match check_flight(inputs, &owning, &record) {
             Flight::Waiting => {
                 carried.requeue = carried.requeue.min(IN_FLIGHT_CHECK);
                 still_flying.push(record);
