@@ -180,8 +180,7 @@ impl Memo {
 struct Reader<'i, 'a> {
     cluster: &'a Cluster,
     by_name: &'i [NodeId],
-    keys: &'i Keys<'a>,
-    owners: &'i Owners,
+    owning: &'i Owning<'a>,
     node_by_name_object: HashMap<usize, Option<NodeId>>,
     last_node: Option<(usize, Option<NodeId>)>,
     last_owner: Option<(usize, &'a str, &'a Owner, Option<WorkloadId>)>,
@@ -215,7 +214,7 @@ impl<'a> Reader<'_, 'a> {
                 workload
             }
             _ => {
-                let workload = Index::owning_workload(pod, self.keys, self.owners, self.cluster);
+                let workload = self.owning.workload_of(pod);
                 self.last_owner = pod
                     .owner
                     .as_ref()
@@ -242,18 +241,42 @@ impl<'a> Reader<'_, 'a> {
 pub struct Owning<'a> {
     cluster: &'a Cluster,
     keys: Keys<'a>,
-    owners: Owners,
+    /// Shared with the memo, which carries it to the next plan while it holds.
+    owners: Arc<Owners>,
 }
 
 impl<'a> Owning<'a> {
     /// The lookups of `cluster`.
     pub fn new(cluster: &'a Cluster) -> Self {
+        Self::with(cluster, None)
+    }
+
+    /// The lookups of `cluster`, taking `owners` over when given (read of the same
+    /// workloads' keys and ReplicaSets).
+    fn with(cluster: &'a Cluster, owners: Option<Arc<Owners>>) -> Self {
         let keys = Keys::new(cluster);
-        let owners = Owners::of(&keys);
+        let owners = owners.unwrap_or_else(|| Arc::new(Owners::of(&keys)));
         Self {
             cluster,
             keys,
             owners,
+        }
+    }
+
+    /// The Deployment or StatefulSet that controls a pod (through its ReplicaSet).
+    fn workload_of(&self, pod: &Pod) -> Option<WorkloadId> {
+        let owner = pod.owner.as_ref()?;
+        match &*owner.kind {
+            "ReplicaSet" => self
+                .owners
+                .deployment_of(self.keys.replica_set(&pod.namespace, &owner.name)?),
+            "StatefulSet" => {
+                let key = (&*pod.namespace, WorkloadKind::StatefulSet, &*owner.name);
+                let id = self.keys.workload(key)?;
+                let uid = &self.cluster.workloads.get(id)?.uid;
+                (owner.uid.is_empty() || *owner.uid == **uid).then_some(id)
+            }
+            _ => None,
         }
     }
 
@@ -276,10 +299,7 @@ impl<'a> Owning<'a> {
             .pods
             .iter()
             .filter(|pod| &*pod.namespace == namespace)
-            .filter(|pod| {
-                Index::owning_workload(pod, &self.keys, &self.owners, self.cluster)
-                    == Some(workload)
-            })
+            .filter(|pod| self.workload_of(pod) == Some(workload))
             .map(AsRef::as_ref)
             .collect()
     }
@@ -420,8 +440,7 @@ pub struct Index<'a> {
     by_workload_start: Vec<usize>,
     namespaces: Vec<NamespaceRuns<'a>>,
     namespace_ids: HashMap<&'a str, usize>,
-    keys: Keys<'a>,
-    owners: Arc<Owners>,
+    owning: Owning<'a>,
     claims: HashMap<(&'a str, &'a str), usize>,
     volumes: HashMap<&'a str, usize>,
     pdbs_by_namespace: HashMap<&'a str, Vec<usize>>,
@@ -459,22 +478,22 @@ impl<'a> Index<'a> {
 
         // What the ReplicaSets say of the Deployments reads only them and the workloads' keys:
         // while those are as they were, it is the memo's.
-        let keys = Keys::new(cluster);
         let same_owners = previous.is_some_and(|(before, memo)| {
             memo.is_of(before)
                 && before.replica_sets.is(&cluster.replica_sets)
                 && same_workloads(&before.workloads, &cluster.workloads)
         });
-        let owners = match previous {
-            Some((_, memo)) if same_owners => Arc::clone(&memo.owners),
-            _ => Arc::new(Owners::of(&keys)),
-        };
+        let owning = Owning::with(
+            cluster,
+            previous
+                .filter(|_| same_owners)
+                .map(|(_, memo)| Arc::clone(&memo.owners)),
+        );
 
         let mut reader = Reader {
             cluster,
             by_name: &by_name,
-            keys: &keys,
-            owners: &owners,
+            owning: &owning,
             node_by_name_object: HashMap::default(),
             last_node: None,
             last_owner: None,
@@ -527,6 +546,7 @@ impl<'a> Index<'a> {
             .map(|(id, volume)| (volume.name.as_str(), id))
             .collect();
         let pdbs_by_namespace = pdbs_by_namespace(cluster);
+        let owners = Arc::clone(&owning.owners);
 
         Self {
             cluster,
@@ -539,8 +559,7 @@ impl<'a> Index<'a> {
             by_workload_start,
             namespaces,
             namespace_ids,
-            keys,
-            owners: Arc::clone(&owners),
+            owning,
             claims,
             volumes,
             pdbs_by_namespace,
@@ -570,28 +589,6 @@ impl<'a> Index<'a> {
     /// after (None when it read no memo).
     pub fn pods_changed_in(&self) -> Option<&BTreeSet<String>> {
         self.pods_changed_in.as_ref()
-    }
-
-    fn owning_workload(
-        pod: &Pod,
-        keys: &Keys<'_>,
-        owners: &Owners,
-        cluster: &Cluster,
-    ) -> Option<WorkloadId> {
-        let owner = pod.owner.as_ref()?;
-        let workload = match &*owner.kind {
-            "ReplicaSet" => owners.deployment_of(keys.replica_set(&pod.namespace, &owner.name)?)?,
-            "StatefulSet" => {
-                let key = (&*pod.namespace, WorkloadKind::StatefulSet, &*owner.name);
-                let id = keys.workload(key)?;
-                if !owner.uid.is_empty() && *owner.uid != *cluster.workloads[id].uid {
-                    return None;
-                }
-                id
-            }
-            _ => return None,
-        };
-        Some(workload)
     }
 
     /// A node by name.
@@ -666,7 +663,7 @@ impl<'a> Index<'a> {
 
     /// The Deployments and StatefulSets of a namespace.
     pub fn workloads_in(&self, namespace: &str) -> &[WorkloadId] {
-        self.keys.workloads_in(namespace)
+        self.owning.keys.workloads_in(namespace)
     }
 
     /// A workload by namespace, kind and name.
@@ -676,12 +673,12 @@ impl<'a> Index<'a> {
         kind: WorkloadKind,
         name: &str,
     ) -> Option<WorkloadId> {
-        self.keys.workload((namespace, kind, name))
+        self.owning.workload_id(namespace, kind, name)
     }
 
     /// The `pod-template-hash` of a Deployment's newest ReplicaSet.
     pub fn current_hash(&self, workload: WorkloadId) -> Option<&'a str> {
-        let newest = self.owners.newest_of(workload)?;
+        let newest = self.owning.owners.newest_of(workload)?;
         self.cluster
             .replica_sets
             .get(newest)?

@@ -193,11 +193,11 @@ fn check_flight(inputs: &Inputs<'_>, owning: &Owning<'_>, record: &MoveRecord) -
         let namespace = workload.namespace_or(&record.pod.namespace);
         owning.workload_id(namespace, workload.kind, &workload.name)
     });
-    let Some(workload) = found.and_then(|id| Some((id, inputs.cluster.workloads.get(id)?))) else {
+    let Some((id, workload)) = found.and_then(|id| Some((id, inputs.cluster.workloads.get(id)?)))
+    else {
         // The workload is gone: nothing to wait for.
         return Flight::Done { landed: None };
     };
-    let (id, workload) = workload;
     let pods = owning.pods_of(id);
     let old_pod_running = pods
         .iter()
