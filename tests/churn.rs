@@ -351,3 +351,86 @@ async fn a_heartbeat_leaves_the_models_node_list_shared_and_a_label_change_build
     );
     watches.abort();
 }
+
+/// The stores hold each pod once, found by its namespace and name: an update replaces the pod
+/// the stores keep (the one before is let go, not held on by its key), a deletion forgets it,
+/// and the pods come in the order of their namespaces and names, as the model wants them.
+#[tokio::test(start_paused = true)]
+async fn the_stores_let_an_updated_or_deleted_pod_go_and_keep_the_rest_in_name_order() {
+    use kube::api::DeleteParams;
+    use kube_spread::{controller::stores::Stores, metrics::ControllerMetrics};
+    use std::sync::Arc;
+
+    let sim = sim();
+    create_nodes(&sim).await;
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    for name in ["b", "a"] {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let in_a: Api<Pod> = Api::namespaced(sim.client(), "a");
+    let in_b: Api<Pod> = Api::namespaced(sim.client(), "b");
+    running_pod(&in_b, "web-0", "n1", &[("app", "web")], true).await;
+    for name in ["web-1", "web-0", "api-0"] {
+        running_pod(&in_a, name, "n2", &[("app", "web")], true).await;
+    }
+    let stores = Arc::new(Stores::new());
+    let watches = tokio::spawn(
+        Arc::clone(&stores).watch_all(sim.client(), ControllerMetrics::new().unwrap()),
+    );
+    while !stores.synced() {
+        wait(1).await;
+    }
+    let names = |stores: &Stores| -> Vec<String> {
+        stores
+            .cluster()
+            .pods
+            .iter()
+            .map(|pod| format!("{}/{}", pod.namespace, pod.name))
+            .collect()
+    };
+    assert_eq!(names(&stores), ["a/api-0", "a/web-0", "a/web-1", "b/web-0"]);
+    let before = stores
+        .cluster()
+        .pods
+        .iter()
+        .find(|pod| &*pod.namespace == "a" && pod.name == "web-0")
+        .map(Arc::clone)
+        .unwrap();
+    assert!(before.ready);
+
+    let unready = json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+    in_a.patch_status("web-0", &PatchParams::default(), &Patch::Merge(&unready))
+        .await
+        .unwrap();
+    wait(1).await;
+    let cluster = stores.cluster();
+    let after: Vec<_> = cluster
+        .pods
+        .iter()
+        .filter(|pod| &*pod.namespace == "a" && pod.name == "web-0")
+        .collect();
+    assert_eq!(after.len(), 1, "an update replaces the pod");
+    assert!(!after[0].ready, "the stores hold the update");
+    drop(cluster);
+    assert_eq!(
+        Arc::strong_count(&before),
+        1,
+        "nothing in the stores holds the pod as it was before the update"
+    );
+
+    in_a.delete("web-1", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    wait(1).await;
+    assert_eq!(names(&stores), ["a/api-0", "a/web-0", "b/web-0"]);
+    running_pod(&in_a, "web-1", "n3", &[("app", "web")], true).await;
+    wait(1).await;
+    assert_eq!(names(&stores), ["a/api-0", "a/web-0", "a/web-1", "b/web-0"]);
+    watches.abort();
+}
