@@ -145,7 +145,7 @@ fn cluster() -> Cluster {
                 cluster.pods.push(Arc::new(Pod {
                     namespace: Arc::clone(&namespace),
                     name: format!("{rs_name}-{r:05}"),
-                    uid: format!("{uid}-{r}"),
+                    uid: format!("{uid}-{r}").into(),
                     labels: Arc::clone(&pod_labels),
                     node_name: Some(Arc::clone(&node_names[node])),
                     // One owner's strings for all its pods, as the controller's stores share them.

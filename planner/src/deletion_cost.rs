@@ -511,7 +511,7 @@ mod tests {
             Pod {
                 namespace: Arc::from("apps"),
                 name: name.to_owned(),
-                uid: name.to_owned(),
+                uid: name.into(),
                 labels: Arc::new(Labels::new()),
                 node_name: node.map(Arc::from),
                 owner,

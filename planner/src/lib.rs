@@ -27,6 +27,7 @@ pub mod score;
 mod search;
 pub mod selector;
 pub mod topology;
+pub mod uid;
 
 pub use explain::{Explanation, explain};
 pub use plan::{PlanOptions, Source, plan, plan_after};

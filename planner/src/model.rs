@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 
 pub use super::labels::Labels;
 use super::selector::{LabelSelector, NodeSelector, NodeSelectorTerm};
+use super::uid::Uid;
 
 /// CPU in millicores, memory in bytes, and a pod count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -337,7 +338,7 @@ pub struct Pod {
     /// The pod's name.
     pub name: String,
     /// The pod's uid.
-    pub uid: String,
+    pub uid: Uid,
     /// The pod's labels.
     pub labels: Arc<Labels>,
     /// The node the pod is bound to.

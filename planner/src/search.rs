@@ -269,7 +269,7 @@ impl Planner<'_, '_> {
             };
             moves.push(Move {
                 pod: PodRef::of(index.pod(pod)),
-                uid: index.pod(pod).uid.clone(),
+                uid: index.pod(pod).uid.to_string(),
                 workload: index
                     .pod_workload(pod)
                     .map(|w| group.workload_ref(index.workload(w))),

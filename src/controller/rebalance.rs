@@ -201,10 +201,10 @@ fn check_flight(inputs: &Inputs<'_>, owning: &Owning<'_>, record: &MoveRecord) -
     let pods = owning.pods_of(id);
     let old_pod_running = pods
         .iter()
-        .any(|pod| Some(&pod.uid) == record.uid.as_ref() && !pod.terminating);
+        .any(|pod| record.uid.as_deref().is_some_and(|uid| pod.uid == *uid) && !pod.terminating);
     let replacement = pods
         .iter()
-        .filter(|pod| Some(&pod.uid) != record.uid.as_ref() && !pod.terminating)
+        .filter(|pod| record.uid.as_deref().is_none_or(|uid| pod.uid != *uid) && !pod.terminating)
         .filter(|pod| pod.created.is_some_and(|created| created >= started))
         .find(|pod| pod.ready);
     let ready = match workload.kind {

@@ -197,7 +197,7 @@ pub fn pod(name: &str) -> Pod {
     Pod {
         namespace: Arc::from("media"),
         name: name.to_owned(),
-        uid: format!("uid-{name}"),
+        uid: format!("uid-{name}").into(),
         labels: Arc::new(Labels::new()),
         node_name: None,
         owner: None,

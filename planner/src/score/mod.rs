@@ -508,7 +508,7 @@ mod tests {
         Pod {
             namespace: Arc::from("default"),
             name: name.to_owned(),
-            uid: format!("uid-{name}"),
+            uid: format!("uid-{name}").into(),
             labels: Arc::new(Labels::from([("app".to_owned(), "web".to_owned())])),
             node_name: Some(Arc::from(node)),
             owner: None,

@@ -17,6 +17,7 @@ use crate::{
         TolerationOperator, WeightedPodAffinityTerm,
     },
     planner::model::{NodeInclusionPolicy, WhenUnsatisfiable},
+    planner::uid::Uid,
     snapshot::{FieldError, selector},
 };
 
@@ -72,7 +73,7 @@ pub fn pod(pod: &core::Pod, interner: &mut Interner) -> Result<Pod, FieldError> 
     let scheduling = scheduling_spec(spec, status, Some(&name))?;
     Ok(Pod {
         namespace,
-        uid: metadata.uid.clone().unwrap_or_default(),
+        uid: Uid::new(metadata.uid.as_deref().unwrap_or_default()),
         labels: interner.labels(meta::labels(metadata)),
         node_name: spec
             .node_name
