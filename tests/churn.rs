@@ -8,7 +8,7 @@ mod support;
 
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{Namespace, Node, Pod},
+    core::v1::{Node, Pod},
 };
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube_spread::sim::SimApi;
@@ -17,7 +17,7 @@ use support::{
     controller::{
         CONTROLLER_USER, Running, apply_policy, policy_status, scrape, start_serving_metrics, wait,
     },
-    objects::{deployment, node, running_pod, sim},
+    objects::{create_namespace, deployment, node, running_pod, sim},
 };
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
@@ -52,14 +52,7 @@ async fn plans(address: std::net::SocketAddr) -> u64 {
 async fn heartbeats_and_status_updates_that_change_nothing_the_plan_reads_plan_nothing() {
     let sim = sim();
     let nodes = create_nodes(&sim).await;
-    let namespaces: Api<Namespace> = Api::all(sim.client());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "media"}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_namespace(&sim, "media").await;
     let deployments: Api<Deployment> = Api::namespaced(sim.client(), "media");
     deployments
         .create(&PostParams::default(), &deployment("web", 3))
@@ -130,16 +123,9 @@ async fn heartbeats_and_status_updates_that_change_nothing_the_plan_reads_plan_n
 /// SpreadPolicy; returns the controller, serving metrics, once every policy has a status.
 async fn ten_namespaces(sim: &SimApi) -> (Running, std::net::SocketAddr) {
     create_nodes(sim).await;
-    let namespaces: Api<Namespace> = Api::all(sim.client());
     for n in 0..10 {
         let namespace = format!("app-{n}");
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap(),
-            )
-            .await
-            .unwrap();
+        create_namespace(sim, &namespace).await;
         let deployments: Api<Deployment> = Api::namespaced(sim.client(), &namespace);
         deployments
             .create(&PostParams::default(), &deployment("web", 3))
@@ -363,16 +349,8 @@ async fn the_stores_let_an_updated_or_deleted_pod_go_and_keep_the_rest_in_name_o
 
     let sim = sim();
     create_nodes(&sim).await;
-    let namespaces: Api<Namespace> = Api::all(sim.client());
-    for name in ["b", "a"] {
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
-            )
-            .await
-            .unwrap();
-    }
+    create_namespace(&sim, "b").await;
+    create_namespace(&sim, "a").await;
     let in_a: Api<Pod> = Api::namespaced(sim.client(), "a");
     let in_b: Api<Pod> = Api::namespaced(sim.client(), "b");
     running_pod(&in_b, "web-0", "n1", &[("app", "web")], true).await;

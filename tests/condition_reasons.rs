@@ -11,7 +11,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::{
     Api,
     api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
@@ -25,7 +25,10 @@ use kube_spread::{
     },
 };
 use serde_json::{Value, json};
-use support::controller::{CONTROLLER_USER, apply_policy, grant};
+use support::{
+    controller::{CONTROLLER_USER, apply_policy, grant},
+    objects::create_namespace,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios: small clusters in namespace `apps`, with the SpreadPolicy `spread`.
@@ -219,14 +222,7 @@ async fn watch(objects: &[String], events: &str, duration: &str) -> Seen {
 /// A simulation of `objects` and `events` with a namespace `name` created beside `apps`.
 async fn with_namespace(objects: &[String], name: &str, duration: &str) -> Simulation {
     let simulation = Simulation::new(scenario(objects, "", duration)).unwrap();
-    let namespaces: Api<Namespace> = Api::all(simulation.api().client());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_namespace(simulation.api(), name).await;
     simulation
 }
 

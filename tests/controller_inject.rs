@@ -5,14 +5,14 @@
 
 mod support;
 
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::{
     controller::{
         apply_policy, condition, managers, policy_status, start, template_constraints, wait,
     },
-    objects::{deployment, sim},
+    objects::{create_namespace, deployment, sim},
 };
 
 const NS: &str = "media";
@@ -22,14 +22,7 @@ fn hostname_policy() -> serde_json::Value {
 }
 
 async fn namespace(sim: &kube_spread::sim::SimApi) {
-    let namespaces: Api<Namespace> = Api::all(sim.client());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NS}})).expect("namespace"),
-        )
-        .await
-        .expect("namespace created");
+    create_namespace(sim, NS).await;
 }
 
 async fn create_deployment(sim: &kube_spread::sim::SimApi, deployment: Deployment) {

@@ -9,7 +9,6 @@ use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
-    core::v1::Namespace,
     events::v1::Event,
 };
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
@@ -27,23 +26,12 @@ use support::{
         CONTROLLER_USER, apply_policy, condition, grant, policy_status, replica, start,
         template_constraints, wait,
     },
-    objects::{deployment, sim},
+    objects::{create_namespace, deployment, sim},
 };
 
 fn hostname(max_skew: Value) -> Value {
     json!({"constraints": [{"maxSkew": max_skew, "topologyKey": "kubernetes.io/hostname",
                             "whenUnsatisfiable": "ScheduleAnyway"}]})
-}
-
-async fn namespace(sim: &SimApi, name: &str) {
-    let namespaces: Api<Namespace> = Api::all(sim.client());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
-        )
-        .await
-        .unwrap();
 }
 
 /// Stores a SpreadPolicy as an API server whose CRD has no bounds would: whatever JSON it is.
@@ -63,8 +51,8 @@ async fn store_unchecked_policy(sim: &SimApi, namespace: &str, name: &str, spec:
 /// policy over a Deployment.
 async fn one_broken_policy_beside_a_good_one() -> SimApi {
     let sim = sim();
-    namespace(&sim, "broken").await;
-    namespace(&sim, "media").await;
+    create_namespace(&sim, "broken").await;
+    create_namespace(&sim, "media").await;
     let deployments: Api<Deployment> = Api::namespaced(sim.client(), "media");
     deployments
         .create(&PostParams::default(), &deployment("web", 2))

@@ -5,16 +5,13 @@
 
 mod support;
 
-use k8s_openapi::api::{
-    apps::v1::Deployment,
-    core::v1::{Namespace, Node},
-};
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Node};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube_spread::api::SpreadPolicy;
 use serde_json::json;
 use support::{
     controller::{apply_policy, fetch, scrape, start_serving_metrics, wait},
-    objects::{deployment, node, sim},
+    objects::{create_namespace, deployment, node, sim},
 };
 
 fn constraint(key: &str) -> serde_json::Value {
@@ -31,14 +28,7 @@ async fn series_of_deleted_nodes_policies_and_topology_keys_are_gone_within_a_mi
             .await
             .unwrap();
     }
-    let namespaces: Api<Namespace> = Api::all(sim.client());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "media"}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_namespace(&sim, "media").await;
     let deployments: Api<Deployment> = Api::namespaced(sim.client(), "media");
     deployments
         .create(&PostParams::default(), &deployment("web", 2))

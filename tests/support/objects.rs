@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube_spread::clock::Clock;
@@ -19,6 +19,18 @@ pub const START: &str = "2025-10-20T08:00:00Z";
 pub fn sim() -> SimApi {
     let start: Timestamp = START.parse().expect("start timestamp");
     SimApi::new(Clock::starting_at(start))
+}
+
+/// Creates namespace `name`.
+pub async fn create_namespace(sim: &SimApi, name: &str) {
+    let namespaces: Api<Namespace> = Api::all(sim.client());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace"),
+        )
+        .await
+        .expect("create namespace");
 }
 
 /// A Ready node with the hostname label.
