@@ -245,7 +245,7 @@ impl<V> StoreKey<V> for (String, WorkloadKind, String) {}
 /// A pod's key: its namespace and name. The key kept with a pod reads them from the pod, so
 /// that 150,000 pods do not hold their names twice (a key of 16 bytes instead of 48 and two
 /// strings).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum PodKey {
     /// As read from an object's metadata, to find a pod by.
     Sought(Box<(String, String)>),
@@ -275,6 +275,15 @@ impl StoreKey<model::Pod> for PodKey {
         } else {
             self
         }
+    }
+}
+
+impl Debug for PodKey {
+    /// `namespace/name`, whichever way the key holds them (a held key would otherwise print
+    /// the whole pod beside the map's value).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (namespace, name) = self.parts();
+        write!(f, "{namespace}/{name}")
     }
 }
 
