@@ -126,7 +126,7 @@ fn answers(cluster: &Cluster) -> BTreeMap<String, String> {
         said.insert(format!("workloads in {namespace:?}"), format!("{keys:?}"));
         for kind in [WorkloadKind::Deployment, WorkloadKind::StatefulSet] {
             for workload in ["web", "api", "db", "worker", "absent"] {
-                let id = index.workload_id(namespace, kind, workload);
+                let id = index.owning().workload_id(namespace, kind, workload);
                 said.insert(
                     format!("{namespace}/{kind:?}/{workload}"),
                     format!("{:?} {:?}", name(id), id.map(|id| index.current_hash(id))),

@@ -280,7 +280,7 @@ impl<'a> Owning<'a> {
         }
     }
 
-    /// A workload by namespace, kind and name, as [`Index::workload_id`] finds it.
+    /// A workload by namespace, kind and name.
     pub fn workload_id(
         &self,
         namespace: &str,
@@ -666,14 +666,9 @@ impl<'a> Index<'a> {
         self.owning.keys.workloads_in(namespace)
     }
 
-    /// A workload by namespace, kind and name.
-    pub fn workload_id(
-        &self,
-        namespace: &str,
-        kind: WorkloadKind,
-        name: &str,
-    ) -> Option<WorkloadId> {
-        self.owning.workload_id(namespace, kind, name)
+    /// Its lookups of workloads (by namespace, kind and name) and of their pods' owners.
+    pub fn owning(&self) -> &Owning<'a> {
+        &self.owning
     }
 
     /// The `pod-template-hash` of a Deployment's newest ReplicaSet.

@@ -29,6 +29,7 @@ use crate::{
         index::Owning,
         model::{Cluster, WorkloadKind},
         report::{GroupPlan, Move, Outcome as PlanOutcome},
+        uid::Uid,
     },
 };
 
@@ -199,12 +200,13 @@ fn check_flight(inputs: &Inputs<'_>, owning: &Owning<'_>, record: &MoveRecord) -
         return Flight::Done { landed: None };
     };
     let pods = owning.pods_of(id);
+    let moved = record.uid.as_deref().map(Uid::new);
     let old_pod_running = pods
         .iter()
-        .any(|pod| record.uid.as_deref().is_some_and(|uid| pod.uid == *uid) && !pod.terminating);
+        .any(|pod| Some(&pod.uid) == moved.as_ref() && !pod.terminating);
     let replacement = pods
         .iter()
-        .filter(|pod| record.uid.as_deref().is_none_or(|uid| pod.uid != *uid) && !pod.terminating)
+        .filter(|pod| Some(&pod.uid) != moved.as_ref() && !pod.terminating)
         .filter(|pod| pod.created.is_some_and(|created| created >= started))
         .find(|pod| pod.ready);
     let ready = match workload.kind {

@@ -218,8 +218,11 @@ impl Cycle<'_, '_, '_> {
                     .owner
                     .as_ref()
                     .filter(|owner| &*owner.kind == "Deployment")?;
-                let workload =
-                    index.workload_id(namespace, WorkloadKind::Deployment, &deployment.name)?;
+                let workload = index.owning().workload_id(
+                    namespace,
+                    WorkloadKind::Deployment,
+                    &deployment.name,
+                )?;
                 let hash = replica_set.template_hash.as_ref()?;
                 index
                     .workload(workload)
@@ -231,8 +234,11 @@ impl Cycle<'_, '_, '_> {
                     )]))
             }
             "StatefulSet" => {
-                let workload =
-                    index.workload_id(namespace, WorkloadKind::StatefulSet, &owner.name)?;
+                let workload = index.owning().workload_id(
+                    namespace,
+                    WorkloadKind::StatefulSet,
+                    &owner.name,
+                )?;
                 index.workload(workload).selector.clone()
             }
             _ => return None,
